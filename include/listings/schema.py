@@ -1,0 +1,100 @@
+"""The listing schema: one row per vehicle.
+
+| column           | type                  | rule                                                                 |
+|------------------|-----------------------|----------------------------------------------------------------------|
+| `vehicle_id`     | string                | a VIN: 17 characters, digits and capitals except I, O and Q          |
+| `make`           | string                | required, non-empty                                                  |
+| `model`          | string                | required, non-empty                                                  |
+| `colour`         | string                | optional                                                             |
+| `listing_status` | string                | `active` (default), `sold` or `removed`                              |
+| `images`         | list of image objects | at least one for an active vehicle                                   |
+| `features`       | list of feature objects | optional                                                           |
+| `hotspots`       | list of hotspot objects | optional                                                           |
+
+In CSV, `images`, `features` and `hotspots` are JSON text; in JSON Lines and Parquet they are native lists.
+
+Image object: `ref` (required: `s3://bucket/key`, a key relative to the listing bucket such as
+`photos/x.jpg`, or an `http(s)://` URL; any other scheme is rejected and never fetched), `angle` (optional,
+e.g. `side-left`, `interior`), `provider` (optional: `carcutter` or `clippingmagic`; when absent, the
+pipeline routes by angle).
+
+Feature object: `title`, `icon`, `type` (required), `description` (optional).
+Hotspot object: `image` (index into `images`, 0-based), `x`, `y` (non-negative pixel integers), `location`
+(optional car part), `feature` (optional title of the feature it points at).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+ALLOWED_SCHEMES = {"s3", "http", "https"}
+PROVIDERS = ("carcutter", "clippingmagic")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class ListingImage(_Strict):
+    ref: str = Field(min_length=1)
+    angle: str | None = None
+    provider: Literal["carcutter", "clippingmagic"] | None = None
+
+    @field_validator("ref")
+    @classmethod
+    def _known_scheme(cls, ref: str) -> str:
+        scheme = urlparse(ref).scheme.lower()
+        if scheme and scheme not in ALLOWED_SCHEMES:
+            raise ValueError(f"image ref scheme {scheme!r} is not allowed (only s3, http, https): {ref}")
+        if scheme in {"http", "https"} and not urlparse(ref).netloc:
+            raise ValueError(f"image URL has no host: {ref}")
+        if scheme == "s3" and not urlparse(ref).netloc:
+            raise ValueError(f"s3 image ref has no bucket: {ref}")
+        return ref
+
+
+class Feature(_Strict):
+    title: str = Field(min_length=1)
+    icon: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    description: str | None = None
+
+
+class Hotspot(_Strict):
+    image: int = Field(ge=0)
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    location: str | None = None
+    feature: str | None = None
+
+
+class VehicleListing(_Strict):
+    vehicle_id: str
+    make: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    colour: str | None = None
+    listing_status: Literal["active", "sold", "removed"] = "active"
+    images: tuple[ListingImage, ...] = ()
+    features: tuple[Feature, ...] = ()
+    hotspots: tuple[Hotspot, ...] = ()
+
+    @field_validator("vehicle_id")
+    @classmethod
+    def _vin(cls, vehicle_id: str) -> str:
+        if not VIN_PATTERN.match(vehicle_id):
+            raise ValueError(f"not a VIN (17 characters, digits and capitals except I, O, Q): {vehicle_id!r}")
+        return vehicle_id
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VehicleListing:
+        if self.listing_status == "active" and not self.images:
+            raise ValueError("an active vehicle needs at least one image")
+        for hotspot in self.hotspots:
+            if hotspot.image >= len(self.images):
+                raise ValueError(f"hotspot points at image {hotspot.image} but the vehicle has {len(self.images)}")
+        return self

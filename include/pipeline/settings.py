@@ -1,0 +1,62 @@
+"""Settings of a vehicle_listings run: Params for manual runs, Airflow Variables for the defaults.
+
+Every Param falls back to the Variable `vehicle_photos_<name>` and then to the default below, so a
+deployment sets its bucket once (`AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET`) and a manual run can still
+override anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEFAULT_CLIPPINGMAGIC_ANGLES = ("interior", "detail")
+CUT_TYPES = ("complete", "normal", "blur", "none")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    bucket: str = "vehicle-photos"
+    listings_prefix: str = "listings"
+    rejected_prefix: str = "rejected"
+    processed_prefix: str = "processed"
+    records_prefix: str = "records"
+    manifests_prefix: str = "manifests"
+    reports_prefix: str = "reports"
+    archive_prefix: str = "archive"
+    batch_size: int = 20
+    vehicle_ids: tuple[str, ...] = ()
+    dry_run: bool = False
+    clippingmagic_test_mode: bool = False
+    clippingmagic_angles: tuple[str, ...] = DEFAULT_CLIPPINGMAGIC_ANGLES
+    clippingmagic_min_credits: int = 0
+    cut_type: str = "complete"
+    report_thumbnail_vehicles: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> PipelineSettings:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values: dict[str, Any] = {}
+        for name in known:
+            value = params.get(name)
+            if value is None or value == "":
+                continue
+            if name in {"vehicle_ids", "clippingmagic_angles"}:
+                value = tuple(_as_list(value))
+            values[name] = value
+        settings = cls(**values)
+        if settings.cut_type not in CUT_TYPES:
+            raise ValueError(f"param cut_type must be one of {CUT_TYPES}, got {settings.cut_type!r}")
+        if settings.batch_size < 1:
+            raise ValueError(f"param batch_size must be at least 1, got {settings.batch_size}")
+        return settings
+
+    def dated(self, prefix: str, ds: str) -> str:
+        return f"{prefix}/dt={ds}/"
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+    return [str(part) for part in value]
