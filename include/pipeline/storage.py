@@ -41,6 +41,9 @@ class PipelineStorage:
         bucket, key = split_s3_uri(uri)
         return self.hook.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read()
 
+    def read_jsonl(self, uri: str) -> list[Any]:
+        return [json.loads(line) for line in self.read_uri(uri).decode().splitlines() if line.strip()]
+
     def put(self, key: str, body: bytes, content_type: str) -> str:
         self.hook.get_conn().put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         return f"s3://{self.bucket}/{key}"
