@@ -27,7 +27,7 @@ def dagbag() -> DagBag:
         patch.setattr(socket, "getaddrinfo", refuse)
         patch.setattr("airflow.sdk.Variable.get", refuse)
         patch.setattr("airflow.sdk.BaseHook.get_connection", refuse)
-        return DagBag(dag_folder=str(DAGS_FOLDER), include_examples=False)
+        return DagBag(dag_folder=str(DAGS_FOLDER))
 
 
 def test_every_dag_file_imports_without_error(dagbag: DagBag) -> None:

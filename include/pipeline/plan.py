@@ -62,31 +62,70 @@ def batches(items: Sequence[Any], size: int) -> list[list[Any]]:
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
-@dataclass(frozen=True)
-class WorkBatch:
-    """One mapped task's share: whole vehicles, so a vehicle's images are submitted together."""
+def annotation_image_id(vehicle_id: str, image_name: str) -> str:
+    """The public id under which an image's hotspots are kept on Car-Cutter: stable across runs and dates."""
+    return f"{vehicle_id}/{image_name}"
 
-    vehicles: list[dict[str, Any]]
-    carcutter_images: list[dict[str, Any]]
-    clippingmagic_images: list[dict[str, Any]]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "vehicles": self.vehicles,
-            "carcutter_images": self.carcutter_images,
-            "clippingmagic_images": self.clippingmagic_images,
+def carcutter_vehicle(listing: VehicleListing) -> dict[str, Any]:
+    return {
+        "vehicle_id": listing.vehicle_id,
+        "vehicle_manufacturer": listing.make,
+        "vehicle_model": listing.model,
+        "vehicle_color": listing.colour,
+    }
+
+
+def feature_sync_item(listing: VehicleListing) -> dict[str, Any]:
+    return {"vehicle_id": listing.vehicle_id, "features": [f.model_dump(exclude_none=True) for f in listing.features]}
+
+
+def annotation_sync_items(listing: VehicleListing, images: Sequence[PlannedImage]) -> list[dict[str, Any]]:
+    """Every image of the vehicle with its desired hotspots; an image without any loses stale ones."""
+    return [
+        {
+            "image_id": annotation_image_id(listing.vehicle_id, image.name),
+            "annotations": [
+                {"x": h.x, "y": h.y, "location": h.location} for h in listing.hotspots if h.image == image.index
+            ],
         }
+        for image in images
+    ]
 
 
-def plan_batches(active: Sequence[VehicleListing], settings: PipelineSettings) -> list[WorkBatch]:
+def plan_batches(active: Sequence[VehicleListing], settings: PipelineSettings) -> list[dict[str, Any]]:
+    """Batches of whole vehicles (a vehicle's images are submitted together), as the mapped tasks' inputs."""
     planned = []
     for group in batches(sorted(active, key=lambda listing: listing.vehicle_id), settings.batch_size):
-        images = [image for listing in group for image in plan_images(listing, settings)]
+        per_vehicle = [(listing, plan_images(listing, settings)) for listing in group]
+        images = [image for _, vehicle_images in per_vehicle for image in vehicle_images]
         planned.append(
-            WorkBatch(
-                vehicles=[listing.model_dump(mode="json") for listing in group],
-                carcutter_images=[i.to_operator_input() for i in images if i.provider == "carcutter"],
-                clippingmagic_images=[i.to_operator_input() for i in images if i.provider == "clippingmagic"],
-            )
+            {
+                "vehicles": [carcutter_vehicle(listing) for listing in group],
+                "features": [feature_sync_item(listing) for listing in group],
+                "annotations": [item for listing, imgs in per_vehicle for item in annotation_sync_items(listing, imgs)],
+                "carcutter_images": [i.to_operator_input() for i in images if i.provider == "carcutter"],
+                "clippingmagic_images": [i.to_operator_input() for i in images if i.provider == "clippingmagic"],
+            }
         )
     return planned
+
+
+def vehicles_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    return batch["vehicles"]
+
+
+def features_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    return batch["features"]
+
+
+def annotations_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    return batch["annotations"]
+
+
+def carcutter_images_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    return batch["carcutter_images"]
+
+
+def clippingmagic_sources_of(batch: dict[str, Any]) -> list[str]:
+    return [image["source"] for image in batch["clippingmagic_images"]]

@@ -55,6 +55,22 @@ class PipelineSettings:
     def dated(self, prefix: str, ds: str) -> str:
         return f"{prefix}/dt={ds}/"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+VARIABLE_PREFIX = "vehicle_photos_"
+
+
+def settings_for_run(params: dict[str, Any]) -> PipelineSettings:
+    """Params of the run, else Airflow Variables `vehicle_photos_<name>`, else the defaults."""
+    from airflow.sdk import Variable
+
+    names = [f.name for f in fields(PipelineSettings) if f.name != "extra"]
+    variables = {name: Variable.get(VARIABLE_PREFIX + name, default=None) for name in names}
+    merged = {name: params.get(name) if params.get(name) not in (None, "", []) else variables[name] for name in names}
+    return PipelineSettings.from_params(merged)
+
 
 def _as_list(value: Any) -> list[str]:
     if isinstance(value, str):

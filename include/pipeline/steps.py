@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from include.listings import validate_listing_files
 from include.pipeline.manifest import build_manifest, manifest_json, manifest_parquet, summarize
-from include.pipeline.plan import plan_batches, select_vehicles
+from include.pipeline.plan import annotation_image_id, plan_batches, plan_images, select_vehicles
 from include.pipeline.report import render_report
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.storage import PipelineStorage
@@ -38,7 +38,14 @@ def validate_and_plan(storage: PipelineStorage, settings: PipelineSettings, ds: 
         log.warning("rejected %s line %s: %s", row.file, row.line, row.reason)
     listings = select_vehicles(result.listings, settings.vehicle_ids)
     active = [listing for listing in listings if listing.listing_status == "active"]
-    gone = [listing.vehicle_id for listing in listings if listing.listing_status != "active"]
+    gone = [
+        {
+            "vehicle_id": listing.vehicle_id,
+            "image_ids": [annotation_image_id(listing.vehicle_id, i.name) for i in plan_images(listing, settings)],
+        }
+        for listing in listings
+        if listing.listing_status != "active"
+    ]
     batches = plan_batches(active, settings)
     log.info(
         "%d listing files, %d vehicles accepted (%d active, %d sold or removed), %d rows rejected, %d batches",
@@ -49,8 +56,8 @@ def validate_and_plan(storage: PipelineStorage, settings: PipelineSettings, ds: 
         "listing_keys": keys,
         "rejected_uri": rejected_uri,
         "rejected_count": len(result.rejected),
-        "batches": [batch.to_dict() for batch in batches],
-        "gone_vehicle_ids": gone,
+        "batches": batches,
+        "gone_vehicles": gone,
     }
 
 

@@ -26,14 +26,34 @@ def test_routing_batching_and_ref_resolution():
         listing(VINS[2], [{"ref": "s3://other/k.jpg"}]),
     ]
     batches = plan_batches(listings, settings)
-    assert [len(b.vehicles) for b in batches] == [2, 1]  # sorted by vehicle id, whole vehicles per batch
+    assert [len(b["vehicles"]) for b in batches] == [2, 1]  # sorted by vehicle id, whole vehicles per batch
     first, second = batches
-    assert [i["source"] for i in first.clippingmagic_images] == ["s3://b/photos/i.jpg"]
-    assert {i["source"] for i in first.carcutter_images + second.carcutter_images} == {
+    assert [i["source"] for i in first["clippingmagic_images"]] == ["s3://b/photos/i.jpg"]
+    assert {i["source"] for i in first["carcutter_images"] + second["carcutter_images"]} == {
         "s3://b/photos/a.jpg",
         "https://cdn.example/x.jpg",  # explicit provider wins over the detail angle
         "s3://other/k.jpg",
     }
+    assert first["vehicles"][0] == {
+        "vehicle_id": VINS[0], "vehicle_manufacturer": "Volvo", "vehicle_model": "V60", "vehicle_color": None,
+    }  # fmt: skip
+    assert [a["image_id"] for a in first["annotations"]][:2] == [f"{VINS[0]}/00-side-left", f"{VINS[0]}/01-interior"]
+
+
+def test_hotspots_and_features_become_sync_items():
+    vehicle = VehicleListing(
+        vehicle_id=VINS[0], make="Volvo", model="V60",
+        images=[{"ref": "photos/a.jpg", "angle": "front"}, {"ref": "photos/b.jpg"}],
+        features=[{"title": "Heated seats", "icon": "seat", "type": "text"}],
+        hotspots=[{"image": 1, "x": 5, "y": 6, "location": "door"}],
+    )  # fmt: skip
+    (batch,) = plan_batches([vehicle], PipelineSettings(bucket="b"))
+    heated_seats = {"title": "Heated seats", "icon": "seat", "type": "text"}
+    assert batch["features"] == [{"vehicle_id": VINS[0], "features": [heated_seats]}]
+    assert batch["annotations"] == [
+        {"image_id": f"{VINS[0]}/00-front", "annotations": []},
+        {"image_id": f"{VINS[0]}/01-image", "annotations": [{"x": 5, "y": 6, "location": "door"}]},
+    ]
 
 
 def test_vehicle_subset():

@@ -1,0 +1,54 @@
+"""What a run would spend: images of the plan with no finished image record are the ones that get billed.
+
+The record options must be exactly those the two operators key their records with; the end-to-end test
+checks that a dry run after a real run estimates zero, which fails if they drift apart.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+from image_records import ImageRecordStore, options_digest, s3_image_identity, url_image_identity
+from include.pipeline.settings import PipelineSettings
+from include.pipeline.storage import split_s3_uri
+
+CLIPPINGMAGIC_OUTPUTS = ("alpha_mask_png", "clipping_path_svg", "result")
+
+
+def record_options(provider: str, settings: PipelineSettings) -> dict[str, Any]:
+    if provider == "carcutter":
+        return {"cut_type": settings.cut_type}
+    return {"format": "result", "test": settings.clippingmagic_test_mode, "outputs": sorted(CLIPPINGMAGIC_OUTPUTS)}
+
+
+def estimate_credits(
+    plan: dict[str, Any], settings: PipelineSettings, aws_conn_id: str | None = "aws_default"
+) -> dict[str, int]:
+    """Credits per provider that processing the plan would cost now: images with no record, or whose record
+    ended in an error. Submitted ones are already paid for; test images of Clipping Magic are free."""
+    s3_hook = S3Hook(aws_conn_id=aws_conn_id)
+    store = ImageRecordStore(settings.bucket, settings.records_prefix, aws_conn_id)
+    session = requests.Session()
+
+    def identity(source: str) -> str:
+        if source.startswith("s3://"):
+            return s3_image_identity(s3_hook, *split_s3_uri(source))
+        return url_image_identity(source, session)
+
+    estimate = {}
+    for provider in ("carcutter", "clippingmagic"):
+        sources = [image["source"] for batch in plan["batches"] for image in batch[f"{provider}_images"]]
+        options = record_options(provider, settings)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            identities = list(pool.map(identity, sources))
+        found = store.get_many(provider, [(ident, options) for ident in identities])
+        records = [found.get((ident, options_digest(ident, options))) for ident in identities]
+        unfinished = sum(1 for record in records if record is None or not (record.is_final or record.is_submitted))
+        free = provider == "clippingmagic" and settings.clippingmagic_test_mode
+        estimate[provider] = 0 if free else unfinished
+    return estimate
+
