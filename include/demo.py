@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,12 +21,14 @@ from typing import Any
 import requests
 
 from include.local_airflow import REPO_ROOT, airflow_environment, prepare
-from include.sampledata import generate
+from include.sampledata import generate, upload
 from include.stack import LocalStack, StackSettings, start_stack
 
 DEMO_DIR = REPO_ROOT / ".demo"
 DEMO_DATE = "2026-11-01"
 DAG_ID = "vehicle_listings"
+VEHICLES = 4
+IMAGES_PER_VEHICLE = 5
 
 
 def charges(stack: LocalStack) -> dict[str, int]:
@@ -73,12 +76,17 @@ def main() -> None:
     print("starting the local stack (moto S3, Car-Cutter and Clipping Magic stand-ins) ...")
     stack = start_stack(StackSettings(s3_port=0, carcutter_port=0, clippingmagic_port=0, log_dir=DEMO_DIR / "logs"))
     try:
+        os.environ.update(stack.environment())
         with tempfile.TemporaryDirectory() as scratch:
             sample = generate(
-                out=Path(scratch), seed=7, vehicles=4, images_per_vehicle=5, megapixels=0.3,
-                s3_client=stack.s3_client(), bucket=stack.bucket, date=DEMO_DATE, inject_bad_rows=True,
+                scratch, seed=7, vehicles=VEHICLES, images_per_vehicle=IMAGES_PER_VEHICLE, megapixels=0.3,
+                bucket=stack.bucket, http_base_url=f"{stack.s3_url}/{stack.bucket}", inject_bad_rows=True,
             )  # fmt: skip
-        print(f"generated {sample.summary()} into s3://{stack.bucket}/")
+            upload(sample, bucket=stack.bucket, listing_date=DEMO_DATE, endpoint_url=stack.s3_url)
+        print(
+            f"generated {len(sample.rows)} vehicles, {len(sample.photos)} photos, {len(sample.injected)} bad rows "
+            f"into s3://{stack.bucket}/listings/dt={DEMO_DATE}/ ({', '.join(sorted(sample.listing_files))})"
+        )
         env = airflow_environment(DEMO_DIR / "airflow", stack.environment())
         prepare(env)
 

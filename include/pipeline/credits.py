@@ -6,6 +6,7 @@ checks that a dry run after a real run estimates zero, which fails if they drift
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,6 +16,8 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from image_records import ImageRecordStore, options_digest, s3_image_identity, url_image_identity
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.storage import split_s3_uri
+
+log = logging.getLogger(__name__)
 
 CLIPPINGMAGIC_OUTPUTS = ("alpha_mask_png", "clipping_path_svg", "result")
 
@@ -34,10 +37,14 @@ def estimate_credits(
     store = ImageRecordStore(settings.bucket, settings.records_prefix, aws_conn_id)
     session = requests.Session()
 
-    def identity(source: str) -> str:
-        if source.startswith("s3://"):
-            return s3_image_identity(s3_hook, *split_s3_uri(source))
-        return url_image_identity(source, session)
+    def identity(source: str) -> str | None:
+        try:
+            if source.startswith("s3://"):
+                return s3_image_identity(s3_hook, *split_s3_uri(source))
+            return url_image_identity(source, session)
+        except Exception as error:  # the processing task records it as a failed image; here it only costs nothing
+            log.warning("cannot identify %s: %s", source, error)
+            return None
 
     estimate = {}
     for provider in ("carcutter", "clippingmagic"):
@@ -45,8 +52,9 @@ def estimate_credits(
         options = record_options(provider, settings)
         with ThreadPoolExecutor(max_workers=16) as pool:
             identities = list(pool.map(identity, sources))
-        found = store.get_many(provider, [(ident, options) for ident in identities])
-        records = [found.get((ident, options_digest(ident, options))) for ident in identities]
+        known = [ident for ident in identities if ident is not None]
+        found = store.get_many(provider, [(ident, options) for ident in known])
+        records = [found.get((ident, options_digest(ident, options))) for ident in known]
         unfinished = sum(1 for record in records if record is None or not (record.is_final or record.is_submitted))
         free = provider == "clippingmagic" and settings.clippingmagic_test_mode
         estimate[provider] = 0 if free else unfinished
