@@ -1,0 +1,1 @@
+"""Car-Cutter stand-in: `python -m include.standins.carcutter --token TOKEN [knobs]`."""

@@ -1,0 +1,406 @@
+"""Contract tests of the Car-Cutter stand-in over real HTTP, against car-cutter-api.txt and its facts page."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from PIL import Image, ImageDraw
+
+from include.standins import guesses
+from include.standins.carcutter import paths
+
+
+@pytest.fixture
+def cc(carcutter_server):
+    carcutter_server.configure(processing_seconds=0.3)
+    return carcutter_server
+
+
+@pytest.fixture
+def api(cc) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {cc.token}"
+    return session
+
+
+@pytest.fixture
+def presign(s3_client, bucket):
+    """Put bytes in the moto bucket and answer a presigned GET URL for them."""
+
+    def put(key: str, body: bytes) -> str:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+        return s3_client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
+
+    return put
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    received: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def error_of(response: requests.Response, status: int) -> str:
+    assert response.status_code == status
+    body = response.json()["error"]
+    assert body["code"] == status
+    return body["message"]
+
+
+def png(mode: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (40, 20)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def two_vehicles_photo() -> bytes:
+    image = Image.linear_gradient("L").resize((480, 240)).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for left in (20, 260):
+        draw.rectangle((left, 90, left + 200, 180), fill=(150, 20, 30))
+        for centre in (left + 50, left + 150):
+            draw.ellipse((centre - 20, 160, centre + 20, 200), fill=(10, 10, 10))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def statuses(api, cc, urls: list[str]) -> list[dict]:
+    response = api.get(f"{cc.url}{paths.ASYNC_STATUS}", params={"image_url": urls}, timeout=10)
+    assert response.status_code == 200
+    return response.json()["data"]["images"]
+
+
+def wait_until_settled(api, cc, urls: list[str], seen_phases: set[str] | None = None) -> dict[str, dict]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        images = statuses(api, cc, urls)
+        if seen_phases is not None:
+            seen_phases.update(image["phase"] for image in images)
+        if all(image["status"] in ("final", "error") for image in images):
+            return {image["image"]: image for image in images}
+        time.sleep(0.05)
+    raise AssertionError("images did not settle")
+
+
+def submit(api, cc, urls: list[str], **fields) -> requests.Response:
+    form = [("image_url", (None, url)) for url in urls] + [(k, (None, v)) for k, v in fields.items()]
+    return api.post(f"{cc.url}{paths.ASYNC_SUBMIT}", files=form, timeout=30)
+
+
+def test_auth_errors_401_403_and_their_body_shapes(cc, api):
+    url = f"{cc.url}{paths.VEHICLE_SHOTLIST}"
+    assert error_of(requests.get(url, timeout=10), 401) == "submitted 'Bearer' token is unauthorized"
+    assert error_of(requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=10), 401)
+    cc.configure(forbidden_token="blocked")
+    assert error_of(requests.get(url, headers={"Authorization": "Bearer blocked"}, timeout=10), 403)
+    cc.configure(nest_errors=False)
+    flat = requests.get(url, timeout=10)
+    assert flat.status_code == 401 and flat.json() == {
+        "code": 401,
+        "message": "submitted 'Bearer' token is unauthorized",
+    }
+    cc.configure(html_401=True)
+    html = requests.get(url, timeout=10)
+    assert html.status_code == 401 and html.headers["Content-Type"].startswith("text/html")
+    assert api.get(url, timeout=10).json() == {"vehicles": []}
+
+
+def test_vehicle_operations(cc, api):
+    def register(vehicle_id: str, **fields) -> dict:
+        response = api.post(f"{cc.url}{paths.VEHICLE_SUBMIT}", files={"vehicle_id": (None, vehicle_id), **{
+            k: (None, v) for k, v in fields.items()}}, timeout=10)  # fmt: skip
+        return response.json()["vehicle"]
+
+    first = register("WVWZZZ1JZXW000001", vehicle_manufacturer="VW", vehicle_color="red")
+    assert first["app_status"] == "new" and first["vehicle_color"] == "red"
+    assert time.strptime(first["app_status_updated"], "%Y/%m/%d, %H:%M:%S")
+    register("WVWZZZ1JZXW000002", vehicle_manufacturer="VW", vehicle_color="blue")
+    register("WVWZZZ1JZXW000003", vehicle_manufacturer="BMW")
+    assert error_of(api.post(f"{cc.url}{paths.VEHICLE_SUBMIT}", files={"vehicle_model": (None, "x")}, timeout=10), 400)
+
+    def listing(**query) -> list[str]:
+        response = api.post(f"{cc.url}{paths.VEHICLE_LIST}", json={"customer": "dealer", **query}, timeout=10)
+        assert response.status_code == 200, response.text
+        return [vehicle["vehicle_id"] for vehicle in response.json()]
+
+    assert listing(sort_direction="ASC") == ["WVWZZZ1JZXW000001", "WVWZZZ1JZXW000002", "WVWZZZ1JZXW000003"]
+    assert listing(filters=[{"column": "vehicle_manufacturer", "values": ["VW"]}], sort_direction="DESC", limit=1,
+                   offset=1) == ["WVWZZZ1JZXW000001"]  # fmt: skip
+    assert error_of(api.post(f"{cc.url}{paths.VEHICLE_LIST}", json={"limit": 1}, timeout=10), 400)
+    assert error_of(api.post(f"{cc.url}{paths.VEHICLE_LIST}", json={"customer": "d", "limit": 0}, timeout=10), 400)
+    assert error_of(api.post(f"{cc.url}{paths.VEHICLE_LIST}", json={"customer": "d", "sort_by": "x"}, timeout=10), 400)
+
+    updated = register("WVWZZZ1JZXW000001", vehicle_color="green")
+    assert (updated["vehicle_color"], updated["vehicle_manufacturer"]) == ("green", "VW")
+    status = api.get(f"{cc.url}{paths.VEHICLE_STATUS}", params={"vehicle_id": "WVWZZZ1JZXW000002"}, timeout=10)
+    assert status.json()["vehicle"]["vehicle_color"] == "blue"
+    assert error_of(api.get(f"{cc.url}{paths.VEHICLE_STATUS}", params={"vehicle_id": "nope"}, timeout=10), 404)
+
+    submit(api, cc, ["http://127.0.0.1:9/none.jpg"], vehicle_id="WVWZZZ1JZXW000002").raise_for_status()
+    deleted = api.delete(f"{cc.url}{paths.VEHICLE_DELETE}", params={"vehicle_id": "WVWZZZ1JZXW000003"}, timeout=10)
+    assert deleted.json()["vehicle"]["app_status"] == "deleted"
+    assert error_of(api.delete(f"{cc.url}{paths.VEHICLE_DELETE}", params={"vehicle_id": "nope"}, timeout=10), 404)
+    shotlist = api.get(f"{cc.url}{paths.VEHICLE_SHOTLIST}", timeout=10).json()["vehicles"]
+    assert [vehicle["vehicle_id"] for vehicle in shotlist] == ["WVWZZZ1JZXW000001"]
+
+
+def test_feature_operations_take_form_fields_on_get_and_delete(cc, api):
+    def add(title: str) -> str:
+        fields = {"vehicle_id": "VIN1", "title": title, "icon": "star", "type": "text", "description": "d"}
+        response = api.post(f"{cc.url}{paths.FEATURE_SUBMIT}", files={k: (None, v) for k, v in fields.items()})
+        return response.json()["feature_id"]
+
+    first, second, third = add("Heated seats"), add("Sunroof"), add("Tow bar")
+    missing_icon = {"vehicle_id": (None, "VIN1"), "title": (None, "t"), "type": (None, "text")}
+    assert error_of(api.post(f"{cc.url}{paths.FEATURE_SUBMIT}", files=missing_icon, timeout=10), 400)
+
+    features = api.get(f"{cc.url}{paths.FEATURES_GET}", data={"vehicle_id": "VIN1"}, timeout=10).json()["features"]
+    assert [f["feature_id"] for f in features] == [first, second, third]
+    one = api.get(f"{cc.url}{paths.FEATURE_GET}", params={"feature_id": second}, timeout=10).json()["features"]
+    assert one[0]["title"] == "Sunroof" and one[0]["icon"] == "star"
+    assert error_of(api.get(f"{cc.url}{paths.FEATURE_GET}", data={"feature_id": "ft_x"}, timeout=10), 404)
+    deleted = api.delete(f"{cc.url}{paths.FEATURE_DELETE}", data={"feature_id": first}, timeout=10).json()
+    assert deleted == {"deleted_features": [first]}
+    rest = api.delete(f"{cc.url}{paths.FEATURES_DELETE}", data={"vehicle_id": "VIN1"}, timeout=10).json()
+    assert rest == {"deleted_features": [second, third]}
+    assert api.get(f"{cc.url}{paths.FEATURES_GET}", data={"vehicle_id": "VIN1"}, timeout=10).json() == {"features": []}
+    assert error_of(api.get(f"{cc.url}{paths.FEATURES_GET}", timeout=10), 400)
+
+
+def test_annotation_operations_at_the_paths_kept_in_one_place(cc, api):
+    def add(image_id: str, x: str) -> requests.Response:
+        fields = {"image_id": image_id, "position_x": x, "position_y": "20", "location": "wheel"}
+        return api.post(f"{cc.url}{paths.ANNOTATION_SUBMIT}", files={k: (None, v) for k, v in fields.items()})
+
+    first, second = add("img-1", "10").json()["annotation_id"], add("img-1", "30").json()["annotation_id"]
+    other = add("img-2", "5").json()["annotation_id"]
+    assert error_of(add("img-1", "left"), 400)
+    listed = api.get(f"{cc.url}{paths.ANNOTATIONS_GET}", data={"vehicle_id": "img-1"}, timeout=10).json()
+    assert [(a["annotation_id"], a["position_x"]) for a in listed["annotations"]] == [(first, 10), (second, 30)]
+    by_image_id = api.get(f"{cc.url}{paths.ANNOTATIONS_GET}", params={"image_id": "img-2"}, timeout=10).json()
+    assert [a["annotation_id"] for a in by_image_id["annotations"]] == [other]
+    one = api.get(f"{cc.url}{paths.ANNOTATION_GET}", data={"annotation_id": second}, timeout=10).json()
+    assert one["features"][0]["location"] == "wheel"
+    assert error_of(api.get(f"{cc.url}{paths.ANNOTATION_GET}", data={"annotation_id": "an_x"}, timeout=10), 404)
+    assert api.delete(f"{cc.url}{paths.ANNOTATION_DELETE}", data={"annotation_id": first}, timeout=10).json() == {
+        "deleted_annotations": [first]
+    }
+    assert api.delete(f"{cc.url}{paths.ANNOTATIONS_DELETE}", data={"vehicle_id": "img-1"}, timeout=10).json() == {
+        "deleted_annotations": [second]
+    }
+
+
+def test_sync_single_segment_validates_every_parameter(cc, api, photo, presign):
+    url = f"{cc.url}{paths.SYNC_SUBMIT}"
+
+    def sync(fields: dict, files: dict | None = None, image: bytes | None = None) -> requests.Response:
+        form = {k: (None, v) for k, v in fields.items()} | (files or {})
+        if image is not None:
+            form["image"] = ("car.jpg", image)
+        return api.post(url, files=form, timeout=60)
+
+    for fields, files in (
+        ({"cut_type": "sideways"}, None),
+        ({"cut_type": "complete", "resolution": "1600*1200"}, None),
+        ({"cut_type": "complete", "resolution": "0x100"}, None),
+        ({"cut_type": "complete", "padding_x": "1.5"}, None),
+        ({"cut_type": "complete", "padding_add_top": "-0.1"}, None),
+        ({"cut_type": "complete", "processing_speed": "fast"}, None),
+        ({"cut_type": "complete", "retouching_accuracy": "rough"}, None),
+        ({"cut_type": "complete", "underground_3d": "perhaps"}, None),
+        ({"cut_type": "complete", "custom_json": "{not json"}, None),
+        ({"cut_type": "complete"}, {"background": ("bg.png", png("RGB"))}),
+        ({"cut_type": "complete"}, {"license_plate": ("lp.png", png("RGB"))}),
+        ({"cut_type": "complete"}, {"overlay": ("o.jpg", photo(fmt="JPEG"))}),
+        ({}, None),
+    ):
+        assert error_of(sync(fields, files, image=photo()), 400)
+    assert error_of(sync({"cut_type": "complete"}), 400)  # neither image nor image_url
+    assert error_of(sync({"cut_type": "complete", "image_url": "http://x/a.jpg"}, image=photo()), 400)  # both
+    assert error_of(sync({"cut_type": "complete"}, image=b"no image"), 400)
+
+    assert sync({"cut_type": "none"}, image=photo()).json() == {}
+    assert cc.ledger()["charges"] == {}
+
+    fields = {"cut_type": "complete", "resolution": "400x300", "padding_x": "0.1", "padding_y": "0.2",
+              "padding_add_bottom": "0.05", "offset_background": "true", "blurring_license_plate": "false",
+              "processing_speed": "lazy", "retouching_accuracy": "precise", "custom_json": '{"stock": 7}',
+              "location": "store-1", "guideline": "g", "scene_id": "s", "padding_id": "p"}  # fmt: skip
+    files = {"background": ("bg.jpg", photo(fmt="JPEG")), "license_plate": ("lp.png", png("RGBA")),
+             "overlay": ("o.png", png("RGBA"))}  # fmt: skip
+    response = sync(fields, files, image=photo())
+    assert response.status_code == 200, response.text
+    result = Image.open(io.BytesIO(base64.b64decode(response.text)))
+    assert (result.format, result.size) == ("JPEG", (400, 300))
+
+    image_url = presign("sync/car.jpg", photo())
+    by_url = sync({"cut_type": "blur", "image_url": image_url})
+    assert Image.open(io.BytesIO(base64.b64decode(by_url.content))).format == "JPEG"
+    assert cc.ledger()["charges"][image_url] == 1
+    assert len(cc.ledger()["charges"]) == 2
+    assert error_of(sync({"cut_type": "complete"}, image=two_vehicles_photo()), 413)
+    assert len(cc.ledger()["charges"]) == 2
+    cc.configure(credits=0)
+    assert error_of(sync({"cut_type": "complete"}, image=photo()), 402) == "Credits exceeded. Please contact sales."
+
+
+def test_async_life_cycle_phases_webhook_result_and_errors(cc, api, photo, presign, webhook):
+    hook_url, received = webhook
+    good = presign("photos/VIN1/1_front-left.jpg", photo())
+    undecodable = presign("photos/VIN1/2_rear.jpg", b"this is no image")
+    unreachable = "http://127.0.0.1:9/gone.jpg"
+    two_vehicles = presign("photos/VIN1/3_side-left.jpg", two_vehicles_photo())
+    urls = [good, undecodable, unreachable, two_vehicles]
+    submitted = submit(api, cc, urls, cut_type="complete", vehicle_id="VIN1", webhook_url=hook_url,
+                       custom_json='{"a": 1}', processing_speed="normal", retouching_accuracy="normal")  # fmt: skip
+    assert submitted.status_code == 200, submitted.text
+    first = submitted.json()["data"]["images"]
+    assert [image["image"] for image in first] == urls
+    assert {image["status"] for image in first} == {"processing"}
+
+    phases = {image["phase"] for image in first}
+    settled = wait_until_settled(api, cc, urls, phases)
+    assert {"downloading", "ready"} <= phases
+    assert phases <= {"downloading", "analyzing", "cutting", "qa-ing", "retouching", "ready"}
+    assert settled[good]["status"] == "final" and settled[good]["angle"] == ["exterior", "front-left"]
+    assert settled[good]["quality"] in ("ok", "retake")
+    assert (settled[undecodable]["status"], settled[undecodable]["phase"]) == ("error", "analyzing")
+    assert (settled[unreachable]["status"], settled[unreachable]["phase"]) == ("error", "downloading")
+    assert settled[two_vehicles]["status"] == "error"
+
+    result = api.get(f"{cc.url}{paths.ASYNC_RESULT}", params={"image_url": good}, timeout=10)
+    assert result.status_code == 200 and result.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(result.content)).format == "JPEG"
+    assert error_of(api.get(f"{cc.url}{paths.ASYNC_RESULT}", params={"image_url": unreachable}, timeout=10), 404)
+    message = error_of(
+        api.get(f"{cc.url}{paths.ASYNC_RESULT}", params={"image_url": "http://x/y.jpg"}, timeout=10), 404
+    )
+    assert message == "no such image"
+
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [image["image"] for image in received[0]["data"]["images"]] == urls
+    assert [image["status"] for image in received[0]["data"]["images"]] == ["final", "error", "error", "error"]
+
+    cc.configure(result_expiry_seconds=0)
+    assert statuses(api, cc, [good])[0]["status"] == "expired"
+    expired = api.get(f"{cc.url}{paths.ASYNC_RESULT}", params={"image_url": good}, timeout=10)
+    assert error_of(expired, 410) == "file does not exist anymore."
+
+
+def test_async_submission_validation(cc, api, presign, photo):
+    assert error_of(submit(api, cc, []), 400)
+    assert error_of(submit(api, cc, [f"http://127.0.0.1:9/{n}.jpg" for n in range(61)]), 400)
+    assert error_of(submit(api, cc, ["ftp://127.0.0.1/a.jpg"]), 400)
+    assert error_of(submit(api, cc, ["http://127.0.0.1:9/a.jpg"], cut_type="sideways"), 400)
+    assert error_of(submit(api, cc, ["http://127.0.0.1:9/a.jpg"], processing_speed="fast"), 400)
+    assert error_of(submit(api, cc, ["http://127.0.0.1:9/a.jpg"], custom_json="{"), 400)
+    overlay = [("image_url", (None, "http://127.0.0.1:9/a.jpg")), ("overlay", ("o.png", png("RGB")))]
+    assert error_of(api.post(f"{cc.url}{paths.ASYNC_SUBMIT}", files=overlay, timeout=10), 400)
+    assert error_of(api.get(f"{cc.url}{paths.ASYNC_STATUS}", timeout=10), 400)
+    assert cc.ledger()["charges"] == {}
+    assert submit(api, cc, [f"http://127.0.0.1:9/{n}.jpg" for n in range(60)]).status_code == 200
+
+    cc.configure(max_image_bytes=100)
+    too_big = presign("big/car.jpg", photo())
+    submit(api, cc, [too_big]).raise_for_status()
+    assert wait_until_settled(api, cc, [too_big])[too_big]["status"] == "error"
+
+
+def test_every_processed_image_is_billed_and_resubmission_bills_again(cc, api, photo, presign):
+    cc.configure(credits=5)
+    first, second = presign("bill/1_side-left.jpg", photo()), presign("bill/2_side-right.jpg", photo())
+    submit(api, cc, [first, second, first]).raise_for_status()
+    assert cc.ledger() == {"charges": {first: 1, second: 1}, "credits_left": 3}
+    wait_until_settled(api, cc, [first, second])
+    cc.configure(processing_seconds=30)
+    submit(api, cc, [first]).raise_for_status()
+    assert statuses(api, cc, [first])[0]["status"] == "processing"
+    assert cc.ledger() == {"charges": {first: 2, second: 1}, "credits_left": 2}
+    third, fourth, fifth = (presign(f"bill/{n}.jpg", photo()) for n in (3, 4, 5))
+    assert error_of(submit(api, cc, [third, fourth, fifth]), 402) == "Credits exceeded. Please contact sales."
+    assert cc.ledger()["credits_left"] == 2
+    assert statuses(api, cc, [third])[0]["status"] == guesses.CC_UNKNOWN_STATUS
+
+
+def test_angle_and_quality_are_deterministic_per_url_path(cc, api):
+    base = [f"http://127.0.0.1:9/photos/car-{n}.jpg" for n in range(40)]
+    submit(api, cc, [f"{url}?signature=a" for url in base]).raise_for_status()
+    submit(api, cc, [f"{url}?signature=b" for url in base]).raise_for_status()
+    first = statuses(api, cc, [f"{url}?signature=a" for url in base])
+    again = statuses(api, cc, [f"{url}?signature=b" for url in base])
+    assert [image["angle"] for image in first] == [image["angle"] for image in again]
+    assert all(image["angle"][0] == "exterior" and len(image["angle"]) == 2 for image in first)
+    assert len({image["angle"][1] for image in first}) > 2
+    named = "http://127.0.0.1:9/photos/VIN/3_interior.jpg"
+    submit(api, cc, [named]).raise_for_status()
+    assert statuses(api, cc, [named])[0]["angle"] == ["interior"]
+
+
+def test_retake_quality_for_some_images(cc, api, photo, presign):
+    cc.configure(fast=True, fast_fetch=True, processing_seconds=0)
+    urls = [presign(f"quality/{n}.jpg", photo(size=(16, 12))) for n in range(60)]
+    submit(api, cc, urls).raise_for_status()
+    qualities = [image["quality"] for image in wait_until_settled(api, cc, urls).values()]
+    assert set(qualities) == {"ok", "retake"}
+    assert qualities.count("retake") < 20
+
+
+def test_concurrency_cap_and_injected_faults(cc, api):
+    cc.configure(concurrency_cap=2, latency_ms=400)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: api.get(f"{cc.url}{paths.VEHICLE_SHOTLIST}", timeout=10), range(6)))
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert refused and len(refused) <= 4
+    error_of(refused[0], 429)
+    assert cc.requests()["status_codes"]["429"] == len(refused)
+
+    cc.configure(concurrency_cap=0, latency_ms=0, error_5xx_ratio=1.0)
+    error_of(api.get(f"{cc.url}{paths.VEHICLE_SHOTLIST}", timeout=10), 500)
+    cc.configure(error_5xx_ratio=0.0, drop_ratio=1.0)
+    with pytest.raises(requests.ConnectionError):
+        api.get(f"{cc.url}{paths.VEHICLE_SHOTLIST}", timeout=10)
+    cc.configure(drop_ratio=0.0, lost_response_ratio=1.0)
+    with pytest.raises(requests.ConnectionError):
+        submit(api, cc, ["http://127.0.0.1:9/lost.jpg"])
+    cc.configure(lost_response_ratio=0.0)
+    assert cc.ledger()["charges"] == {"http://127.0.0.1:9/lost.jpg": 1}  # processed and billed, answer lost
+    assert statuses(api, cc, ["http://127.0.0.1:9/lost.jpg"])[0]["status"] != guesses.CC_UNKNOWN_STATUS
+    counts = cc.requests()["counts"]
+    assert counts["vehicleShotlist"] == 8 and counts["asyncSubmit"] == 1 and counts["asyncStatus"] == 1
+
+
+def test_thousands_of_images_in_flight_in_fast_mode(cc, api):
+    cc.configure(fast=True, processing_seconds=0.5)
+    urls = [f"http://127.0.0.1:9/bench/{n}.jpg" for n in range(3000)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: submit(api, cc, urls[i : i + 60]).raise_for_status(), range(0, len(urls), 60)))
+    settled = {}
+    for start in range(0, len(urls), 100):
+        settled |= wait_until_settled(api, cc, urls[start : start + 100])
+    assert {image["status"] for image in settled.values()} == {"final"}
+    assert cc.requests()["counts"]["asyncSubmit"] == 50
