@@ -96,7 +96,7 @@ def vehicle_listings() -> None:
         records_prefix=setting("records_prefix"),
         test=setting("clippingmagic_test_mode"),
         max_failure_ratio=0.1,
-    ).expand(source_keys=batches.map(planning.clippingmagic_sources_of))
+    ).expand(source_keys=batches.map(planning.clippingmagic_images_of))
     features = CarCutterSyncFeaturesOperator.partial(task_id="sync_features", pool=CARCUTTER_POOL).expand(
         vehicles=batches.map(planning.features_of)
     )

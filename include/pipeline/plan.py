@@ -127,5 +127,5 @@ def carcutter_images_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
     return batch["carcutter_images"]
 
 
-def clippingmagic_sources_of(batch: dict[str, Any]) -> list[str]:
-    return [image["source"] for image in batch["clippingmagic_images"]]
+def clippingmagic_images_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"source": image["source"], "vehicle_id": image["vehicle_id"]} for image in batch["clippingmagic_images"]]

@@ -1,10 +1,14 @@
 """Airflow provider metadata for this project's two API packages.
 
 Airflow discovers connection types through the `apache_airflow_provider` entry point declared in
-pyproject.toml; this is what puts "Car-Cutter" and "Clipping Magic" into the connection form.
+pyproject.toml; this is what puts "Car-Cutter" and "Clipping Magic" (labelled fields, Test button) into
+the connection form. Each package declares its own form; this module only lists them.
 """
 
 from typing import Any
+
+from carcutter.provider_info import CONNECTION_TYPE as CARCUTTER_CONNECTION_TYPE
+from clippingmagic import CONNECTION_TYPE as CLIPPINGMAGIC_CONNECTION_TYPE
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -13,11 +17,5 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Vehicle photo pipelines (Car-Cutter, Clipping Magic)",
         "description": "Hooks, operators, sensors and triggers for the Car-Cutter and Clipping Magic APIs.",
         "versions": ["0.1.0"],
-        "connection-types": [
-            {"connection-type": "carcutter", "hook-class-name": "carcutter.hooks.carcutter.CarCutterHook"},
-            {
-                "connection-type": "clippingmagic",
-                "hook-class-name": "clippingmagic.hooks.clippingmagic.ClippingMagicHook",
-            },
-        ],
+        "connection-types": [CARCUTTER_CONNECTION_TYPE, CLIPPINGMAGIC_CONNECTION_TYPE],
     }

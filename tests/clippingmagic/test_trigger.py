@@ -1,0 +1,64 @@
+"""The result trigger polls the stand-in with aiohttp, as the triggerer would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from airflow.sdk.module_loading import import_string
+
+from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from clippingmagic.triggers.result import ClippingMagicResultTrigger
+from tests.clippingmagic.conftest import jpeg_bytes
+
+
+def first_event(trigger: ClippingMagicResultTrigger) -> dict:
+    async def run() -> dict:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(asyncio.wait_for(run(), timeout=30))
+
+
+def test_fires_once_every_image_has_a_new_revision(cm):
+    hook = ClippingMagicHook()
+    first, second = (hook.upload(jpeg_bytes(), filename=f"{n}.jpg", test=True) for n in range(2))
+    for image in (first, second):
+        cm._emulator("POST", f"images/{image.id}/edit")
+    cm._emulator("POST", f"images/{second.id}/edit")
+
+    event = first_event(ClippingMagicResultTrigger([first.id, second.id], {str(second.id): 1}, poll_interval=0.05))
+
+    assert event["status"] == "success" and event["pending"] == []
+    assert [(image["id"], image["resultRevision"]) for image in event["images"]] == [(first.id, 1), (second.id, 2)]
+    assert all("secret" not in image for image in event["images"])
+
+
+def test_times_out_with_the_pending_images(cm):
+    image = ClippingMagicHook().upload(jpeg_bytes(), filename="never-edited.jpg", test=True)
+
+    event = first_event(ClippingMagicResultTrigger([image.id], poll_interval=0.05, end_time=time.time() + 0.3))
+
+    assert event["status"] == "timeout" and event["pending"] == [image.id] and event["images"] == []
+    assert cm.requests()["counts"]["download"] >= 2, "it kept polling until the deadline"
+
+
+def test_reports_a_final_error(cm):
+    event = first_event(ClippingMagicResultTrigger([999_999_999], poll_interval=0.05))
+    assert event["status"] == "error" and "999999999" in event["message"] and "404" in event["message"]
+
+
+def test_serializes_to_an_importable_class_and_its_arguments():
+    trigger = ClippingMagicResultTrigger([1, 2], {"2": 3}, "my_conn", poll_interval=7, end_time=123.0)
+    classpath, kwargs = trigger.serialize()
+    rebuilt = import_string(classpath)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs == {
+        "image_ids": [1, 2],
+        "after_revisions": {"2": 3},
+        "clippingmagic_conn_id": "my_conn",
+        "poll_interval": 7,
+        "end_time": 123.0,
+        "rate_limit_base_wait": 5.0,
+    }

@@ -1,0 +1,132 @@
+"""The vehicle_listings DAG end to end under Airflow's own runner (`airflow dags test`), on the local stack:
+valid and invalid rows in three formats, both providers, features and hotspots, sold vehicles, then the same
+date again with zero new charges and the same manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from include.pipeline.credits import estimate_credits
+from include.pipeline.settings import PipelineSettings
+from include.sampledata import generate, upload
+
+DS = "2026-11-02"
+VEHICLES = 4
+IMAGES_PER_VEHICLE = 4
+
+
+def run_dag(airflow_home: Path, bucket: str, log: Path, **params: object) -> None:
+    env = {**os.environ, "AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET": bucket}
+    command = [sys.executable, "-m", "airflow", "dags", "test", "vehicle_listings", DS, "-c", json.dumps(params)]
+    with log.open("w") as out:
+        completed = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False, timeout=600)
+    assert completed.returncode == 0, log.read_text()[-5000:]
+
+
+def read_json(s3_client, bucket: str, key: str):
+    return json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def keys(s3_client, bucket: str, prefix: str) -> list[str]:
+    listed = s3_client.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+@pytest.fixture
+def sample(tmp_path, local_stack, bucket):
+    data = generate(
+        tmp_path / "sample", seed=11, vehicles=VEHICLES, images_per_vehicle=IMAGES_PER_VEHICLE, megapixels=0.2,
+        bucket=bucket, http_base_url=f"{local_stack.s3_url}/{bucket}", inject_bad_rows=True,
+    )  # fmt: skip
+    upload(data, bucket=bucket, listing_date=DS, endpoint_url=local_stack.s3_url)
+    return data
+
+
+def test_pipeline_end_to_end_and_rerun_charges_nothing(
+    airflow_home, sample, bucket, s3_client, carcutter_server, clippingmagic_server, tmp_path
+):
+    run_dag(airflow_home, bucket, tmp_path / "run-1.log")
+
+    active = [row for row in sample.rows if row["listing_status"] == "active"]
+    sold = [row for row in sample.rows if row["listing_status"] != "active"]
+    active_images = [image for row in active for image in row["images"]]
+
+    manifest = read_json(s3_client, bucket, f"manifests/dt={DS}/manifest.json")
+    assert len(manifest) == len(active_images)
+    assert {row["status"] for row in manifest} == {"final"}, [r for r in manifest if r["status"] != "final"]
+    by_provider = {p: [r for r in manifest if r["provider"] == p] for p in ("carcutter", "clippingmagic")}
+    assert len(by_provider["clippingmagic"]) == sum(1 for i in active_images if i["provider"] == "clippingmagic")
+    for row in manifest:
+        assert row["result"].startswith(f"s3://{bucket}/processed/{row['vehicle_id']}/")
+    for row in by_provider["clippingmagic"]:
+        assert row["clipping_path_svg"].endswith(".svg")
+        assert row["alpha_mask_png"].endswith(".png")
+    assert keys(s3_client, bucket, f"manifests/dt={DS}/") == [
+        f"manifests/dt={DS}/manifest.json", f"manifests/dt={DS}/manifest.parquet"
+    ]  # fmt: skip
+
+    rejected = [json.loads(line) for line in s3_client.get_object(
+        Bucket=bucket, Key=f"rejected/dt={DS}/rejected.jsonl")["Body"].read().decode().splitlines()]  # fmt: skip
+    assert len(rejected) == len(sample.injected)
+    assert all(item["file"].startswith(f"listings/dt={DS}/") and item["reason"] for item in rejected)
+    assert any("ftp" in item["reason"] for item in rejected)
+    assert any("superseded" in item["reason"] for item in rejected)
+
+    report = s3_client.get_object(Bucket=bucket, Key=f"reports/dt={DS}/report.html")["Body"].read().decode()
+    assert f"Vehicle photos for {DS}" in report
+    assert report.count("data:image/") >= 2 * len(active_images) - 2  # before/after thumbnails
+    assert keys(s3_client, bucket, f"listings/dt={DS}/") == []
+    assert len(keys(s3_client, bucket, f"archive/dt={DS}/")) == len(sample.listing_files)
+
+    from carcutter.hooks.carcutter import CarCutterHook
+
+    hook = CarCutterHook()
+    for row in active:
+        features = hook.get_features(row["vehicle_id"])
+        assert sorted(f["title"] for f in features) == sorted(f["title"] for f in row["features"])
+    annotated = [(row["vehicle_id"], h) for row in active for h in row["hotspots"]]
+    assert annotated, "the sample should carry hotspots"
+    vehicle_id, hotspot = annotated[0]
+    image_name = f"{hotspot['image']:02d}-{sample_angle(active, vehicle_id, hotspot['image'])}"
+    annotations = hook.get_annotations(f"{vehicle_id}/{image_name}")
+    assert (hotspot["x"], hotspot["y"]) in {(int(a.get("position_x")), int(a.get("position_y"))) for a in annotations}
+    for row in sold:
+        assert hook.get_vehicle(row["vehicle_id"]).get("app_status") in (None, "deleted")
+
+    carcutter_charges = carcutter_server.ledger()["charges"]
+    clippingmagic_charges = clippingmagic_server.ledger()["charges"]
+    assert sum(carcutter_charges.values()) == len(by_provider["carcutter"])
+    assert set(carcutter_charges.values()) == {1}
+    assert sum(clippingmagic_charges.values()) == len(by_provider["clippingmagic"])
+    features_before = {row["vehicle_id"]: len(hook.get_features(row["vehicle_id"])) for row in active}
+
+    run_dag(airflow_home, bucket, tmp_path / "run-2.log")
+    assert carcutter_server.ledger()["charges"] == carcutter_charges
+    assert clippingmagic_server.ledger()["charges"] == clippingmagic_charges
+    assert read_json(s3_client, bucket, f"manifests/dt={DS}/manifest.json") == manifest
+    assert {row["vehicle_id"]: len(hook.get_features(row["vehicle_id"])) for row in active} == features_before
+    summary = read_json(s3_client, bucket, f"reports/dt={DS}/summary.json")
+    assert summary["credits_this_run"] == 0
+
+    settings = PipelineSettings(bucket=bucket)
+    plan_batches = read_plan(s3_client, bucket, active, settings)
+    assert estimate_credits(plan_batches, settings) == {"carcutter": 0, "clippingmagic": 0}
+
+
+def sample_angle(active: list[dict], vehicle_id: str, index: int) -> str:
+    row = next(row for row in active if row["vehicle_id"] == vehicle_id)
+    return row["images"][index]["angle"] or "image"
+
+
+def read_plan(s3_client, bucket: str, active: list[dict], settings: PipelineSettings) -> dict:
+    from include.listings.schema import VehicleListing
+    from include.pipeline.plan import plan_batches
+
+    listings = [VehicleListing.model_validate(row) for row in active]
+    return {"batches": plan_batches(listings, settings)}
