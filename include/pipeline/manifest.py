@@ -45,7 +45,7 @@ def manifest_row(provider: str, image: dict[str, Any], result: dict[str, Any] | 
         status=result.get("status") or ("missing" if not result else "unknown"),
         quality=result.get("quality"),
         angle=angle or image.get("angle"),
-        credits_charged=int(result.get("credits_charged") or 0),
+        credits_charged=int(result.get("credits_total") or 0),
         result=outputs.get("result"),
         clipping_path_svg=outputs.get("clipping_path_svg"),
         alpha_mask_png=outputs.get("alpha_mask_png"),
@@ -57,10 +57,11 @@ def build_manifest(
     planned: Iterable[tuple[str, dict[str, Any]]], results_by_source: dict[tuple[str, str], dict[str, Any]]
 ) -> list[ManifestRow]:
     """`planned` is (provider, image) pairs; results are keyed by (provider, source)."""
-    rows = [
-        manifest_row(provider, image, results_by_source.get((provider, image["source"])))
-        for provider, image in planned
-    ]
+    def result_for(provider: str, source: str) -> dict[str, Any] | None:
+        # operators strip query strings (possible signatures) from the sources they report
+        return results_by_source.get((provider, source)) or results_by_source.get((provider, source.split("?")[0]))
+
+    rows = [manifest_row(provider, image, result_for(provider, image["source"])) for provider, image in planned]
     return sorted(rows, key=lambda row: (row.vehicle_id, row.name, row.provider))
 
 

@@ -86,10 +86,10 @@ def test_manifest_and_report():
     results = {
         ("carcutter", "s3://b/a.jpg"): {
             "source": "s3://b/a.jpg", "status": "final", "quality": "retake", "angle": ["exterior", "side-left"],
-            "credits_charged": 1, "outputs": {"result": "s3://b/processed/a.jpg"},
+            "credits_total": 1, "outputs": {"result": "s3://b/processed/a.jpg"},
         },
         ("clippingmagic", "s3://b/i.jpg"): {
-            "source": "s3://b/i.jpg", "status": "error", "credits_charged": 0, "error": "Failed to read the image",
+            "source": "s3://b/i.jpg", "status": "error", "credits_total": 0, "error": "Failed to read the image",
         },
     }  # fmt: skip
     rows = build_manifest(planned, results)

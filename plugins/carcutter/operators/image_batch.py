@@ -139,6 +139,7 @@ class BatchImage:
             "attempts": self.attempts,
             "credits_charged": self.credits_charged,
             "credits_this_run": self.credits_this_run,
+            "credits_total": self.credits_charged,
             "outputs": self.outputs,
             "error": self.error,
             "reused": self.reused,

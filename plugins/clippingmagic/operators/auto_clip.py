@@ -267,6 +267,8 @@ def _result_of(record: ImageRecord, credits: int, reused: bool = False) -> dict[
         ),
         "revision": record.revision,
         "credits_charged": credits,
+        "credits_this_run": credits,
+        "credits_total": record.credits_charged,
         "reused": reused,
         "outputs": dict(record.outputs),
     }
