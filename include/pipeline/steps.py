@@ -91,7 +91,7 @@ def publish_run(
     ]
     results = {**_by_source("carcutter", carcutter_results), **_by_source("clippingmagic", clippingmagic_results)}
     rows = build_manifest(planned, results)
-    credits_this_run = sum(int(item.get("credits_charged_this_run", 0) or 0) for item in results.values())
+    credits_this_run = sum(int(item.get("credits_this_run") or 0) for item in results.values())
     summary = summarize(rows, credits_this_run, plan["rejected_count"], len(deleted_vehicle_ids))
 
     manifest_prefix = settings.dated(settings.manifests_prefix, ds)

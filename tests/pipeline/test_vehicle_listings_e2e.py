@@ -110,6 +110,7 @@ def test_pipeline_end_to_end_and_rerun_charges_nothing(
     assert sum(carcutter_charges.values()) == len(by_provider["carcutter"])
     assert set(carcutter_charges.values()) == {1}
     assert sum(clippingmagic_charges.values()) == len(by_provider["clippingmagic"])
+    assert read_json(s3_client, bucket, f"reports/dt={DS}/summary.json")["credits_this_run"] == len(manifest)
     features_before = {row["vehicle_id"]: len(hook.get_features(row["vehicle_id"])) for row in active}
 
     run_dag(airflow_home, bucket, tmp_path / "run-2.log")
