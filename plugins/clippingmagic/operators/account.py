@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowFailException
 
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
 
@@ -48,6 +48,6 @@ class ClippingMagicAccountOperator(BaseOperator):
         if credits < minimum:
             message = f"Clipping Magic has {credits} credits left, below the threshold of {minimum}"
             if self.on_low_credits == "fail":
-                raise AirflowException(message)
+                raise AirflowFailException(message)  # not transient: retrying cannot add credits
             self.log.warning(message)
         return account

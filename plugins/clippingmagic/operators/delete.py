@@ -52,7 +52,7 @@ class ClippingMagicDeleteOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, list[int]]:
         hook = ClippingMagicHook(self.clippingmagic_conn_id)
-        wanted = image_ids_of(self.image_ids)
+        wanted = image_ids_of(_archived_only(self.image_ids))
         if self.older_than_days is not None:
             wanted += self._archived_and_older(hook, int(self.older_than_days))
         deleted, already_gone = [], []
@@ -85,3 +85,10 @@ class ClippingMagicDeleteOperator(BaseOperator):
 
 def _is_archived(record: ImageRecord) -> bool:
     return record.is_final and bool(record.outputs)
+
+
+def _archived_only(items: Any) -> Any:
+    """Results of the download operator whose download failed are kept on the service, not deleted."""
+    if isinstance(items, list | tuple):
+        return [item for item in items if not (isinstance(item, dict) and item.get("status") == "error")]
+    return items
