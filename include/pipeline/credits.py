@@ -13,6 +13,7 @@ from typing import Any
 import requests
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+from carcutter.operators.image_sources import listed_s3_identities, s3_folder
 from image_records import ImageRecordStore, options_digest, s3_image_identity, url_image_identity
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.storage import split_s3_uri
@@ -36,9 +37,14 @@ def estimate_credits(
     s3_hook = S3Hook(aws_conn_id=aws_conn_id)
     store = ImageRecordStore(settings.bucket, settings.records_prefix, aws_conn_id)
     session = requests.Session()
+    # Both clients are built on first use; build them once here rather than once per worker thread.
+    s3_client, _ = s3_hook.get_conn(), store.client
+    listed: dict[str, str] = {}
 
     def identity(source: str) -> str | None:
         try:
+            if source in listed:
+                return listed[source]
             if source.startswith("s3://"):
                 return s3_image_identity(s3_hook, *split_s3_uri(source))
             return url_image_identity(source, session)
@@ -50,7 +56,14 @@ def estimate_credits(
     for provider in ("carcutter", "clippingmagic"):
         sources = [image["source"] for batch in plan["batches"] for image in batch[f"{provider}_images"]]
         options = record_options(provider, settings)
+        folders: dict[tuple[str, str], list[str]] = {}
+        for source in sources:
+            if source.startswith("s3://"):
+                folders.setdefault(s3_folder(source), []).append(source)
         with ThreadPoolExecutor(max_workers=16) as pool:
+            # A folder listing gives the ETags of up to 1,000 objects per request, instead of a HEAD per image.
+            for found in pool.map(lambda uris: listed_s3_identities(s3_client, uris), folders.values()):
+                listed.update(found)
             identities = list(pool.map(identity, sources))
         known = [ident for ident in identities if ident is not None]
         found = store.get_many(provider, [(ident, options) for ident in known])

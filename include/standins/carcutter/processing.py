@@ -192,8 +192,9 @@ class Processor:
     async def _run(self, submission: Submission) -> None:
         await asyncio.gather(*(self._process(job) for job in submission.jobs))
         ready = [job.ready_at for job in submission.jobs if job.error is None]
-        if ready:
-            await asyncio.sleep(max(0.0, max(ready) - self.now))
+        # timers may fire a hair early against `self.now`: wait until the statuses really are settled
+        while ready and max(ready) > self.now:
+            await asyncio.sleep(max(0.001, max(ready) - self.now))
         if submission.webhook_url:
             await self._call_webhook(submission)
 
