@@ -65,7 +65,7 @@ def report_url(storage: PipelineStorage, key: str) -> str:
     """Where a person opens the report: the object on a custom endpoint (local stack), else the S3 console."""
     endpoint = storage.hook.conn_config.endpoint_url
     if endpoint:
-        return f"{endpoint.rstrip('/')}/{storage.bucket}/{quote(key)}"
+        return f"{endpoint.rstrip('/')}/{storage.bucket}/{quote(key, safe='/=')}"
     return f"https://s3.console.aws.amazon.com/s3/object/{storage.bucket}?prefix={quote(key)}"
 
 

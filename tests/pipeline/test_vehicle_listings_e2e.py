@@ -89,6 +89,7 @@ def test_pipeline_end_to_end_and_rerun_charges_nothing(
     report = s3_client.get_object(Bucket=bucket, Key=f"reports/dt={DS}/report.html")["Body"].read().decode()
     assert f"Vehicle photos for {DS}" in report
     assert report.count("<img ") == 2 * len(active_images)  # a before and an after thumbnail per image
+    assert report_link_in_ui().endswith(f"/{bucket}/reports/dt={DS}/report.html")
     assert keys(s3_client, bucket, f"listings/dt={DS}/") == []
     assert len(keys(s3_client, bucket, f"archive/dt={DS}/")) == len(sample.listing_files)
 
@@ -124,6 +125,25 @@ def test_pipeline_end_to_end_and_rerun_charges_nothing(
     settings = PipelineSettings(bucket=bucket)
     plan_batches = read_plan(s3_client, bucket, active, settings)
     assert estimate_credits(plan_batches, settings) == {"carcutter": 0, "clippingmagic": 0}
+
+
+def report_link_in_ui() -> str:
+    """What the "Run report" button of the publish_run task opens (stored by Airflow as the link's XCom)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from run_report import RunReportLink
+
+    with create_session() as session:
+        stored = session.scalars(
+            select(XComModel.value)
+            .where(XComModel.dag_id == "vehicle_listings", XComModel.task_id == "publish_run")
+            .where(XComModel.key == RunReportLink().xcom_key)
+            .order_by(XComModel.timestamp.desc())
+        ).first()
+    assert stored, "publish_run stored no Run report link"
+    return stored.strip('"') if isinstance(stored, str) else stored
 
 
 def sample_angle(active: list[dict], vehicle_id: str, index: int) -> str:
