@@ -11,6 +11,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import requests
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
 
@@ -33,13 +34,18 @@ def thumbnail_data_uri(content: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode()}"
 
 
+def _read_url(url: str) -> bytes:
+    response = requests.get(url, timeout=10)
+    response.raise_for_status()
+    return response.content
+
+
 def _thumbnail_or_none(read: ReadBytes, uri: str | None) -> str | None:
+    """An embedded thumbnail, so the report stays whole when copied or when a source URL goes away."""
     if not uri:
         return None
-    if not uri.startswith("s3://"):
-        return uri  # an http(s) source: the browser shows it directly
     try:
-        return thumbnail_data_uri(read(uri))
+        return thumbnail_data_uri(read(uri) if uri.startswith("s3://") else _read_url(uri))
     except Exception:  # a missing or unreadable image leaves an empty cell, never a failed report
         return None
 
