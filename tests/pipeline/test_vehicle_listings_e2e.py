@@ -158,3 +158,21 @@ def read_plan(s3_client, bucket: str, active: list[dict], settings: PipelineSett
 
     listings = [VehicleListing.model_validate(row) for row in active]
     return {"batches": plan_batches(listings, settings)}
+
+
+def test_dry_run_of_a_vehicle_subset_estimates_and_spends_nothing(
+    airflow_home, sample, bucket, s3_client, carcutter_server, clippingmagic_server, tmp_path
+):
+    vehicle = next(row for row in sample.rows if row["listing_status"] == "active")
+    log = tmp_path / "dry-run.log"
+    run_dag(airflow_home, bucket, log, dry_run=True, vehicle_ids=[vehicle["vehicle_id"]])
+
+    carcutter = sum(1 for image in vehicle["images"] if image["provider"] != "clippingmagic")
+    clippingmagic = len(vehicle["images"]) - carcutter
+    assert f"credits this run would spend: Car-Cutter {carcutter}, Clipping Magic {clippingmagic}" in log.read_text()
+    assert carcutter_server.ledger()["charges"] == {}
+    assert clippingmagic_server.ledger()["charges"] == {}
+    assert keys(s3_client, bucket, f"rejected/dt={DS}/") == [f"rejected/dt={DS}/rejected.jsonl"]
+    assert keys(s3_client, bucket, "processed/") == []
+    assert keys(s3_client, bucket, f"manifests/dt={DS}/") == []
+    assert len(keys(s3_client, bucket, f"listings/dt={DS}/")) == len(sample.listing_files)  # not archived
