@@ -120,6 +120,9 @@ def vehicle_listings() -> None:
         trigger_rule="all_done",
     )
     [carcutter, clippingmagic, features, hotspots, deleted] >> publish
+    # publish_run runs whatever happened upstream, so the run's state comes from this watcher
+    watcher = task(run_tasks.fail_run_if_a_task_failed, trigger_rule="one_failed", retries=0)()
+    [registered, carcutter, clippingmagic, features, hotspots, deleted, publish] >> watcher
 
 
 vehicle_listings()

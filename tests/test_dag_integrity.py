@@ -47,11 +47,13 @@ def test_every_dag_is_documented_and_tagged(dagbag: DagBag, attribute: str) -> N
     assert missing == [], f"DAGs without {attribute}: {missing}"
 
 
-def test_every_task_has_an_owner_and_retries(dagbag: DagBag) -> None:
+def test_every_dag_has_an_owner_and_retries(dagbag: DagBag) -> None:
     problems = [
-        f"{dag_id}.{task.task_id}: owner={task.owner!r} retries={task.retries}"
+        f"{dag_id}: default_args={dag.default_args}"
         for dag_id, dag in dagbag.dags.items()
-        for task in dag.tasks
-        if task.owner in {"", "airflow"} or task.retries < 1
+        if dag.default_args.get("owner") in {None, "", "airflow"} or dag.default_args.get("retries", 0) < 1
     ]
     assert problems == []
+    tasks = [(dag_id, task) for dag_id, dag in dagbag.dags.items() for task in dag.tasks]
+    unowned = [f"{dag_id}.{task.task_id}" for dag_id, task in tasks if task.owner == "airflow"]
+    assert unowned == []

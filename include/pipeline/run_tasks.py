@@ -94,3 +94,11 @@ def publish_run(
             f"({published['outputs']['report']}) show what was done. Fix the cause and clear the failed tasks."
         )
     return published
+
+
+def fail_run_if_a_task_failed() -> None:
+    """Runs only when a task upstream failed (trigger rule one_failed): marks the whole run failed."""
+    raise AirflowFailException(
+        "A processing task failed; the manifest and report of this run record what was done and why. "
+        "Fix the cause (see the failed task's log) and clear the failed tasks or rerun the date."
+    )

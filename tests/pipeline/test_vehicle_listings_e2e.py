@@ -176,3 +176,24 @@ def test_dry_run_of_a_vehicle_subset_estimates_and_spends_nothing(
     assert keys(s3_client, bucket, "processed/") == []
     assert keys(s3_client, bucket, f"manifests/dt={DS}/") == []
     assert len(keys(s3_client, bucket, f"listings/dt={DS}/")) == len(sample.listing_files)  # not archived
+
+
+def test_carcutter_running_out_of_credits_stops_the_run_with_what_was_done_recorded(
+    airflow_home, sample, bucket, s3_client, carcutter_server, clippingmagic_server, tmp_path
+):
+    carcutter_server.configure(credits=5)
+    log = tmp_path / "no-credits.log"
+    env = {**os.environ, "AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET": bucket}
+    conf = json.dumps({"batch_size": 1})
+    command = [sys.executable, "-m", "airflow", "dags", "test", "vehicle_listings", DS, "-c", conf]
+    with log.open("w") as out:
+        completed = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False, timeout=600)
+    assert completed.returncode != 0
+    assert "Credits exceeded" in log.read_text()
+
+    manifest = read_json(s3_client, bucket, f"manifests/dt={DS}/manifest.json")
+    done = [row for row in manifest if row["provider"] == "carcutter" and row["status"] == "final"]
+    assert 0 < len(done) <= 5
+    assert sum(carcutter_server.ledger()["charges"].values()) == len(done)
+    report = s3_client.get_object(Bucket=bucket, Key=f"reports/dt={DS}/report.html")["Body"].read().decode()
+    assert "Failures (0)" not in report
