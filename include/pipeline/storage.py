@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from botocore.exceptions import ClientError
 
 from include.listings import ListingFile, RejectedRow
 from include.listings.load import FORMATS
@@ -65,7 +66,11 @@ class PipelineStorage:
         archived = []
         for key in keys:
             target = archive_prefix + key.removeprefix(listings_prefix)
-            client.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": key})
+            try:
+                client.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": key})
+            except ClientError as error:  # moved by an earlier try of this task: already archived
+                if error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+                    raise
             client.delete_object(Bucket=self.bucket, Key=key)
             archived.append(f"s3://{self.bucket}/{target}")
         return archived
