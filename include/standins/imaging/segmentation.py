@@ -1,12 +1,16 @@
 """Finding the vehicle in a photo from its pixels alone.
 
 The photo's border is taken to be background (a vehicle photo frames the vehicle with some margin). From
-thin strips along the four edges we build a background model for every pixel by Coons-patch interpolation,
-which reproduces any background of the form f(x) + g(y): vertical and horizontal gradients, a horizon, a
-radial vignette. The same interpolation gives the expected background noise and texture at each pixel.
-A pixel is vehicle when its locally averaged colour is far from the modelled background (relative to the
-noise there), or when it is much smoother than the textured background around it. Morphology, the largest
-connected component and hole filling turn that into one solid silhouette.
+thin strips along the four edges we model the background at every pixel: per row (exact for a horizon, a
+sky, a vertical gradient) and by Coons-patch interpolation (exact for any f(x) + g(y), e.g. a vignette);
+any mix of the two counts as background. The border also tells the expected colour spread and the fine
+grain (noise left after removing a 3 x 3 mean) of the background row by row.
+
+Three cues mark the vehicle: colour far from the background model, much smoother than a grainy background
+(asphalt, noise), or edges where the background is smooth (a studio). A first pass takes only clear
+evidence; the background is then re-estimated around it, so blotches and clipped shading the border could
+not predict are not mistaken for the vehicle. Morphology, hole filling and the main components give one
+silhouette, whose rim is trimmed where only the (window-blurred) edge cue supported it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ from scipy import ndimage
 
 WORKING_LONG_SIDE = 640
 MIN_SIDE = 16
-TEXTURE_WINDOW = 7
+TEXTURE_WINDOW = 5
+TEXTURED = 3.0
+EDGE_SPREAD = 3
+ROUGHER_MARGIN = 1.5
+COLOUR_MARGIN = 3.0
 
 
 def _border_profiles(values: np.ndarray, depth: int, smoothing: int) -> tuple[np.ndarray, ...]:
@@ -47,6 +55,22 @@ def coons_patch(top: np.ndarray, bottom: np.ndarray, left: np.ndarray, right: np
 
 def _modelled_from_border(values: np.ndarray, depth: int, smoothing: int) -> np.ndarray:
     return coons_patch(*_border_profiles(values, depth, smoothing))
+
+
+def _rows_from_border(values: np.ndarray, depth: int, smoothing: int) -> np.ndarray:
+    """Each row interpolated between its left and right border values: exact for any function of y."""
+    _, _, left, right = _border_profiles(values, depth, smoothing)
+    width = values.shape[1]
+    u = np.linspace(0.0, 1.0, width, dtype=np.float32).reshape((1, width) + (1,) * (values.ndim - 2))
+    return (1 - u) * left[:, None] + u * right[:, None]
+
+
+def _distance_to_segment(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Per-pixel distance from a colour to the colour segment start..end."""
+    direction = end - start
+    length_squared = np.maximum((direction**2).sum(axis=2, keepdims=True), 1e-6)
+    t = np.clip(((points - start) * direction).sum(axis=2, keepdims=True) / length_squared, 0, 1)
+    return np.linalg.norm(points - start - t * direction, axis=2)
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -86,6 +110,17 @@ def _background_around(averaged: np.ndarray, vehicle: np.ndarray, fallback: np.n
     return np.where((support > 0.05)[..., None], local, fallback)
 
 
+def _fine_texture(pixels: np.ndarray, window: int) -> np.ndarray:
+    """Local RMS of what a 3 x 3 mean cannot explain: grain and noise, blind to smooth shading."""
+    residual = pixels - ndimage.uniform_filter(pixels, size=(3, 3, 1), mode="nearest")
+    return np.sqrt(ndimage.uniform_filter((residual**2).sum(axis=2), size=window, mode="nearest"))
+
+
+def _border_median(values: np.ndarray, depth: int) -> float:
+    return float(np.median(np.concatenate([values[:depth].ravel(), values[-depth:].ravel(),
+                                           values[:, :depth].ravel(), values[:, -depth:].ravel()])))
+
+
 def foreground(pixels: np.ndarray) -> np.ndarray:
     """Boolean vehicle mask of an RGB float array, at that array's size."""
     height, width, _ = pixels.shape
@@ -94,32 +129,45 @@ def foreground(pixels: np.ndarray) -> np.ndarray:
     statistics_smoothing = max(5, round(0.033 * max(height, width))) | 1
 
     averaged = ndimage.uniform_filter(pixels, size=(3, 3, 1), mode="nearest")
+    # Top and bottom rows predict variation along x (a vignette) but also spread whatever crosses them (a
+    # parking lot's blotches) into the sky above: any mix of the per-row model and the full one is background.
+    rows = _rows_from_border(averaged, depth, smoothing)
     background = _modelled_from_border(averaged, depth, smoothing)
-    distance = np.linalg.norm(averaged - background, axis=2)
-    expected_distance = _modelled_from_border(distance, depth, statistics_smoothing)
+    distance = _distance_to_segment(averaged, rows, background)
+    expected_distance = np.maximum(_modelled_from_border(distance, depth, statistics_smoothing), 0)
 
-    luma = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    local_mean = ndimage.uniform_filter(luma, size=TEXTURE_WINDOW, mode="nearest")
-    local_var = ndimage.uniform_filter(luma * luma, size=TEXTURE_WINDOW, mode="nearest") - local_mean**2
-    texture = np.sqrt(np.clip(local_var, 0, None))
+    texture = _fine_texture(pixels, TEXTURE_WINDOW)
     # a parking line crossing the border must not make a whole stripe of the photo look textured
-    border_texture = np.median(np.concatenate([texture[:depth].ravel(), texture[-depth:].ravel(),
-                                               texture[:, :depth].ravel(), texture[:, -depth:].ravel()]))
-    expected_texture = np.minimum(_modelled_from_border(texture, depth, statistics_smoothing), 1.5 * border_texture)
-
-    threshold = 12 + 2.5 * expected_distance + 10 * np.clip(expected_texture - 3, 0, None)
-    # the texture window straddles the vehicle's edge, so smooth areas look TEXTURE_WINDOW // 2 too small
+    expected_texture = np.minimum(np.maximum(_rows_from_border(texture, depth, statistics_smoothing), 0),
+                                  1.5 * _border_median(texture, depth))
+    textured_background = expected_texture > TEXTURED
+    # a ground so bright (or dark) that its grain is clipped is smooth too
+    clipped = (pixels.max(axis=2) >= 250) | (pixels.max(axis=2) <= 5)
     smoother_than_background = ndimage.binary_dilation(
-        (expected_texture > 3) & (texture < 0.4 * expected_texture), structure=_disk(TEXTURE_WINDOW // 2)
+        textured_background & (texture < 0.35 * expected_texture) & ~clipped, structure=_disk(TEXTURE_WINDOW // 2)
     )
-    first_guess = _silhouette((distance > threshold) | smoother_than_background)
+    rougher_than_background = ~textured_background & (texture > 3 * expected_texture + ROUGHER_MARGIN)
+    threshold = COLOUR_MARGIN + 3 * expected_distance + 4 * np.clip(expected_texture - TEXTURED, 0, None)
+    structure = smoother_than_background | rougher_than_background
+    # First only what stands out clearly; a backdrop whose shading the border cannot predict (clipped
+    # channels, blotches) differs from it by a little over a wide area.
+    first_guess = _silhouette(_colour_cue(distance, 2 * threshold) | structure)
     if not first_guess.any():
         return first_guess
-    # Blotches of background the border could not predict: a pixel must also differ from the background
-    # right around it.
-    nearby = _background_around(averaged, first_guess, background, size=round(0.06 * max(height, width)) | 1)
+    outside = ~ndimage.binary_dilation(first_guess, structure=_disk(2))
+    nearby = _background_around(averaged, ~outside, background, size=round(0.04 * max(height, width)) | 1)
     distance = np.minimum(distance, np.linalg.norm(averaged - nearby, axis=2))
-    return _silhouette((distance > threshold) | smoother_than_background)
+    colour = _colour_cue(distance, threshold)
+    silhouette = _silhouette(colour | structure)
+    # An edge makes the texture window light up on both of its sides: where nothing but that supports the
+    # silhouette, its outer rim is background.
+    depth_inside = ndimage.distance_transform_edt(np.pad(silhouette, 1))[1:-1, 1:-1]
+    trimmed = silhouette & (colour | smoother_than_background | (depth_inside > EDGE_SPREAD))
+    return ndimage.binary_fill_holes(_main_components(trimmed))
+
+
+def _colour_cue(distance: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    return ndimage.binary_opening(distance > threshold, structure=_disk(1))
 
 
 def segment_vehicle(image: Image.Image) -> Image.Image:
