@@ -1,0 +1,150 @@
+"""Airflow as it runs in production, on this machine: api-server, scheduler (LocalExecutor), dag-processor and
+triggerer as separate processes on a fresh SQLite metadata DB, pointed at the local stack.
+
+SQLite with LocalExecutor is what `airflow standalone` runs in Airflow 3; separate processes instead of
+`standalone` let the benchmark tell the components apart when it measures memory and CPU.
+Cron scheduling is switched off (`use_job_schedule`) so the only runs are the ones the benchmark triggers.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from include.local_airflow import airflow_environment, prepare
+from include.stack import LocalStack
+from include.stack.services import free_port
+
+DAG_ID = "vehicle_listings"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+FINISHED = ("success", "failed")
+
+
+@dataclass
+class TaskTiming:
+    task_id: str
+    map_index: int
+    state: str | None
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    state: str
+    start: datetime
+    end: datetime
+    tasks: list[TaskTiming] = field(default_factory=list)
+
+    @property
+    def wall_seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def span(self, task_id: str) -> float:
+        """Seconds from the first start to the last end of a (mapped) task."""
+        timings = [t for t in self.tasks if t.task_id == task_id and t.start and t.end]
+        if not timings:
+            return 0.0
+        return (max(t.end for t in timings) - min(t.start for t in timings)).total_seconds()
+
+
+class AirflowCluster:
+    def __init__(self, home: Path, stack: LocalStack) -> None:
+        self.home = home
+        self.port = free_port()
+        self.env = {
+            **airflow_environment(home, stack.environment()),
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        }
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.db_path = home / "airflow.db"
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        prepare(self.env)
+        for component in COMPONENTS:
+            args = ["api-server", "--host", "127.0.0.1", "--port", str(self.port)]
+            command = [sys.executable, "-m", "airflow", *(args if component == "api-server" else [component])]
+            log = (self.home / f"{component}.log").open("ab")
+            self.processes[component] = subprocess.Popen(
+                command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self._wait_until_ready()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def _wait_until_ready(self, timeout: float = 300.0) -> None:
+        """Until the api-server answers and the dag-processor has serialized the DAG."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"airflow {name} exited early; see {self.home / (name + '.log')}")
+            try:
+                healthy = requests.get(f"http://127.0.0.1:{self.port}/api/v2/monitor/health", timeout=5).ok
+            except requests.RequestException:
+                healthy = False
+            if healthy and self._query("SELECT 1 FROM serialized_dag WHERE dag_id = ?", DAG_ID):
+                return
+            time.sleep(1)
+        raise TimeoutError(f"Airflow not ready after {timeout:.0f}s; logs in {self.home}")
+
+    def _query(self, sql: str, *args: Any) -> list[tuple]:
+        try:
+            with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30) as db:
+                return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:  # tables not migrated yet, or a writer holds the lock too long
+            return []
+
+    def trigger(self, logical_date: str, conf: dict[str, Any]) -> str:
+        run_id = f"bench__{logical_date}__{secrets.token_hex(3)}"
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "dags", "trigger", DAG_ID, "--run-id", run_id,
+             "--logical-date", f"{logical_date}T00:00:00+00:00", "--conf", json.dumps(conf)],
+            env=self.env, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        return run_id
+
+    def wait(self, run_id: str, timeout: float) -> RunOutcome:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self._query("SELECT state, start_date, end_date FROM dag_run WHERE run_id = ?", run_id)
+            if rows and rows[0][0] in FINISHED and rows[0][1] and rows[0][2]:
+                state, start, end = rows[0]
+                return RunOutcome(run_id, state, _parse(start), _parse(end), self._task_timings(run_id))
+            time.sleep(0.5)
+        raise TimeoutError(f"DAG run {run_id} did not finish within {timeout:.0f}s; logs in {self.home}")
+
+    def _task_timings(self, run_id: str) -> list[TaskTiming]:
+        rows = self._query(
+            "SELECT task_id, map_index, state, start_date, end_date FROM task_instance WHERE run_id = ?", run_id
+        )
+        return [TaskTiming(task, index, state, _parse(start), _parse(end)) for task, index, state, start, end in rows]
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
