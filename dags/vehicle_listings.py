@@ -86,7 +86,8 @@ def vehicle_listings() -> None:
         dest_prefix=setting("processed_prefix"),
         records_prefix=setting("records_prefix"),
         cut_type=setting("cut_type"),
-        poll_interval=10,
+        poll_interval=setting("carcutter_poll_interval"),
+        first_poll_delay=setting("carcutter_first_poll_delay"),
     ).expand(images=batches.map(planning.carcutter_images_of))
     clippingmagic = ClippingMagicAutoClipOperator.partial(
         task_id="autoclip_images",

@@ -1,5 +1,6 @@
 """The vehicle_listings task callables that are not provider operators. Each is small: it turns the task
-context into arguments for `steps` / `credits` and back into XCom."""
+context into arguments for `steps` / `credits` and back into XCom. The DAG file imports this module when it
+is parsed, so the heavy modules (pandas, Pillow, boto3 via the S3 hooks) are imported inside the callables."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.pipeline import steps
-from include.pipeline.credits import estimate_credits
 from include.pipeline.settings import PipelineSettings, settings_for_run
-from include.pipeline.storage import PipelineStorage
 from run_report import REPORT_URL_XCOM_KEY
 
 log = logging.getLogger(__name__)
@@ -26,11 +24,17 @@ def resolve_settings(params: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def locate_listings(settings: dict[str, Any], ds: str | None = None) -> str:
+    from include.pipeline import steps
+    from include.pipeline.storage import PipelineStorage
+
     resolved = PipelineSettings.from_params(settings)
     return steps.locate_listings(PipelineStorage(resolved.bucket), resolved, str(ds))
 
 
 def validate_and_plan(settings: dict[str, Any], prefix: str, ds: str | None = None) -> dict[str, Any]:
+    from include.pipeline import steps
+    from include.pipeline.storage import PipelineStorage
+
     resolved = PipelineSettings.from_params(settings)
     return steps.validate_and_plan(PipelineStorage(resolved.bucket), resolved, str(ds), prefix)
 
@@ -38,6 +42,7 @@ def validate_and_plan(settings: dict[str, Any], prefix: str, ds: str | None = No
 def preflight(settings: dict[str, Any], plan: dict[str, Any]) -> bool:
     """Estimate the credits the run will spend; a dry run stops here, a real run checks Clipping Magic's balance."""
     from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+    from include.pipeline.credits import estimate_credits
 
     resolved = PipelineSettings.from_params(settings)
     needed = estimate_credits(plan, resolved)
@@ -75,6 +80,9 @@ def _results(ti: Any, task_id: str, *failure_keys: str) -> list[dict[str, Any]]:
 def publish_run(
     settings: dict[str, Any], plan: dict[str, Any], ti: Any = None, ds: str | None = None
 ) -> dict[str, Any]:
+    from include.pipeline import steps
+    from include.pipeline.storage import PipelineStorage
+
     resolved = PipelineSettings.from_params(settings)
     deleted = (ti.xcom_pull(task_ids=DELETE_TASK, default=None) or {}).get("deleted", [])
     published = steps.publish_run(

@@ -32,6 +32,8 @@ class PipelineSettings:
     clippingmagic_min_credits: int = 0
     cut_type: str = "complete"
     report_thumbnail_vehicles: int = 50
+    carcutter_poll_interval: float = 30.0
+    carcutter_first_poll_delay: float = 30.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -44,7 +46,7 @@ class PipelineSettings:
                 continue
             if name in {"vehicle_ids", "clippingmagic_angles"}:
                 value = tuple(_as_list(value))
-            values[name] = value
+            values[name] = _coerce(value, getattr(cls, name))
         settings = cls(**values)
         if settings.cut_type not in CUT_TYPES:
             raise ValueError(f"param cut_type must be one of {CUT_TYPES}, got {settings.cut_type!r}")
@@ -68,8 +70,17 @@ def settings_for_run(params: dict[str, Any]) -> PipelineSettings:
 
     names = [f.name for f in fields(PipelineSettings) if f.name != "extra"]
     variables = {name: Variable.get(VARIABLE_PREFIX + name, default=None) for name in names}
-    merged = {name: params.get(name) if params.get(name) not in (None, "", []) else variables[name] for name in names}
+    merged = {name: params.get(name) if params.get(name) not in (None, "") else variables[name] for name in names}
     return PipelineSettings.from_params(merged)
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """Variables arrive as text: give them the type of the setting's default."""
+    if not isinstance(value, str) or isinstance(default, str):
+        return value
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return type(default)(value) if isinstance(default, int | float) else value
 
 
 def _as_list(value: Any) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote
 
-from include.listings import validate_listing_files
+from include.listings.validate import validate_listing_files
 from include.pipeline.manifest import build_manifest, manifest_json, manifest_parquet, summarize
 from include.pipeline.plan import annotation_image_id, plan_batches, plan_images, select_vehicles
 from include.pipeline.report import render_report

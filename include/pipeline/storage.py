@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError
 
-from include.listings import ListingFile, RejectedRow
-from include.listings.load import FORMATS
+from include.listings.load import FORMATS, ListingFile
+from include.listings.validate import RejectedRow
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -124,6 +124,9 @@ class LocalStack:
             "AIRFLOW_CONN_CARCUTTER_DEFAULT": json.dumps(carcutter),
             "AIRFLOW_CONN_CLIPPINGMAGIC_DEFAULT": json.dumps(clippingmagic),
             "AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET": self.bucket,
+            # the stand-in processes an image in about 2 s; the real service takes far longer (default 30 s)
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_POLL_INTERVAL": "2",
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_FIRST_POLL_DELAY": "2",
         }
 
     def s3_client(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,11 +30,15 @@ class ImageRecordStore:
         self.aws_conn_id = aws_conn_id
         self.max_workers = max_workers
         self._client: Any = None
+        self._client_lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        """One S3 client for every thread, with a connection per worker (built once, under a lock)."""
+        with self._client_lock:
+            if self._client is None:
+                config = {"max_pool_connections": max(10, self.max_workers + 4)}
+                self._client = S3Hook(aws_conn_id=self.aws_conn_id, config=config).get_conn()
         return self._client
 
     def key_for(self, provider: str, identity: str, options: dict[str, Any]) -> str:

@@ -4,7 +4,8 @@ import json
 import pandas as pd
 import pytest
 
-from include.listings import ListingFile, validate_listing_files
+from include.listings.load import ListingFile
+from include.listings.validate import validate_listing_files
 
 VIN_A = "1HGCM82633A004352"
 VIN_B = "WVWZZZ1JZXW000001"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -12,6 +13,7 @@ from include.standins import guesses
 from include.standins.common import pixels
 
 RESULT_FORMATS = ("result", "clipping_path_svg", "alpha_mask_png")
+FAST_VEHICLE_COLOUR = (128, 128, 128)
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class StoredImage:
     secret: str
     original_filename: str
     test: bool
-    image: Image.Image
+    size: tuple[int, int]  # after the documented shrink
+    photo: Image.Image | None  # the decoded pixels; None when uploaded in fast mode (only the header was read)
     revisions: list[Revision] = field(default_factory=list)
     mask: Image.Image | None = None
     rendered: dict[tuple[int, str], RenderedResult] = field(default_factory=dict)
@@ -65,28 +68,62 @@ class StoredImage:
         return self.rendered[key]
 
     def _render(self, revision: Revision, fmt: str, fast: bool) -> RenderedResult:
-        if self.mask is None:
-            self.mask = pixels.vehicle_mask(self.image, fast)
         stem = PurePosixPath(self.original_filename).stem or f"image_{self.id}"
 
         def name(ext: str, suffix: str = "") -> str:
             return guesses.CM_RESULT_NAME.format(stem=stem, revision=revision.number, suffix=suffix, ext=ext)
 
         if fmt == "clipping_path_svg":
-            return RenderedResult(pixels.mask_to_svg(self.mask, fast).encode(), "image/svg+xml", name("svg"))
-        if fmt == "alpha_mask_png":
-            return RenderedResult(pixels.encode(self.mask, "PNG"), "image/png", name("png", "_mask"))
-        cutout = self.image.convert("RGBA")
-        cutout.putalpha(self.mask)
-        if revision.background is None:
-            result, ext, media_type, params = cutout, "png", "image/png", {}
+            media_type, filename = "image/svg+xml", name("svg")
+        elif fmt == "alpha_mask_png":
+            media_type, filename = "image/png", name("png", "_mask")
+        elif revision.background is None:
+            media_type, filename = "image/png", name("png")
         else:
-            result = Image.new("RGBA", cutout.size, ImageColor.getrgb(revision.background))
-            result.alpha_composite(cutout)
-            result, ext, media_type, params = result.convert("RGB"), "jpeg", "image/jpeg", {"quality": 92}
-        if self.test:
-            result = pixels.watermark(result)
-        return RenderedResult(pixels.encode(result, ext.upper(), **params), media_type, name(ext))
+            media_type, filename = "image/jpeg", name("jpeg")
+        if fast or self.photo is None:
+            body = fast_result(self.size, fmt, revision.background, self.test)
+        else:
+            body = self._pixel_result(self.photo, fmt, revision.background)
+        return RenderedResult(body, media_type, filename)
+
+    def _pixel_result(self, photo: Image.Image, fmt: str, background: str | None) -> bytes:
+        if self.mask is None:
+            self.mask = pixels.vehicle_mask(photo, fast=False)
+        if fmt == "clipping_path_svg":
+            return pixels.mask_to_svg(self.mask, fast=False).encode()
+        if fmt == "alpha_mask_png":
+            return pixels.encode(self.mask, "PNG")
+        cutout = photo.convert("RGBA")
+        cutout.putalpha(self.mask)
+        return _result_file(cutout, background, self.test)
+
+
+def _result_file(cutout: Image.Image, background: str | None, test: bool) -> bytes:
+    """A transparent PNG, or a JPEG on an opaque background; watermarked for test images."""
+    if background is None:
+        result, fmt, params = cutout, "PNG", {}
+    else:
+        result = Image.new("RGBA", cutout.size, ImageColor.getrgb(background))
+        result.alpha_composite(cutout)
+        result, fmt, params = result.convert("RGB"), "JPEG", {"quality": 92}
+    if test:
+        result = pixels.watermark(result)
+    return pixels.encode(result, fmt, **params)
+
+
+@functools.lru_cache(maxsize=64)
+def fast_result(size: tuple[int, int], fmt: str, background: str | None, test: bool) -> bytes:
+    """`--fast`: a grey rectangle as the vehicle, drawn once per image size and kept, so no upload is ever decoded
+    and every image of one size shares the same few kilobytes."""
+    mask = pixels.vehicle_mask(Image.new("L", size), fast=True)  # fast mode only reads the size
+    if fmt == "clipping_path_svg":
+        return pixels.mask_to_svg(mask, fast=True).encode()
+    if fmt == "alpha_mask_png":
+        return pixels.encode(mask, "PNG")
+    cutout = Image.new("RGBA", size, FAST_VEHICLE_COLOUR)
+    cutout.putalpha(mask)
+    return _result_file(cutout, background, test)
 
 
 class ImageStore:
@@ -99,13 +136,16 @@ class ImageStore:
         self.images.clear()  # next_id keeps counting: an old id never names a new image
         self.random = random.Random(seed)
 
-    def add(self, image: Image.Image, original_filename: str, test: bool) -> StoredImage:
+    def add(
+        self, size: tuple[int, int], photo: Image.Image | None, original_filename: str, test: bool
+    ) -> StoredImage:
         stored = StoredImage(
             id=self.next_id,
             secret=f"{self.random.getrandbits(128):032x}",
             original_filename=original_filename,
             test=test,
-            image=image,
+            size=size,
+            photo=photo,
         )
         self.images[stored.id] = stored
         self.next_id += 1

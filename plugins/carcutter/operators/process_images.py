@@ -86,7 +86,7 @@ class CarCutterProcessImagesOperator(BaseOperator):
 
     template_fields: Sequence[str] = (
         "images", "dest_bucket", "dest_prefix", "records_bucket", "records_prefix", "cut_type", "guideline_id",
-        "location_id", "scene_id", "custom_json", "webhook_url",
+        "location_id", "scene_id", "custom_json", "webhook_url", "poll_interval", "first_poll_delay",
     )  # fmt: skip
 
     def __init__(
@@ -164,9 +164,6 @@ class CarCutterProcessImagesOperator(BaseOperator):
             aws_conn_id=self.aws_conn_id,
             max_workers=self.download_concurrency,
         )
-        # The store builds its S3 client on first use; build it here, before its worker threads would
-        # each build one at the same time (about 0.2 s of CPU apiece).
-        _ = store.client
         return store
 
     @property
@@ -390,9 +387,9 @@ class CarCutterProcessImagesOperator(BaseOperator):
             batch_key=batch_key,
             deadline=now + self.timeout,
             carcutter_conn_id=self.carcutter_conn_id,
-            poll_interval=self.poll_interval,
+            poll_interval=float(self.poll_interval),
             max_poll_interval=self.max_poll_interval,
-            first_poll_at=now + self.first_poll_delay,
+            first_poll_at=now + float(self.first_poll_delay),
             max_url_length=self.max_url_length,
         )
 
