@@ -96,6 +96,7 @@ def vehicle_listings() -> None:
         dest_prefix=setting("processed_prefix"),
         records_prefix=setting("records_prefix"),
         test=setting("clippingmagic_test_mode"),
+        outputs=setting("clippingmagic_outputs"),
         max_failure_ratio=0.1,
     ).expand(source_keys=batches.map(planning.clippingmagic_images_of))
     features = CarCutterSyncFeaturesOperator.partial(task_id="sync_features", pool=CARCUTTER_POOL).expand(

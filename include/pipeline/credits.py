@@ -20,13 +20,13 @@ from include.pipeline.storage import split_s3_uri
 
 log = logging.getLogger(__name__)
 
-CLIPPINGMAGIC_OUTPUTS = ("alpha_mask_png", "clipping_path_svg", "result")
 
 
 def record_options(provider: str, settings: PipelineSettings) -> dict[str, Any]:
     if provider == "carcutter":
         return {"cut_type": settings.cut_type}
-    return {"format": "result", "test": settings.clippingmagic_test_mode, "outputs": sorted(CLIPPINGMAGIC_OUTPUTS)}
+    outputs = sorted(settings.clippingmagic_outputs)
+    return {"format": "result", "test": settings.clippingmagic_test_mode, "outputs": outputs}
 
 
 def estimate_credits(

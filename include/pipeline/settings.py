@@ -29,7 +29,7 @@ class PipelineSettings:
     dry_run: bool = False
     clippingmagic_test_mode: bool = False
     clippingmagic_angles: tuple[str, ...] = DEFAULT_CLIPPINGMAGIC_ANGLES
-    clippingmagic_min_credits: int = 0
+    clippingmagic_outputs: tuple[str, ...] = ("result", "clipping_path_svg", "alpha_mask_png")
     cut_type: str = "complete"
     report_thumbnail_vehicles: int = 50
     carcutter_poll_interval: float = 30.0
@@ -44,7 +44,7 @@ class PipelineSettings:
             value = params.get(name)
             if value is None or value == "":
                 continue
-            if name in {"vehicle_ids", "clippingmagic_angles"}:
+            if name in {"vehicle_ids", "clippingmagic_angles", "clippingmagic_outputs"}:
                 value = tuple(_as_list(value))
             values[name] = _coerce(value, getattr(cls, name))
         settings = cls(**values)

@@ -65,6 +65,7 @@ class ClippingMagicAutoClipOperator(BaseOperator):
         "records_bucket",
         "records_prefix",
         "test",
+        "outputs",
     )
     ui_color = "#c9e4f5"
 
@@ -76,7 +77,7 @@ class ClippingMagicAutoClipOperator(BaseOperator):
         manifest_key: str | None = None,
         dest_bucket: str | None = None,
         dest_prefix: str = "processed",
-        outputs: Sequence[str] = RESULT_FORMATS,
+        outputs: Sequence[str] | str = RESULT_FORMATS,
         test: bool | str = False,
         concurrency: int = 5,
         max_failure_ratio: float = 0.0,
@@ -88,9 +89,8 @@ class ClippingMagicAutoClipOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        unknown = set(outputs) - set(RESULT_FORMATS)
-        if unknown or RESULT not in outputs:
-            raise ValueError(f"outputs must include {RESULT!r} and only {RESULT_FORMATS}, got {list(outputs)}")
+        if not isinstance(outputs, str):  # a template is checked once rendered, in execute
+            _check_outputs(outputs)
         if concurrency < 1 or not 0.0 <= max_failure_ratio <= 1.0:
             raise ValueError("concurrency must be >= 1 and max_failure_ratio within 0..1")
         self.source_bucket = source_bucket
@@ -98,7 +98,7 @@ class ClippingMagicAutoClipOperator(BaseOperator):
         self.manifest_key = manifest_key
         self.dest_bucket = dest_bucket
         self.dest_prefix = dest_prefix
-        self.outputs = tuple(outputs)
+        self.outputs = outputs
         self.test = test
         self.concurrency = concurrency
         self.max_failure_ratio = max_failure_ratio
@@ -113,6 +113,7 @@ class ClippingMagicAutoClipOperator(BaseOperator):
         return ClippingMagicHook(self.clippingmagic_conn_id, rate_limit_base_wait=self.rate_limit_base_wait)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        self.outputs = tuple(_check_outputs(self.outputs))
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
         sources = source_locations(s3.get_conn(), self.source_keys, self.manifest_key, self.source_bucket)
         first_bucket = next((source.location.bucket for source in sources if not source.is_url), None)
@@ -248,6 +249,13 @@ class _Attempt:
             provider_ref={"image_id": image_id},
             credits_charged=self.record.credits_charged + credits,
         )
+
+
+def _check_outputs(outputs: Sequence[str]) -> Sequence[str]:
+    unknown = set(outputs) - set(RESULT_FORMATS)
+    if unknown or RESULT not in outputs:
+        raise ValueError(f"outputs must include {RESULT!r} and only {RESULT_FORMATS}, got {list(outputs)}")
+    return outputs
 
 
 def _upload_name(source_key: str, record: ImageRecord) -> str:
