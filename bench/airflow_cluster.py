@@ -72,6 +72,9 @@ class AirflowCluster:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            # workload 3 measures auto-clip against its request-rate limit (one request per image):
+            # store the result only, not the SVG and mask, which are extra requests per image
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_CLIPPINGMAGIC_OUTPUTS": "result",
         }
         self.processes: dict[str, subprocess.Popen] = {}
         self.db_path = home / "airflow.db"

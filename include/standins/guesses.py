@@ -75,7 +75,9 @@ CM_LIST_DEFAULT_LIMIT = 20
 CM_DEFAULT_EDIT_BACKGROUND = None
 
 #: Storage redirect targets (Amazon S3 in reality) are served by the stand-in itself under this prefix, need no
-#: credentials (an unguessable token stands in for the S3 signature) and do not expire.
+#: credentials (an unguessable token stands in for the S3 signature) and do not expire. The documented rate limit
+#: is the API's, so storage fetches are exempt from `--concurrency-cap`, `--latency-ms` and injected faults (they are
+#: still counted in `/_emulator/requests` as `storage`).
 CM_STORAGE_PREFIX = "/_storage"
 
 # ---------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -280,3 +281,57 @@ def test_injected_faults_and_reset(cm, api, photo):
     assert api.get(f"{cm.url}/api/v1/account", timeout=10).json()["credits"] == guesses.DEFAULT_CREDITS
     assert api.get(f"{cm.url}/api/v1/images", timeout=10).json()["images"] == []
     assert cm.requests()["counts"] == {"account": 1, "list": 1}
+
+
+def test_storage_is_s3_not_the_api_so_the_api_cap_and_faults_never_apply(cm, api, photo):
+    cm.configure(fast=True)
+    image_id = upload(api, cm, photo(), "car.jpg", format="result").headers["x-amz-meta-id"]
+    location = api.get(f"{cm.url}/api/v1/images/{image_id}", allow_redirects=False, timeout=10).headers["Location"]
+    cm.configure(concurrency_cap=1, latency_ms=3000)
+
+    def cap_is_full() -> bool:
+        return requests.get(f"{cm.url}/api/v1/account", auth=api.auth, timeout=10).status_code == 429
+
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(requests.get, f"{cm.url}/api/v1/account", auth=api.auth, timeout=10)
+        while cm.requests()["counts"].get("account", 0) == 0:  # counted in the same step as it takes the slot
+            time.sleep(0.01)
+        assert cap_is_full()
+        stored = requests.get(location, timeout=10)
+        assert cap_is_full()  # the slot was held all along the storage fetch
+        assert in_flight.result().status_code == 200
+    assert stored.status_code == 200
+    assert stored.headers["x-amz-meta-resultrevision"] == "1"
+
+    cm.configure(concurrency_cap=0, latency_ms=0, error_5xx_ratio=1.0)
+    assert requests.get(location, timeout=10).status_code == 200
+    cm.configure(error_5xx_ratio=0.0, drop_ratio=1.0)
+    assert requests.get(location, timeout=10).status_code == 200
+    assert cm.requests()["counts"]["storage"] == 3
+
+
+def test_fast_mode_reads_only_the_header_but_keeps_every_rule(cm, api, photo):
+    cm.configure(fast=True)
+    assert_error(upload(api, cm, b"GIF89a but not really an image"), 400, code=1006)
+    assert_error(upload(api, cm, photo(fmt="WEBP")), 400, code=1006)
+    huge = io.BytesIO()
+    Image.new("1", (4097, 4096)).save(huge, format="PNG")
+    assert_error(upload(api, cm, huge.getvalue(), "huge.png"), guesses.CM_STATUS_IMAGE_TOO_LARGE)
+
+    result = upload(api, cm, photo(size=(400, 300), fmt="PNG"), "car.png", format="result")
+    assert result.status_code == 200
+    assert result.headers["x-amz-meta-resultrevision"] == "1"
+    assert 'filename="car_clipped_rev1.png"' in result.headers["Content-Disposition"]
+    cutout = Image.open(io.BytesIO(result.content))
+    assert (cutout.mode, cutout.size) == ("RGBA", (400, 300))
+    image_id = result.headers["x-amz-meta-id"]
+    as_json = api.get(f"{cm.url}/api/v1/images/{image_id}", params={"format": "json"}, timeout=10).json()["image"]
+    assert (str(as_json["id"]), as_json["secret"]) == (image_id, result.headers["x-amz-meta-secret"])
+
+    requests.post(f"{cm.url}/_emulator/images/{image_id}/edit", json={"background": "#ffffff"}, timeout=10)
+    opaque = api.get(f"{cm.url}/api/v1/images/{image_id}", timeout=10)
+    assert opaque.headers["Content-Type"] == "image/jpeg"
+    assert opaque.headers["x-amz-meta-resultrevision"] == "2"
+    mask = api.get(f"{cm.url}/api/v1/images/{image_id}", params={"format": "alpha_mask_png"}, timeout=10)
+    assert Image.open(io.BytesIO(mask.content)).mode == "L"
+    assert cm.ledger()["charges"] == {image_id: 2}  # one credit per revision, as in normal mode

@@ -96,8 +96,11 @@ def _basic_auth(knobs: Knobs):
     return require_credentials
 
 
-def read_upload(data: bytes) -> Image.Image:
-    """Recognise the format by content, enforce the documented size limits, shrink when above the bar."""
+def read_upload(data: bytes, fast: bool) -> tuple[tuple[int, int], Image.Image | None]:
+    """Recognise the format by content, enforce the documented size limits, shrink when above the bar.
+
+    Answers the stored size and the decoded pixels; fast mode reads the header only and keeps no pixels.
+    """
     try:
         image = pixels.open_image(data, ACCEPTED_FORMATS)
         if image.width * image.height > MAX_UPLOAD_PIXELS:
@@ -106,21 +109,23 @@ def read_upload(data: bytes) -> Image.Image:
                 guesses.CM_CODE_IMAGE_TOO_LARGE,
                 f"Image has {image.width * image.height} pixels; the maximum is {MAX_UPLOAD_PIXELS}.",
             )
-        image = pixels.decode(image)
+        size = shrunk_size(image.width, image.height)
+        if fast:
+            return size, None
+        photo = pixels.decode(image)
     except pixels.UnreadableImage:
         raise ClippingMagicError(400, guesses.CM_CODE_IMAGE_UNREADABLE, "Failed to read the supplied image. ") from None
-    return shrink(image)
+    return size, photo if photo.size == size else photo.resize(size, Image.Resampling.LANCZOS)
 
 
-def shrink(image: Image.Image) -> Image.Image:
-    width, height = image.size
+def shrunk_size(width: int, height: int) -> tuple[int, int]:
     if width * height <= SHRINK_ABOVE_PIXELS:
-        return image
+        return width, height
     scale = math.sqrt(SHRINK_ABOVE_PIXELS / (width * height))
     new_width, new_height = max(1, int(width * scale)), max(1, int(height * scale))
     while new_width * new_height > SHRINK_ABOVE_PIXELS:
         new_width, new_height = new_width - 1, max(1, round(new_width * height / width) - 1)
-    return image.resize((new_width, new_height), Image.Resampling.LANCZOS)
+    return new_width, new_height
 
 
 def _parse_test(value: Any) -> bool:
@@ -176,8 +181,8 @@ def api_router(state: ClippingMagicState) -> APIRouter:
             and state.ledger.credits_left <= 0
         ):
             raise _credits_exhausted()
-        image = await asyncio.to_thread(read_upload, await upload_file.read())
-        stored = state.store.add(image, upload_file.filename or "", test)
+        size, photo = await asyncio.to_thread(read_upload, await upload_file.read(), knobs.fast)
+        stored = state.store.add(size, photo, upload_file.filename or "", test)
         if fmt == "json":
             return JSONResponse({"image": stored.as_json()})
         stored.add_revision()
@@ -253,7 +258,7 @@ def create_app(knobs: Knobs) -> FaultInjector:
     app.include_router(api_router(state))
     app.include_router(storage_router(state.links, state.store, knobs))
     app.include_router(edit_router(state))
-    faults = FaultInjector(app, knobs, state.counters, error_response)
+    faults = FaultInjector(app, knobs, state.counters, error_response, unmetered=(guesses.CM_STORAGE_PREFIX,))
 
     def reset_state() -> None:
         state.reset()

@@ -1,7 +1,9 @@
 """Seeded fault injection around a stand-in: latency, concurrency cap (429), server errors, dropped connections.
 
 It is the outermost ASGI layer, so it also counts every API request per operation (the route's `name`) and
-every answered status. Paths under `/_emulator/` are never delayed, refused, counted or dropped.
+every answered status. Paths under `/_emulator/` are never delayed, refused, counted or dropped. Paths under an
+`unmetered` prefix (a stand-in for another service, such as the S3 that Clipping Magic redirects downloads to) are
+counted but never delayed, refused or dropped: the API's knobs do not apply to them.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ ErrorResponder = Callable[[int, str], Response]
 
 
 class FaultInjector:
-    def __init__(self, app: FastAPI, knobs: Knobs, counters: RequestCounters, error_response: ErrorResponder):
+    def __init__(
+        self,
+        app: FastAPI,
+        knobs: Knobs,
+        counters: RequestCounters,
+        error_response: ErrorResponder,
+        unmetered: tuple[str, ...] = (),
+    ):
         self.app = app
+        self.unmetered = unmetered
         self.knobs = knobs
         self.counters = counters
         self.error_response = error_response
@@ -48,6 +58,9 @@ class FaultInjector:
             return
         self.counters.operations[self._operation(scope)] += 1
         send = self._recording(send)
+        if scope["path"].startswith(self.unmetered):
+            await self.app(scope, receive, send)
+            return
         cap = self.knobs.concurrency_cap
         if cap and self.in_flight >= cap:
             response = self.error_response(429, "Too Many Requests")
