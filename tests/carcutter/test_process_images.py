@@ -106,7 +106,8 @@ def test_an_expired_result_is_submitted_once_more_and_billed_twice(carcutter, bu
     summary = operator(images, bucket, deferrable=True).execute_complete({}, event=run_deferred(second_wait.value))
     assert [(row["status"], row["attempts"], row["credits_charged"]) for row in summary] == [("final", 2, 2)] * 2
     assert async_calls(carcutter)["asyncSubmit"] == 2
-    assert len(carcutter.ledger()["charges"]) == 4  # two images, each sent (and billed) twice
+    # two images, each sent (and billed) twice; a re-signed URL may or may not differ within the same second
+    assert sum(carcutter.ledger()["charges"].values()) == 4
     assert {(r.attempts, r.credits_charged) for r in records(bucket)} == {(2, 2)}
 
 
