@@ -13,10 +13,16 @@ from typing import Any
 import requests
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from carcutter.operators.image_sources import listed_s3_identities, s3_folder
-from image_records import ImageRecordStore, options_digest, s3_image_identity, url_image_identity
+from image_records import (
+    ImageRecordStore,
+    listed_s3_identities,
+    options_digest,
+    s3_folder,
+    s3_image_identity,
+    split_s3_uri,
+    url_image_identity,
+)
 from include.pipeline.settings import PipelineSettings
-from include.pipeline.storage import split_s3_uri
 
 log = logging.getLogger(__name__)
 

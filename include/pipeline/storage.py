@@ -6,18 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlparse
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError
 
+from image_records import split_s3_uri
 from include.listings.load import FORMATS, ListingFile
 from include.listings.validate import RejectedRow
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    return parsed.netloc, parsed.path.lstrip("/")
 
 
 class PipelineStorage:

@@ -44,9 +44,6 @@ class ImageRecordStore:
     def key_for(self, provider: str, identity: str, options: dict[str, Any]) -> str:
         return f"{self.prefix}/{provider}/{options_digest(identity, options)}.json"
 
-    def uri_for(self, record: ImageRecord) -> str:
-        return f"s3://{self.bucket}/{self.key_for(record.provider, record.identity, record.options)}"
-
     def get(self, provider: str, identity: str, options: dict[str, Any]) -> ImageRecord | None:
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self.key_for(provider, identity, options))["Body"]

@@ -12,11 +12,10 @@ import requests
 from boto3.s3.transfer import TransferConfig
 
 from carcutter.hooks.carcutter import CarCutterHook
-from image_records import s3_image_identity, url_image_identity
+from image_records import s3_image_identity, split_s3_uri, url_image_identity
 
 # The download threads already run in parallel: each upload streams in the calling thread.
 _STREAM_UPLOAD = TransferConfig(use_threads=False)
-_LIST_PAGE = 1000
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
@@ -49,9 +48,6 @@ def parse_images(images: Any) -> list[SourceImage]:
     return parsed
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    return parts.netloc, parts.path.lstrip("/")
 
 
 def image_identity(image: SourceImage, s3_hook: Any, web: requests.Session) -> str:
@@ -59,32 +55,6 @@ def image_identity(image: SourceImage, s3_hook: Any, web: requests.Session) -> s
     if image.is_s3:
         return s3_image_identity(s3_hook, *split_s3_uri(image.source))
     return url_image_identity(image.source, web)
-
-
-def listed_s3_identities(s3_client: Any, uris: list[str]) -> dict[str, str]:
-    """Identities of objects in ONE folder read from its listing (one request per 1,000 objects instead of
-    a HEAD per object), in the format of `image_records.s3_image_identity`. Objects not listed within
-    a few pages are left out: the caller falls back to `image_identity` for them."""
-    bucket, first_key = split_s3_uri(uris[0])
-    folder = posixpath.dirname(first_key)
-    wanted = {split_s3_uri(uri)[1] for uri in uris}
-    found: dict[str, str] = {}
-    pages = s3_client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=f"{folder}/" if folder else "", Delimiter="/"
-    )
-    for number, page in enumerate(pages, start=1):
-        for listed in page.get("Contents", []):
-            if listed["Key"] in wanted:
-                uri = f"s3://{bucket}/{listed['Key']}"
-                found[uri] = f"{uri}#etag={listed['ETag'].strip(chr(34))}"
-        if len(found) == len(wanted) or number >= len(wanted) // _LIST_PAGE + 2:
-            break
-    return found
-
-
-def s3_folder(uri: str) -> tuple[str, str]:
-    bucket, key = split_s3_uri(uri)
-    return bucket, posixpath.dirname(key)
 
 
 def submission_url(source: str, s3_client: Any, expires_in: int) -> str:

@@ -45,15 +45,13 @@ from carcutter.operators.image_batch import (
 from carcutter.operators.image_sources import (
     SourceImage,
     image_identity,
-    listed_s3_identities,
     output_key,
     parse_images,
-    s3_folder,
     stream_result_to_s3,
     submission_url,
 )
 from carcutter.triggers.batch_status import COMPLETE, ERROR, CarCutterBatchStatusTrigger
-from image_records import ImageRecordStore, options_digest
+from image_records import ImageRecordStore, listed_s3_identities, options_digest, s3_folder
 
 UNREADABLE = "unreadable:"
 

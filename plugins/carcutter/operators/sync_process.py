@@ -12,8 +12,8 @@ from airflow.sdk import BaseOperator, Context
 from carcutter.hooks.carcutter import CarCutterHook
 from carcutter.hooks.images import redact_url
 from carcutter.operators.image_batch import PROVIDER
-from carcutter.operators.image_sources import SourceImage, image_identity, output_key, split_s3_uri
-from image_records import ImageRecord, ImageRecordStore, options_digest
+from carcutter.operators.image_sources import SourceImage, image_identity, output_key
+from image_records import ImageRecord, ImageRecordStore, options_digest, split_s3_uri
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
