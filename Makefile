@@ -5,34 +5,44 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv test lint demo stack stack-down airflow bench clean
+.PHONY: venv system-packages lock test lint demo stack stack-down airflow bench clean
 
 venv: $(STAMP)
 
 # Re-runs only when the pins change; a present venv is reused.
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve requirements/dev.txt from scratch and record the whole resolved set as the lock.
+lock:
+	rm -rf /tmp/vehicle-photos-lock && $(PYTHON) -m venv /tmp/vehicle-photos-lock
+	/tmp/vehicle-photos-lock/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	{ sed -n '1,2p' requirements/constraints.txt; /tmp/vehicle-photos-lock/bin/pip freeze | sort -f; } > requirements/constraints.tmp
+	mv requirements/constraints.tmp requirements/constraints.txt
+
+system-packages:
+	bash dev/system-packages.sh
 
 lint: venv
 	$(BIN)/ruff check .
 
-test: lint
+test: lint system-packages
 	$(BIN)/pytest
 
 demo: venv
-	$(BIN)/python -m include.demo
+	$(BIN)/python -m dev.demo
 
 stack: venv
-	$(BIN)/python -m include.stack up
+	$(BIN)/python -m dev.stack up
 
 stack-down: venv
-	$(BIN)/python -m include.stack down
+	$(BIN)/python -m dev.stack down
 
 airflow: venv
-	$(BIN)/python -m include.local_airflow standalone
+	$(BIN)/python -m dev.local_airflow standalone
 
 bench: venv
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)

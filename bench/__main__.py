@@ -18,7 +18,7 @@ from bench import report, targets
 from bench.airflow_cluster import AirflowCluster
 from bench.photos import WORK_DIR, photo_pool
 from bench.workloads import Bench, Measurement
-from include.stack import StackSettings, start_stack
+from dev.stack import StackSettings, start_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROCESSING_SECONDS = 2.0

@@ -21,9 +21,9 @@ from typing import Any
 
 import requests
 
-from include.local_airflow import airflow_environment, prepare
-from include.stack import LocalStack
-from include.stack.services import free_port
+from dev.local_airflow import airflow_environment, prepare
+from dev.stack import LocalStack
+from dev.stack.services import free_port
 
 DAG_ID = "vehicle_listings"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")

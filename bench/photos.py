@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from include.sampledata import generate
-from include.sampledata.vin import make_vin
+from dev.sampledata import generate
+from dev.sampledata.vin import make_vin
 
 WORK_DIR = Path(__file__).resolve().parent / "work"
 POOL_SEED = 11

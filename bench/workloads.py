@@ -21,8 +21,8 @@ from bench.airflow_cluster import AirflowCluster, RunOutcome
 from bench.monitor import Monitor
 from bench.naive_client import run_naive_client
 from bench.photos import BenchListing, PoolPhoto, make_listing, upload_listing
-from include.stack import LocalStack
-from include.stack.services import LOCAL_AWS_KEY, LOCAL_AWS_SECRET, LOCAL_CARCUTTER_TOKEN, LOCAL_REGION
+from dev.stack import LocalStack
+from dev.stack.services import LOCAL_AWS_KEY, LOCAL_AWS_SECRET, LOCAL_CARCUTTER_TOKEN, LOCAL_REGION
 
 AIRFLOW_ROLES = ("api-server", "scheduler", "dag-processor", "triggerer")
 # Operation names of the stand-ins' `/_emulator/requests`, by kind; every other operation is "other".

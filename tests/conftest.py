@@ -38,8 +38,8 @@ os.environ.update(
 import pytest  # noqa: E402
 import requests  # noqa: E402
 
-from include.stack import LocalStack, StackSettings, start_stack  # noqa: E402
-from include.stack.services import (  # noqa: E402
+from dev.stack import LocalStack, StackSettings, start_stack  # noqa: E402
+from dev.stack.services import (  # noqa: E402
     LOCAL_CARCUTTER_TOKEN,
     LOCAL_CLIPPINGMAGIC_ID,
     LOCAL_CLIPPINGMAGIC_KEY,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from dev.sampledata import generate, upload
 from include.pipeline.credits import estimate_credits
 from include.pipeline.settings import PipelineSettings
-from include.sampledata import generate, upload
 
 DS = "2026-11-02"
 VEHICLES = 4

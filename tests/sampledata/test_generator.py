@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from include.sampledata import generate
-from include.sampledata.vin import is_valid_vin
+from dev.sampledata import generate
+from dev.sampledata.vin import is_valid_vin
 
 
 def _tree(root: Path) -> dict[str, bytes]:

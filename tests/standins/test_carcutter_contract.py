@@ -15,8 +15,8 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from include.standins import guesses
-from include.standins.carcutter import paths
+from dev.standins import guesses
+from dev.standins.carcutter import paths
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
-from include.standins import guesses
+from dev.standins import guesses
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from include.sampledata.backgrounds import BACKGROUND_KINDS
-from include.sampledata.listings import COLOURS
-from include.sampledata.photos import PhotoSpec, photo_size, render_photo
-from include.sampledata.vehicles import EXTERIOR_ANGLES
-from include.standins.imaging import (
+from dev.sampledata.backgrounds import BACKGROUND_KINDS
+from dev.sampledata.listings import COLOURS
+from dev.sampledata.photos import PhotoSpec, photo_size, render_photo
+from dev.sampledata.vehicles import EXTERIOR_ANGLES
+from dev.standins.imaging import (
     CUT_TYPES,
     alpha_mask_png,
     compose_car_cutter,
@@ -23,7 +23,7 @@ from include.standins.imaging import (
     segment_vehicle,
     watermark,
 )
-from include.standins.imaging.evaluate import BAR, scored_photos
+from dev.standins.imaging.evaluate import BAR, scored_photos
 
 SIZE = photo_size(0.3)
 # Whole generated data sets (three vehicles, eight shots each: six exterior angles, an interior, a detail)

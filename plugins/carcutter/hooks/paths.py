@@ -1,7 +1,7 @@
 """Every Car-Cutter API path, in one place.
 
 The annotation paths are not in Car-Cutter's published document; they follow the feature operations'
-pattern and must stay identical to `include/standins/carcutter/paths.py` (the stand-in's copy).
+pattern and must stay identical to `dev/standins/carcutter/paths.py` (the stand-in's copy).
 """
 
 VEHICLE_SUBMIT = "/vehicle/submission"

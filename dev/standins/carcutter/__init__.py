@@ -1,0 +1,1 @@
+"""Car-Cutter stand-in: `python -m dev.standins.carcutter --token TOKEN [knobs]`."""

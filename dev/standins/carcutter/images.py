@@ -1,0 +1,139 @@
+"""The image operations: synchronous single-segment composition and the asynchronous submit / status / result."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from dev.standins import guesses
+from dev.standins.carcutter import paths
+from dev.standins.carcutter.errors import (
+    CREDITS_EXCEEDED_MESSAGE,
+    EXPIRED_MESSAGE,
+    NO_SUCH_IMAGE_MESSAGE,
+    CarCutterError,
+    bad_input,
+)
+from dev.standins.carcutter.forms import CUT_TYPES, PROCESSING_SPEEDS, RETOUCHING_ACCURACIES, Fields
+from dev.standins.carcutter.processing import FetchError, Processor, TooManyVehicles, cut
+from dev.standins.carcutter.vehicles import Catalog
+from dev.standins.common import BillingLedger, CreditsExhausted
+
+MAX_URLS_PER_SUBMISSION = 60
+PADDINGS = (
+    "padding_x",
+    "padding_y",
+    "padding_add_bottom",
+    "padding_add_top",
+    "padding_add_left",
+    "padding_add_right",
+)
+SYNC_FLAGS = ("offset_background", "blurring_license_plate", "underground_3d", "upload_only", "from_manual_retouching")
+
+
+def _charge(ledger: BillingLedger, keys: list[str]) -> None:
+    try:
+        ledger.charge(keys)
+    except CreditsExhausted:
+        raise CarCutterError(402, CREDITS_EXCEEDED_MESSAGE) from None
+
+
+def image_router(processor: Processor, catalog: Catalog, ledger: BillingLedger) -> APIRouter:
+    router = APIRouter()
+    knobs = processor.knobs
+
+    @router.post(paths.SYNC_SUBMIT, name="syncSubmit")
+    async def sync_submit(request: Request) -> Response:
+        fields = await Fields.read(request)
+        upload = fields.upload("image")
+        image_urls = fields.urls("image_url")
+        if (upload is None) == (not image_urls):
+            raise bad_input("exactly one of 'image' or 'image_url' is required")
+        cut_type = fields.choice("cut_type", CUT_TYPES, required=True)
+        fields.choice("processing_speed", PROCESSING_SPEEDS)
+        fields.choice("retouching_accuracy", RETOUCHING_ACCURACIES)
+        for flag in SYNC_FLAGS:
+            fields.boolean(flag)
+        fields.json_document("custom_json")
+        options: dict[str, Any] = {
+            "resolution": fields.resolution("resolution"),
+            "paddings": {name: value for name in PADDINGS if (value := fields.fraction(name)) is not None},
+            "background": await fields.image("background", "JPEG", "RGB"),
+            "license_plate": await fields.image("license_plate", "PNG", "RGBA"),
+            "overlay": await fields.image("overlay", "PNG", "RGBA"),
+        }
+        if cut_type == "none":
+            return JSONResponse({})
+        if ledger.credits_left < 1:
+            raise CarCutterError(402, CREDITS_EXCEEDED_MESSAGE)
+        if upload is not None:
+            data = await upload.read()
+            ledger_key = "upload:sha256:" + hashlib.sha256(data).hexdigest()
+        else:
+            ledger_key = image_urls[0]
+            try:
+                data = await processor.obtain(ledger_key)
+            except FetchError as error:
+                raise bad_input(f"image_url: {error}") from None
+        try:
+            result, _ = await asyncio.get_running_loop().run_in_executor(
+                processor.pixel_pool, cut, data, cut_type, knobs.fast, options
+            )
+        except TooManyVehicles as error:
+            raise CarCutterError(413, str(error)) from None
+        except ValueError as error:
+            raise bad_input(f"image: {error}") from None
+        _charge(ledger, [ledger_key])
+        return Response(base64.b64encode(result), media_type=guesses.CC_SYNC_CONTENT_TYPE)
+
+    @router.post(paths.ASYNC_SUBMIT, name="asyncSubmit")
+    async def async_submit(request: Request) -> dict[str, Any]:
+        fields = await Fields.read(request)
+        urls = fields.urls("image_url")
+        if not urls:
+            raise bad_input("missing required parameter 'image_url'")
+        if len(urls) > MAX_URLS_PER_SUBMISSION:
+            raise bad_input(f"at most {MAX_URLS_PER_SUBMISSION} image_url per request, got {len(urls)}")
+        cut_type = fields.choice("cut_type", CUT_TYPES) or guesses.CC_DEFAULT_CUT_TYPE
+        lazy = fields.choice("processing_speed", PROCESSING_SPEEDS) == "lazy"
+        fields.choice("retouching_accuracy", RETOUCHING_ACCURACIES)
+        fields.json_document("custom_json")
+        webhook_url = fields.urls("webhook_url")[:1]
+        vehicle_id = fields.text("vehicle_id")
+        options = {
+            "license_plate": await fields.image("license_plate", "PNG", "RGBA"),
+            "overlay": await fields.image("overlay", "PNG", "RGBA"),
+        }
+        urls = list(dict.fromkeys(urls))
+        _charge(ledger, urls)
+        if vehicle_id:
+            catalog.mark_active(vehicle_id)
+        submission = processor.submit(urls, cut_type, lazy, webhook_url[0] if webhook_url else None, options)
+        return {"data": {"images": [processor.status(job.url) for job in submission.jobs]}}
+
+    @router.get(paths.ASYNC_STATUS, name="asyncStatus")
+    async def async_status(request: Request) -> dict[str, Any]:
+        urls = [url for url in (await Fields.read(request)).all("image_url") if isinstance(url, str) and url]
+        if not urls:
+            raise bad_input("missing required parameter 'image_url'")
+        return {"data": {"images": [processor.status(url) for url in urls]}}
+
+    @router.get(paths.ASYNC_RESULT, name="asyncResult")
+    async def async_result(request: Request) -> Response:
+        url = (await Fields.read(request)).text("image_url", required=True)
+        job = processor.jobs.get(url)
+        if job is None:
+            raise CarCutterError(404, NO_SUCH_IMAGE_MESSAGE)
+        status, _ = job.state(processor.now, knobs.result_expiry_seconds)
+        if status == "expired":
+            raise CarCutterError(410, EXPIRED_MESSAGE)
+        if status != "final":
+            raise CarCutterError(guesses.CC_RESULT_NOT_READY_STATUS, f"{NO_SUCH_IMAGE_MESSAGE} (status {status})")
+        return Response(job.result, media_type=job.media_type)
+
+    return router

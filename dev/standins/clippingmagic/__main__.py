@@ -1,0 +1,23 @@
+"""`python -m dev.standins.clippingmagic --host 127.0.0.1 --port P --api-id ID --api-key KEY [knobs]`."""
+
+from __future__ import annotations
+
+from dev.standins.clippingmagic.app import create_app
+from dev.standins.common import COMMON_KNOBS, Knob, parse_knobs, serve
+
+KNOBS = (
+    *COMMON_KNOBS,
+    Knob("api_id", str, "123", "API id accepted as the basic-auth user", runtime=False),
+    Knob("api_key", str, "", "API key accepted as the basic-auth password", runtime=False, secret=True),
+)
+
+
+def main() -> None:
+    knobs = parse_knobs("python -m dev.standins.clippingmagic", "Clipping Magic API stand-in", KNOBS)
+    if not knobs.api_key:
+        raise SystemExit("an --api-key (or STANDIN_API_KEY) is required")
+    serve(create_app(knobs), knobs)
+
+
+if __name__ == "__main__":
+    main()

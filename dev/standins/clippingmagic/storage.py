@@ -1,0 +1,63 @@
+"""The result storage the download endpoint redirects to (Amazon S3 for the real service).
+
+A link is an unguessable token standing in for an S3 signature; it needs no API credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
+
+from dev.standins import guesses
+from dev.standins.clippingmagic.store import ImageStore
+from dev.standins.common.knobs import Knobs
+
+
+@dataclass(frozen=True)
+class StorageLink:
+    image_id: int
+    revision: int
+    fmt: str
+
+
+class StorageLinks:
+    def __init__(self) -> None:
+        self.links: dict[str, StorageLink] = {}
+
+    def create(self, link: StorageLink) -> str:
+        token = secrets.token_urlsafe(24)
+        self.links[token] = link
+        return f"{guesses.CM_STORAGE_PREFIX}/{token}"
+
+    def reset(self) -> None:
+        self.links.clear()
+
+
+def storage_router(links: StorageLinks, store: ImageStore, knobs: Knobs) -> APIRouter:
+    router = APIRouter(prefix=guesses.CM_STORAGE_PREFIX)
+
+    @router.get("/{token}", name="storage")
+    async def fetch_stored_result(token: str) -> Response:
+        link = links.links.get(token)
+        image = store.images.get(link.image_id) if link else None
+        if link is None or image is None:
+            return PlainTextResponse("NoSuchKey: The specified key does not exist.", status_code=404)
+        rendered = await asyncio.to_thread(image.render, link.revision, link.fmt, knobs.fast)
+        return Response(
+            rendered.body,
+            media_type=rendered.media_type,
+            headers=result_headers(link.revision, rendered.filename),
+        )
+
+    return router
+
+
+def result_headers(revision: int, filename: str) -> dict[str, str]:
+    return {
+        "x-amz-meta-resultrevision": str(revision),
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }

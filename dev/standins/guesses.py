@@ -1,0 +1,185 @@
+"""Every choice the stand-ins make where the published API documents are silent.
+
+The servers read these constants; nothing else in `dev/standins/` invents behaviour. When the real
+service is found to behave differently, change it here (and in the README's list of guesses).
+Documented facts are NOT repeated here: they live in the server code, next to the rule they implement.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------------------------------------
+# Both stand-ins
+# ---------------------------------------------------------------------------------------------------------
+
+#: Starting credits when `--credits` is not given (large enough for the 6,000-image benchmark).
+DEFAULT_CREDITS = 100_000
+
+#: Status of an injected server error (`--error-5xx-ratio`). Car-Cutter documents only 500.
+INJECTED_SERVER_ERROR_STATUS = 500
+
+#: Neither service publishes rate-limit headers; the stand-ins' 429 carries a Retry-After of this many seconds,
+#: which a client may ignore (Clipping Magic documents its own linear back-off instead).
+RETRY_AFTER_SECONDS = 5
+
+# ---------------------------------------------------------------------------------------------------------
+# Clipping Magic
+# ---------------------------------------------------------------------------------------------------------
+
+#: Only code 1006 ("Failed to read the supplied image.") is documented. The other internal codes are invented;
+#: clients must rely on the HTTP status, never on these numbers.
+CM_CODE_IMAGE_UNREADABLE = 1006  # documented
+CM_CODE_BAD_PARAMETER = 1000
+CM_CODE_UNAUTHORIZED = 1001
+CM_CODE_IMAGE_TOO_LARGE = 1007
+CM_CODE_NOT_FOUND = 1010
+CM_CODE_NO_RESULT = 1020
+CM_CODE_CREDITS_EXHAUSTED = 1030
+CM_CODE_RATE_LIMITED = 1429
+CM_CODE_SERVER_ERROR = 1500
+
+#: HTTP statuses for failures whose status the document leaves open.
+CM_STATUS_NOT_FOUND = 404  # unknown or deleted image id
+CM_STATUS_NO_RESULT = 400  # "If there is no result available, then you will get an error response."
+CM_STATUS_CREDITS_EXHAUSTED = 402
+CM_STATUS_IMAGE_TOO_LARGE = 400
+
+#: Image ids are consecutive integers starting here (the documented example id). They keep increasing across
+#: `/_emulator/reset`, so an id recorded before a reset never names a different image afterwards.
+CM_FIRST_IMAGE_ID = 2345
+
+#: A new resultRevision (after a human edit) is a new result: its first production download costs one credit
+#: again. Every format of one revision (result, clipping_path_svg, alpha_mask_png, also as the upload's
+#: `format=`) shares that single charge.
+CM_CHARGE_EACH_NEW_REVISION = True
+
+#: An upload with a result format (`format=result|clipping_path_svg|alpha_mask_png`) of a production image
+#: when no credits are left is refused with the credits error before anything is stored, so no image id is
+#: created that the client cannot learn.
+CM_REFUSE_PAID_UPLOAD_WITHOUT_CREDITS = True
+
+#: Result file names in Content-Disposition: `<original stem>_clipped_rev<revision>.<ext>`, ext being `png`
+#: (transparent result), `jpeg` (opaque result), `svg` (clipping path) or `png` with `_mask` (alpha mask).
+CM_RESULT_NAME = "{stem}_clipped_rev{revision}{suffix}.{ext}"
+
+#: The account endpoint's answer while credits are configured (the stand-in account is always subscribed).
+CM_SUBSCRIPTION_PLAN = "standin"
+CM_SUBSCRIPTION_STATE = "active"
+
+#: The list is ordered by ascending image id (as in the documented example); out-of-range limit / offset are
+#: clamped to 1..100 / >= 0 and the used values echoed; a non-integer limit or offset is a 400.
+CM_LIST_MAX_LIMIT = 100
+CM_LIST_DEFAULT_LIMIT = 20
+
+#: The documented auto-clip result is transparent (PNG). A simulated human edit may ask for an opaque background
+#: colour, which yields a JPEG result, so both documented file kinds can be exercised.
+CM_DEFAULT_EDIT_BACKGROUND = None
+
+#: Storage redirect targets (Amazon S3 in reality) are served by the stand-in itself under this prefix, need no
+#: credentials (an unguessable token stands in for the S3 signature) and do not expire. The documented rate limit
+#: is the API's, so storage fetches are exempt from `--concurrency-cap`, `--latency-ms` and injected faults (they are
+#: still counted in `/_emulator/requests` as `storage`).
+CM_STORAGE_PREFIX = "/_storage"
+
+# ---------------------------------------------------------------------------------------------------------
+# Car-Cutter
+# ---------------------------------------------------------------------------------------------------------
+
+#: Cut type used when an async submission gives none ("read from the user configuration").
+CC_DEFAULT_CUT_TYPE = "complete"
+
+#: `processing_speed=lazy` takes this many times `--processing-seconds`.
+CC_LAZY_SPEED_FACTOR = 2.0
+
+#: An image's processing time is split evenly over these phases after its download finished; `ready` comes
+#: with status `final`. Phase `downloading` lasts as long as the real fetch of `image_url` takes.
+CC_WORK_PHASES = ("analyzing", "cutting", "qa-ing", "retouching")
+
+#: An image that fails reports status `error` in the phase where it failed: `downloading` (unreachable, HTTP
+#: error, too large, timeout) or `analyzing` (not decodable). `quality` stays null until the image is final.
+CC_FETCH_ERROR_PHASE = "downloading"
+CC_DECODE_ERROR_PHASE = "analyzing"
+
+#: A URL never submitted is reported by the status endpoint with status and phase `unknown` (both documented
+#: values) rather than failing the whole status call.
+CC_UNKNOWN_STATUS = "unknown"
+
+#: Billing: one credit per image_url at the moment the async submission is accepted (the ledger key is the
+#: url). A url repeated within one request is processed and billed once. If the credits left cannot cover
+#: every url of a request, the whole request is refused with 402 and nothing is billed. Images that end in
+#: `error` (unreachable, undecodable) are not refunded.
+CC_BILL_AT_SUBMISSION = True
+
+#: Sync single-segment costs one credit (ledger key: the image_url, or `upload:sha256:<hex>` for uploads);
+#: `cut_type=none` returns `{}` and is free.
+CC_SYNC_NONE_IS_FREE = True
+
+#: `/vehicle/image/result` while the image is still processing, or ended in `error`: 404 like an unknown url.
+CC_RESULT_NOT_READY_STATUS = 404
+
+#: 413 "too many vehicles": answered by sync single-segment when the segmentation finds more than one vehicle,
+#: i.e. a second separate part of the mask at least this share of the largest part's area (never in fast mode).
+#: An async image with more than one vehicle ends in status `error`, phase `analyzing`.
+CC_SECOND_VEHICLE_SHARE = 0.5
+
+#: Results expire this long after they became final when `--result-expiry-seconds` is not given.
+CC_DEFAULT_RESULT_EXPIRY_SECONDS = 86_400
+
+#: Fetching image_url: timeout per image, largest accepted body, and how many fetches run at once.
+CC_FETCH_TIMEOUT_SECONDS = 20.0
+CC_MAX_IMAGE_BYTES = 25 * 1024 * 1024
+CC_FETCH_CONCURRENCY = 32
+
+#: Angle: taken from the url's path when it names one of these views (the sample data does), else chosen
+#: from them by a hash of seed + url path (query string ignored: presigned URLs change on every signing).
+CC_EXTERIOR_ANGLES = (
+    "front",
+    "front-left",
+    "front-right",
+    "side-left",
+    "side-right",
+    "rear",
+    "rear-left",
+    "rear-right",
+)
+CC_OTHER_ANGLES = ("interior", "detail")
+
+#: Share of images whose quality is `retake` (deterministic from seed + url path); the rest are `ok`.
+CC_RETAKE_RATIO = 0.1
+
+#: Webhook: when every image of a submission is final or error, the stand-in POSTs
+#: `{"data": {"images": [ImageStatus, ...]}}` (the ImageStatusResponse of that submission) as JSON to its
+#: `webhook_url`, trying this many times, this many seconds apart.
+CC_WEBHOOK_ATTEMPTS = 3
+CC_WEBHOOK_RETRY_SECONDS = 1.0
+
+#: Vehicles: `active` once an async submission names the vehicle_id; `/vehicle/list` includes deleted
+#: vehicles (filter on `app_status` to drop them), sorts by last update DESC by default, no limit by default.
+CC_VEHICLE_LIST_DEFAULT_DIRECTION = "DESC"
+
+#: Features and annotations need no registered vehicle / image; ids are `ft_<hex>` and `an_<hex>`; deletes
+#: answer the deleted ids (strings).
+CC_FEATURE_ID_PREFIX = "ft_"
+CC_ANNOTATION_ID_PREFIX = "an_"
+
+#: "Get an annotation" is documented with a `features` key; the stand-in answers the annotation under both
+#: `features` and `annotations`.
+CC_ANNOTATION_GET_KEYS = ("features", "annotations")
+
+#: Sync `resolution` must be `<w>x<h>` with both sides in this range.
+CC_RESOLUTION_RANGE = (1, 10_000)
+
+#: Form booleans accept these spellings (case-insensitive); anything else is a 400.
+CC_TRUE_WORDS = ("true", "1", "yes")
+CC_FALSE_WORDS = ("false", "0", "no")
+
+#: Sync answers the base64 text with this content type.
+CC_SYNC_CONTENT_TYPE = "text/plain"
+
+#: Result images are JPEG of this quality.
+CC_JPEG_QUALITY = 90
+
+#: HTML body of a 401 when the `--html-401` knob is on (seen in practice in front of the real API).
+CC_HTML_401 = (
+    "<html><head><title>401 Authorization Required</title></head>"
+    "<body><h1>401 Authorization Required</h1></body></html>"
+)

@@ -1,5 +1,0 @@
-"""The local stack: moto's S3 server and the two API stand-ins, started as real processes."""
-
-from include.stack.services import LocalStack, StackSettings, start_stack
-
-__all__ = ["LocalStack", "StackSettings", "start_stack"]

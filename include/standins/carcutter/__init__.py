@@ -1,1 +1,0 @@
-"""Car-Cutter stand-in: `python -m include.standins.carcutter --token TOKEN [knobs]`."""

@@ -1,1 +1,0 @@
-"""Clipping Magic stand-in: `python -m include.standins.clippingmagic --api-id ID --api-key KEY [knobs]`."""
