@@ -1,40 +1,38 @@
 """
 ### vehicle_listings
 
-Every day, take the dealers' listing files of the date from `s3://<bucket>/listings/dt=<ds>/`, validate
-every row (bad rows go to `rejected/dt=<ds>/` with file, line and reason), and send each vehicle's photos
-through Car-Cutter (exterior shots) or Clipping Magic (interior and detail shots; configurable). Register
-the vehicles, make their features and hotspots on Car-Cutter match the listing, remove sold vehicles, and
-publish: manifest (Parquet + JSON), HTML report (the **Run report** link on `publish_run`), listing files
-moved to `archive/dt=<ds>/`. The archive is the `vehicle_photos_archive` asset.
+Every day, take the dealers' listing files of the date from `s3://<bucket>/listings/dt=<date>/` once they are
+quiet, validate every row (bad rows go to `rejected/dt=<date>/` with file, line and reason), and send each
+vehicle's photos through Car-Cutter (exterior shots) or Clipping Magic (interior and detail shots;
+configurable). Register the vehicles, make their features and hotspots on Car-Cutter match the listing, remove
+sold vehicles, and publish: manifest (Parquet + JSON), HTML report (the **Run report** link on `publish_run`),
+listing files moved to `archive/dt=<date>/`. The archive is the `vehicle_photos_archive` asset.
 
-An image processed before, on any date, run or retry, is never sent or billed again: the image records
-under `records/` point the manifest at its earlier outputs. Manual runs take Params (vehicle subset,
-`dry_run`, Clipping Magic test mode, cut type, batch size); backfill with
-`airflow backfill create --dag-id vehicle_listings --from-date 2026-11-01 --to-date 2026-11-07`.
+Every run plans over all the date's files (incoming and archived), so a rerun or a run for late files
+publishes the whole date. An image processed before, on any date, run or retry, is never sent or billed
+again: its record under `records/` is claimed before any billable call and points the manifest at its first
+outputs. Manual runs take Params (vehicle subset, `dry_run`, Clipping Magic test mode, cut type, batch size);
+a manual run without a logical date uses the day it was triggered. Backfills: see the README.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
-from carcutter.operators.hotspots import CarCutterSyncAnnotationsOperator, CarCutterSyncFeaturesOperator
+from carcutter.operators.annotations import CarCutterSetAnnotationsOperator
+from carcutter.operators.features import CarCutterSetFeaturesOperator
 from carcutter.operators.process_images import CarCutterProcessImagesOperator
 from carcutter.operators.vehicles import CarCutterDeleteVehiclesOperator, CarCutterRegisterVehiclesOperator
 from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
-from include.pipeline import plan as planning
 from include.pipeline import run_tasks
-from include.pipeline.settings import CUT_TYPES, DEFAULT_CLIPPINGMAGIC_ANGLES
+from include.pipeline.listings_wait import ListingFilesSensor
+from include.pipeline.params import vehicle_listings_params
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
 from run_report import RunReportOperator
 
 ARCHIVE = Asset(name="vehicle_photos_archive", uri="s3://vehicle-photos/archive/")
-
-
-def setting(name: str) -> str:
-    return f"{{{{ ti.xcom_pull(task_ids='resolve_settings')['{name}'] }}}}"
+minutes = pendulum.duration
 
 
 @dag(
@@ -42,89 +40,93 @@ def setting(name: str) -> str:
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    render_template_as_native_obj=True,
     tags=["vehicle-photos", "carcutter", "clippingmagic"],
     doc_md=__doc__,
-    default_args={"owner": "vehicle-photos", "retries": 2, "retry_delay": pendulum.duration(minutes=1)},
-    params={
-        "bucket": Param(None, type=["null", "string"], description="Default: Variable vehicle_photos_bucket"),
-        "vehicle_ids": Param([], type="array", description="Only these vehicle ids (empty: every vehicle)"),
-        "dry_run": Param(False, type="boolean", description="Validate and print the credits it would spend"),
-        "clippingmagic_test_mode": Param(False, type="boolean", description="Free, watermarked test results"),
-        "cut_type": Param(None, type=["null", "string"], enum=[None, *CUT_TYPES], description="Car-Cutter cut type"),
-        "batch_size": Param(20, type="integer", minimum=1, description="Vehicles per mapped task"),
-        "clippingmagic_angles": Param(
-            list(DEFAULT_CLIPPINGMAGIC_ANGLES), type="array", description="Angles sent to Clipping Magic"
-        ),
+    default_args={
+        "owner": "vehicle-photos",
+        "retries": 3,
+        "retry_delay": minutes(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": minutes(minutes=15),
+        "execution_timeout": minutes(minutes=30),
     },
+    params=vehicle_listings_params(),
 )
 def vehicle_listings() -> None:
-    settings = task(run_tasks.resolve_settings)()
-    prefix = task(run_tasks.locate_listings)(settings)
-    wait = S3KeySensor(
+    settings = task(run_tasks.prepare_run, multiple_outputs=True, execution_timeout=minutes(minutes=5))()
+    wait = ListingFilesSensor(
         task_id="wait_for_listings",
-        bucket_name=setting("bucket"),
-        bucket_key="{{ ti.xcom_pull(task_ids='locate_listings') }}*",
-        wildcard_match=True,
-        deferrable=True,
-        poke_interval=300,
-        timeout=pendulum.duration(hours=20).total_seconds(),
+        bucket=settings["bucket"],
+        incoming_prefix=settings["incoming_prefix"],
+        archive_prefix=settings["archived_prefix"],
+        quiet_seconds=settings["listings_quiet_seconds"],
+        wait_seconds=settings["listings_wait_seconds"],
+        poll_seconds=settings["listings_poll_seconds"],
+        execution_timeout=minutes(minutes=5),
+        retries=1,
     )
-    plan = task(run_tasks.validate_and_plan)(settings, prefix)
-    prefix >> wait >> plan
-    go = task.short_circuit(run_tasks.preflight, ignore_downstream_trigger_rules=True)(settings, plan)
-    batches = task(run_tasks.work_batches)(plan)
-    go >> batches
+    plan = task(run_tasks.plan_run, multiple_outputs=True, execution_timeout=minutes(hours=1))(settings)
+    wait >> plan
 
+    storage = {"dest_bucket": settings["bucket"], "dest_prefix": settings["processed_prefix"],
+               "records_prefix": settings["records_prefix"]}  # fmt: skip
+    limits = {
+        "allowed_buckets": settings["allowed_buckets"], "allowed_networks": settings["allowed_networks"],
+        "max_source_bytes": settings["max_source_bytes"], "max_pixels": settings["max_pixels"],
+        "source_deadline_seconds": settings["source_deadline_seconds"],
+        "claim_lease_seconds": settings["claim_lease_seconds"],
+    }  # fmt: skip
     registered = CarCutterRegisterVehiclesOperator.partial(
         task_id="register_vehicles", pool=CARCUTTER_POOL
-    ).expand(vehicles=batches.map(planning.vehicles_of))
+    ).expand(vehicles=plan["register_vehicles"])
     carcutter = CarCutterProcessImagesOperator.partial(
         task_id="process_carcutter_images",
         pool=CARCUTTER_POOL,
-        dest_bucket=setting("bucket"),
-        dest_prefix=setting("processed_prefix"),
-        records_prefix=setting("records_prefix"),
-        cut_type=setting("cut_type"),
-        poll_interval=setting("carcutter_poll_interval"),
-        first_poll_delay=setting("carcutter_first_poll_delay"),
-    ).expand(images=batches.map(planning.carcutter_images_of))
+        **storage,
+        **limits,
+        cut_type=settings["cut_type"],
+        poll_interval=settings["carcutter_poll_interval"],
+        first_poll_delay=settings["carcutter_first_poll_delay"],
+        max_failure_ratio=0.1,
+        deferrable=True,
+        trigger_rule="none_failed",  # runs when there was nothing to register
+        execution_timeout=minutes(hours=1),
+    ).expand_kwargs(plan["process_carcutter_images"])
     clippingmagic = ClippingMagicAutoClipOperator.partial(
         task_id="autoclip_images",
         pool=CLIPPINGMAGIC_POOL,
-        dest_bucket=setting("bucket"),
-        dest_prefix=setting("processed_prefix"),
-        records_prefix=setting("records_prefix"),
-        test=setting("clippingmagic_test_mode"),
-        outputs=setting("clippingmagic_outputs"),
+        **storage,
+        **limits,
+        test=settings["clippingmagic_test_mode"],
+        outputs=settings["clippingmagic_outputs"],
         max_failure_ratio=0.1,
-    ).expand(source_keys=batches.map(planning.clippingmagic_images_of))
-    features = CarCutterSyncFeaturesOperator.partial(task_id="sync_features", pool=CARCUTTER_POOL).expand(
-        vehicles=batches.map(planning.features_of)
-    )
-    hotspots = CarCutterSyncAnnotationsOperator.partial(task_id="sync_hotspots", pool=CARCUTTER_POOL).expand(
-        images=batches.map(planning.annotations_of)
-    )
-    registered >> [carcutter, features]
-    carcutter >> hotspots
+        execution_timeout=minutes(hours=2),
+    ).expand_kwargs(plan["autoclip_images"])
+    features = CarCutterSetFeaturesOperator.partial(
+        task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
+    ).expand(vehicles=plan["set_features"])
+    hotspots = CarCutterSetAnnotationsOperator.partial(
+        task_id="set_hotspots", pool=CARCUTTER_POOL, trigger_rule="none_failed"
+    ).expand(images=plan["set_hotspots"])
+    registered >> [carcutter, features, hotspots]
     deleted = CarCutterDeleteVehiclesOperator(
-        task_id="delete_gone_vehicles",
-        pool=CARCUTTER_POOL,
-        vehicles="{{ ti.xcom_pull(task_ids='validate_and_plan')['gone_vehicles'] }}",
+        task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=plan["gone_vehicles"]
     )
-    go >> deleted
 
     publish = RunReportOperator(
         task_id="publish_run",
         python_callable=run_tasks.publish_run,
-        op_kwargs={"settings": settings, "plan": plan},
+        op_kwargs={"settings": settings, "plan_uri": plan["plan_uri"]},
         outlets=[ARCHIVE],
         trigger_rule="all_done",
+        execution_timeout=minutes(hours=1),
     )
     [carcutter, clippingmagic, features, hotspots, deleted] >> publish
     # publish_run runs whatever happened upstream, so the run's state comes from this watcher
-    watcher = task(run_tasks.fail_run_if_a_task_failed, trigger_rule="one_failed", retries=0)()
-    [registered, carcutter, clippingmagic, features, hotspots, deleted, publish] >> watcher
+    watcher = task(
+        run_tasks.fail_run_if_a_task_failed, trigger_rule="one_failed", retries=0, execution_timeout=minutes(minutes=1)
+    )()
+    [wait, plan, registered, carcutter, clippingmagic, features, hotspots, deleted, publish] >> watcher
 
 
 vehicle_listings()

@@ -18,10 +18,13 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+from dev.stack.services import LOCAL_FERNET_KEY  # noqa: E402 - imports no Airflow
+
 # Airflow reads its configuration when first imported, so the test home must be set before any import.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-test-home-"))
 os.environ.update(
     {
+        "AIRFLOW__CORE__FERNET_KEY": LOCAL_FERNET_KEY,
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
@@ -36,6 +39,8 @@ os.environ.update(
 )
 
 import pytest  # noqa: E402
+
+pytest_plugins = ["tests.image_server"]
 import requests  # noqa: E402
 
 from dev.stack import LocalStack, StackSettings, start_stack  # noqa: E402

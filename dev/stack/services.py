@@ -30,6 +30,9 @@ LOCAL_REGION = "us-east-1"
 LOCAL_CARCUTTER_TOKEN = "local-carcutter-token"
 LOCAL_CLIPPINGMAGIC_ID = "12345"
 LOCAL_CLIPPINGMAGIC_KEY = "local-clippingmagic-key"
+# Airflow's Fernet key on the local stack: image records keep exact submitted URLs sealed with it. A fixed,
+# public key is fine for local data only; a deployment sets its own secret one.
+LOCAL_FERNET_KEY = "VQNwW7NJCGRIsl0KOsk_g_mYjOStknOCgmWcrwlNg0g="
 
 
 def free_port() -> int:
@@ -124,9 +127,15 @@ class LocalStack:
             "AIRFLOW_CONN_CARCUTTER_DEFAULT": json.dumps(carcutter),
             "AIRFLOW_CONN_CLIPPINGMAGIC_DEFAULT": json.dumps(clippingmagic),
             "AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET": self.bucket,
+            "AIRFLOW__CORE__FERNET_KEY": LOCAL_FERNET_KEY,
+            # the local services listen on loopback: image URLs may point there (refused in production)
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_ALLOWED_NETWORKS": "127.0.0.1/32",
             # the stand-in processes an image in about 2 s; the real service takes far longer (default 30 s)
             "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_POLL_INTERVAL": "2",
             "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_FIRST_POLL_DELAY": "2",
+            # sample data is written in one go: a listing prefix quiet for 2 s is complete
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_LISTINGS_QUIET_SECONDS": "2",
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_LISTINGS_POLL_SECONDS": "1",
         }
 
     def s3_client(self):

@@ -1,5 +1,6 @@
-"""The run manifest: one row per image of the date's listing, pointing at its outputs wherever they were
-first produced. Written as Parquet and JSON; holds nothing that changes between reruns of the same date."""
+"""The run manifest: one row per image of the date's listings, pointing at its outputs wherever they were first
+produced. Written as Parquet and JSON; it holds nothing that changes between reruns of the same date and no
+URL query string."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-OUTPUT_NAMES = ("result", "clipping_path_svg", "alpha_mask_png")
+from image_common.results import ImageResult
+from include.pipeline.plan import PlannedImage
+
+MISSING = "missing"  # planned, but no task reported on it (its task failed before writing its results)
 
 
 @dataclass(frozen=True)
@@ -30,38 +34,28 @@ class ManifestRow:
     error: str | None
 
 
-def manifest_row(provider: str, image: dict[str, Any], result: dict[str, Any] | None) -> ManifestRow:
-    """`image` is the planned operator input; `result` is what the provider's operator returned for it."""
-    result = result or {}
-    outputs = result.get("outputs") or {}
-    angle = result.get("angle")
-    if isinstance(angle, list):
-        angle = "/".join(angle)
+def manifest_row(image: PlannedImage, result: ImageResult | None) -> ManifestRow:
+    outputs = result.outputs if result else {}
     return ManifestRow(
-        vehicle_id=image["vehicle_id"],
-        name=image["name"],
-        source=image["source"],
-        provider=provider,
-        status=result.get("status") or ("missing" if not result else "unknown"),
-        quality=result.get("quality"),
-        angle=angle or image.get("angle"),
-        credits_charged=int(result.get("credits_total") or 0),
+        vehicle_id=image.vehicle_id,
+        name=image.name,
+        source=image.shown_source,
+        provider=image.provider,
+        status=result.status if result else MISSING,
+        quality=result.quality if result else None,
+        angle=(result.angle if result else None) or image.angle,
+        credits_charged=result.credits_charged if result else 0,
         result=outputs.get("result"),
         clipping_path_svg=outputs.get("clipping_path_svg"),
         alpha_mask_png=outputs.get("alpha_mask_png"),
-        error=result.get("error"),
+        error=result.error if result else "no result was reported for this image (see the failed task's log)",
     )
 
 
-def build_manifest(
-    planned: Iterable[tuple[str, dict[str, Any]]], results_by_source: dict[tuple[str, str], dict[str, Any]]
-) -> list[ManifestRow]:
-    """`planned` is (provider, image) pairs; results are keyed by (provider, source)."""
-    def result_for(provider: str, source: str) -> dict[str, Any] | None:
-        # operators strip query strings (possible signatures) from the sources they report
-        return results_by_source.get((provider, source)) or results_by_source.get((provider, source.split("?")[0]))
-
-    rows = [manifest_row(provider, image, result_for(provider, image["source"])) for provider, image in planned]
+def build_manifest(planned: Iterable[PlannedImage], results: Iterable[ImageResult]) -> list[ManifestRow]:
+    """Results are matched to planned images by (provider, vehicle, image name)."""
+    by_key = {result.key: result for result in results}
+    rows = [manifest_row(image, by_key.get(image.key)) for image in planned]
     return sorted(rows, key=lambda row: (row.vehicle_id, row.name, row.provider))
 
 

@@ -1,21 +1,26 @@
-"""From validated listings to work: which provider gets each image, and batches of vehicles to fan out over."""
+"""From validated listings to work: which provider gets each image, what each vehicle needs on Car-Cutter, and
+batches of whole vehicles to fan out over. Pure data: reading and writing S3 is `planning`'s job."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from image_common.urls import redact_url
 from include.listings.schema import ListingImage, VehicleListing
 from include.pipeline.settings import PipelineSettings
+from include.pipeline.vehicle_state import digest_of
+
+PROVIDERS = ("carcutter", "clippingmagic")
 
 
 @dataclass(frozen=True)
 class PlannedImage:
     vehicle_id: str
     index: int
-    source: str  # s3://bucket/key or http(s) URL
+    source: str  # s3://bucket/key or the http(s) URL exactly as listed (its query string stays out of outputs)
     angle: str | None
     provider: str
 
@@ -23,8 +28,41 @@ class PlannedImage:
     def name(self) -> str:
         return f"{self.index:02d}-{self.angle or 'image'}"
 
-    def to_operator_input(self) -> dict[str, Any]:
-        return {"source": self.source, "vehicle_id": self.vehicle_id, "name": self.name, "angle": self.angle}
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """How results are matched to planned images: (provider, vehicle, image name)."""
+        return self.provider, self.vehicle_id, self.name
+
+    @property
+    def shown_source(self) -> str:
+        return redact_url(self.source)
+
+    def operator_item(self, identity: str | None) -> dict[str, Any]:
+        item = {"source": self.source, "vehicle_id": self.vehicle_id, "name": self.name}
+        return {**item, "identity": identity} if identity else item
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlannedImage:
+        return cls(**data)
+
+
+@dataclass
+class VehicleWork:
+    """What one vehicle needs in this run; empty lists and None mean "nothing to do"."""
+
+    vehicle_id: str
+    register: dict[str, Any] | None = None
+    features: dict[str, Any] | None = None
+    hotspots: list[dict[str, Any]] | None = None
+    images: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {p: [] for p in PROVIDERS})
+    applied: list[dict[str, str]] = field(default_factory=list)  # state digests to record once it succeeded
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.register or self.features or self.hotspots is not None or any(self.images.values()))
 
 
 def resolve_ref(ref: str, bucket: str) -> str:
@@ -58,10 +96,6 @@ def select_vehicles(listings: Sequence[VehicleListing], vehicle_ids: Sequence[st
     return [listing for listing in listings if listing.vehicle_id in wanted]
 
 
-def batches(items: Sequence[Any], size: int) -> list[list[Any]]:
-    return [list(items[start : start + size]) for start in range(0, len(items), size)]
-
-
 def annotation_image_id(vehicle_id: str, image_name: str) -> str:
     """The public id under which an image's hotspots are kept on Car-Cutter: stable across runs and dates."""
     return f"{vehicle_id}/{image_name}"
@@ -76,11 +110,11 @@ def carcutter_vehicle(listing: VehicleListing) -> dict[str, Any]:
     }
 
 
-def feature_sync_item(listing: VehicleListing) -> dict[str, Any]:
+def feature_item(listing: VehicleListing) -> dict[str, Any]:
     return {"vehicle_id": listing.vehicle_id, "features": [f.model_dump(exclude_none=True) for f in listing.features]}
 
 
-def annotation_sync_items(listing: VehicleListing, images: Sequence[PlannedImage]) -> list[dict[str, Any]]:
+def hotspot_items(listing: VehicleListing, images: Sequence[PlannedImage]) -> list[dict[str, Any]]:
     """Every image of the vehicle with its desired hotspots; an image without any loses stale ones."""
     return [
         {
@@ -93,39 +127,31 @@ def annotation_sync_items(listing: VehicleListing, images: Sequence[PlannedImage
     ]
 
 
-def plan_batches(active: Sequence[VehicleListing], settings: PipelineSettings) -> list[dict[str, Any]]:
-    """Batches of whole vehicles (a vehicle's images are submitted together), as the mapped tasks' inputs."""
-    planned = []
-    for group in batches(sorted(active, key=lambda listing: listing.vehicle_id), settings.batch_size):
-        per_vehicle = [(listing, plan_images(listing, settings)) for listing in group]
-        images = [image for _, vehicle_images in per_vehicle for image in vehicle_images]
-        planned.append(
-            {
-                "vehicles": [carcutter_vehicle(listing) for listing in group],
-                "features": [feature_sync_item(listing) for listing in group],
-                "annotations": [item for listing, imgs in per_vehicle for item in annotation_sync_items(listing, imgs)],
-                "carcutter_images": [i.to_operator_input() for i in images if i.provider == "carcutter"],
-                "clippingmagic_images": [i.to_operator_input() for i in images if i.provider == "clippingmagic"],
-            }
-        )
-    return planned
+def gone_item(listing: VehicleListing, settings: PipelineSettings) -> dict[str, Any]:
+    """A sold or removed vehicle to delete, with the images whose hotspots go too."""
+    image_ids = [annotation_image_id(listing.vehicle_id, image.name) for image in plan_images(listing, settings)]
+    return {"vehicle_id": listing.vehicle_id, "image_ids": image_ids}
 
 
-def vehicles_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    return batch["vehicles"]
+def vehicle_work(
+    listing: VehicleListing, images: Sequence[PlannedImage], applied: dict[tuple[str, str], str]
+) -> VehicleWork:
+    """The Car-Cutter aspects of an active vehicle whose desired state differs from what was applied last."""
+    work = VehicleWork(listing.vehicle_id)
+    wanted = {
+        "register": carcutter_vehicle(listing),
+        "features": feature_item(listing),
+        "hotspots": hotspot_items(listing, images),
+    }
+    for aspect, value in wanted.items():
+        digest = digest_of(value)
+        if applied.get((aspect, listing.vehicle_id)) != digest:
+            setattr(work, aspect, value)
+            work.applied.append({"aspect": aspect, "vehicle_id": listing.vehicle_id, "digest": digest})
+    return work
 
 
-def features_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    return batch["features"]
-
-
-def annotations_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    return batch["annotations"]
-
-
-def carcutter_images_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    return batch["carcutter_images"]
-
-
-def clippingmagic_images_of(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"source": image["source"], "vehicle_id": image["vehicle_id"]} for image in batch["clippingmagic_images"]]
+def batches(items: Sequence[Any], settings: PipelineSettings) -> list[list[Any]]:
+    """Groups of `batch_size`, made larger when needed so there are at most `max_batches`."""
+    size = max(settings.batch_size, -(-len(items) // settings.max_batches)) if items else settings.batch_size
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]

@@ -1,100 +1,61 @@
-"""The vehicle_listings task callables that are not provider operators. Each is small: it turns the task
-context into arguments for `steps` / `credits` and back into XCom. The DAG file imports this module when it
-is parsed, so the heavy modules (pandas, Pillow, boto3 via the S3 hooks) are imported inside the callables."""
+"""The vehicle_listings task callables that are not provider operators. Each turns the task context into
+arguments for the pipeline modules and their answer back into a small XCom. The DAG file imports this module
+when it is parsed, so the heavy modules (pandas, Pillow, boto3 via the S3 hooks) are imported inside."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.pipeline.settings import PipelineSettings, settings_for_run
-from run_report import REPORT_URL_XCOM_KEY
 
 log = logging.getLogger(__name__)
 
-CARCUTTER_TASK = "process_carcutter_images"
-CLIPPINGMAGIC_TASK = "autoclip_images"
-DELETE_TASK = "delete_gone_vehicles"
+
+def prepare_run(params: dict[str, Any], dag_run: Any, logical_date: Any = None, run_id: str = "") -> dict[str, Any]:
+    """The run's settings (Params, else Variables, else defaults) and its listing date: the logical date, or for
+    a manual run without one, the day it was triggered."""
+    when = logical_date or dag_run.run_after
+    if logical_date is None:
+        log.info("no logical date: using the day the run was triggered, %s", when.date().isoformat())
+    settings = settings_for_run(dict(params or {}), when.date().isoformat(), run_id or dag_run.run_id)
+    log.info("listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket,
+             settings.run_prefix)  # fmt: skip
+    return {
+        **settings.to_dict(),
+        "incoming_prefix": settings.incoming_prefix,
+        "archived_prefix": settings.archived_prefix,
+        "listings_wait_seconds": settings.listings_wait_hours * 3600,
+    }
 
 
-def resolve_settings(params: dict[str, Any] | None = None) -> dict[str, Any]:
-    return settings_for_run(dict(params or {})).to_dict()
+def plan_run(settings: dict[str, Any]) -> dict[str, Any]:
+    """Validate every listing file of the date, refuse or reuse what needs no work, and write the batches."""
+    from include.pipeline.planning import plan_run as plan
+
+    return plan(_settings(settings))
 
 
-def locate_listings(settings: dict[str, Any], ds: str | None = None) -> str:
-    from include.pipeline import steps
-    from include.pipeline.storage import PipelineStorage
+def publish_run(settings: dict[str, Any], plan_uri: str | None, ti: Any = None) -> dict[str, Any]:
+    """Manifest, report, applied vehicle state and archive, whatever happened upstream."""
+    from include.pipeline.planning import s3_hook_for
+    from include.pipeline.publishing import publish_run as publish
+    from include.pipeline.publishing import report_url
+    from run_report import REPORT_URL_XCOM_KEY
 
-    resolved = PipelineSettings.from_params(settings)
-    return steps.locate_listings(PipelineStorage(resolved.bucket), resolved, str(ds))
+    if not plan_uri:
+        raise AirflowSkipException("dry run (or nothing planned): nothing to publish")
+    resolved = _settings(settings)
 
+    def task_output(task_id: str, map_index: int | None) -> Any:
+        if map_index is None:
+            return ti.xcom_pull(task_ids=task_id, default=None)
+        return ti.xcom_pull(task_ids=task_id, map_indexes=map_index, default=None)
 
-def validate_and_plan(settings: dict[str, Any], prefix: str, ds: str | None = None) -> dict[str, Any]:
-    from include.pipeline import steps
-    from include.pipeline.storage import PipelineStorage
-
-    resolved = PipelineSettings.from_params(settings)
-    return steps.validate_and_plan(PipelineStorage(resolved.bucket), resolved, str(ds), prefix)
-
-
-def preflight(settings: dict[str, Any], plan: dict[str, Any]) -> bool:
-    """Estimate the credits the run will spend; a dry run stops here, a real run checks Clipping Magic's balance."""
-    from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-    from include.pipeline.credits import estimate_credits
-
-    resolved = PipelineSettings.from_params(settings)
-    needed = estimate_credits(plan, resolved)
-    log.info("credits this run would spend: Car-Cutter %(carcutter)d, Clipping Magic %(clippingmagic)d", needed)
-    if resolved.dry_run:
-        log.info("dry run: nothing is sent to the services; %d rows were rejected", plan["rejected_count"])
-        return False
-    if needed["clippingmagic"]:
-        credits = int(ClippingMagicHook().get_account().get("credits", 0))
-        if credits < needed["clippingmagic"]:
-            raise AirflowFailException(
-                f"Clipping Magic has {credits} credits left but this run needs {needed['clippingmagic']}; "
-                "nothing was spent. Top up the account or run with clippingmagic_test_mode."
-            )
-    return True
-
-
-def work_batches(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return plan["batches"]
-
-
-def _results(ti: Any, task_id: str, *failure_keys: str) -> list[dict[str, Any]]:
-    """Per-image results of every mapped instance of `task_id`, including those a failed instance left."""
-    found: list[dict[str, Any]] = []
-    for key in ("return_value", *failure_keys):
-        pulled = ti.xcom_pull(task_ids=task_id, key=key, default=None)
-        for item in pulled or []:
-            if isinstance(item, list):
-                found.extend(entry for entry in item if isinstance(entry, dict))
-            elif isinstance(item, dict):
-                found.append(item)
-    return found
-
-
-def publish_run(
-    settings: dict[str, Any], plan: dict[str, Any], ti: Any = None, ds: str | None = None
-) -> dict[str, Any]:
-    from include.pipeline import steps
-    from include.pipeline.storage import PipelineStorage
-
-    resolved = PipelineSettings.from_params(settings)
-    deleted = (ti.xcom_pull(task_ids=DELETE_TASK, default=None) or {}).get("deleted", [])
-    published = steps.publish_run(
-        PipelineStorage(resolved.bucket),
-        resolved,
-        str(ds),
-        plan,
-        [_results(ti, CARCUTTER_TASK)],
-        [_results(ti, CLIPPINGMAGIC_TASK, "image_results")],
-        deleted,
-    )
-    ti.xcom_push(key=REPORT_URL_XCOM_KEY, value=published["outputs"]["report_url"])
+    published = publish(resolved, plan_uri, task_output)
+    ti.xcom_push(key=REPORT_URL_XCOM_KEY, value=report_url(s3_hook_for(resolved), published["outputs"]["report"]))
     return published
 
 
@@ -104,3 +65,7 @@ def fail_run_if_a_task_failed() -> None:
         "A processing task failed; the manifest and report of this run record what was done and why. "
         "Fix the cause (see the failed task's log) and clear the failed tasks or rerun the date."
     )
+
+
+def _settings(values: dict[str, Any]) -> PipelineSettings:
+    return PipelineSettings.from_params(values)

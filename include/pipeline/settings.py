@@ -1,17 +1,25 @@
-"""Settings of a vehicle_listings run: Params for manual runs, Airflow Variables for the defaults.
+"""Settings of a vehicle_listings run: Params for manual runs, Airflow Variables for the deployment's defaults.
 
-Every Param falls back to the Variable `vehicle_photos_<name>` and then to the default below, so a
-deployment sets its bucket once (`AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET`) and a manual run can still
-override anything.
+Every Param falls back to the Variable `vehicle_photos_<name>` and then to the default below, so a deployment
+sets its bucket once (`AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET`) and a manual run can still override anything. A value
+of None or "" means "not given".
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
+from image_common.policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+
 DEFAULT_CLIPPINGMAGIC_ANGLES = ("interior", "detail")
+CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")
 CUT_TYPES = ("complete", "normal", "blur", "none")
+VARIABLE_PREFIX = "vehicle_photos_"
+_LIST_SETTINGS = {"vehicle_ids", "clippingmagic_angles", "clippingmagic_outputs", "allowed_buckets",
+                  "allowed_networks"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -24,16 +32,33 @@ class PipelineSettings:
     manifests_prefix: str = "manifests"
     reports_prefix: str = "reports"
     archive_prefix: str = "archive"
-    batch_size: int = 20
+    runs_prefix: str = "runs"  # the runs' working files (plans, batch inputs and results)
+    batch_size: int = 20  # vehicles per mapped task
+    max_batches: int = 128  # mapped tasks per operator at most; batch_size grows beyond that
     vehicle_ids: tuple[str, ...] = ()
     dry_run: bool = False
     clippingmagic_test_mode: bool = False
     clippingmagic_angles: tuple[str, ...] = DEFAULT_CLIPPINGMAGIC_ANGLES
-    clippingmagic_outputs: tuple[str, ...] = ("result", "clipping_path_svg", "alpha_mask_png")
+    clippingmagic_outputs: tuple[str, ...] = CLIPPINGMAGIC_OUTPUTS
+    # The Clipping Magic document does not say whether the SVG and mask downloads share the result's credit:
+    # estimates and the balance check assume they each cost one unless this is switched off.
+    clippingmagic_extra_outputs_cost_credits: bool = True
     cut_type: str = "complete"
     report_thumbnail_vehicles: int = 50
     carcutter_poll_interval: float = 30.0
     carcutter_first_poll_delay: float = 30.0
+    listings_quiet_seconds: float = 300.0  # the date's listing prefix must be unchanged this long
+    listings_wait_hours: float = 20.0  # how long a run waits for its listing files
+    listings_poll_seconds: float = 60.0
+    max_listing_file_bytes: int = 256 * 1024 * 1024
+    allowed_buckets: tuple[str, ...] = ()  # buckets image refs may name; empty: the listing bucket only
+    allowed_networks: tuple[str, ...] = ()  # private networks image URLs may resolve to (local stack: loopback)
+    max_source_bytes: int = DEFAULT_MAX_BYTES
+    source_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    claim_lease_seconds: float = DEFAULT_CLAIM_LEASE_SECONDS
+    listing_date: str = ""  # YYYY-MM-DD: the run's logical date, else the day it was triggered
+    run_key: str = ""  # the run, as a key-safe name for its working files
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -44,33 +69,59 @@ class PipelineSettings:
             value = params.get(name)
             if value is None or value == "":
                 continue
-            if name in {"vehicle_ids", "clippingmagic_angles", "clippingmagic_outputs"}:
+            if name in _LIST_SETTINGS:
                 value = tuple(_as_list(value))
             values[name] = _coerce(value, getattr(cls, name))
         settings = cls(**values)
-        if settings.cut_type not in CUT_TYPES:
-            raise ValueError(f"param cut_type must be one of {CUT_TYPES}, got {settings.cut_type!r}")
-        if settings.batch_size < 1:
-            raise ValueError(f"param batch_size must be at least 1, got {settings.batch_size}")
+        settings.check()
         return settings
 
-    def dated(self, prefix: str, ds: str) -> str:
-        return f"{prefix}/dt={ds}/"
+    def check(self) -> None:
+        if self.cut_type not in CUT_TYPES:
+            raise ValueError(f"cut_type must be one of {', '.join(CUT_TYPES)}, got {self.cut_type!r}")
+        if self.batch_size < 1 or self.max_batches < 1:
+            raise ValueError(f"batch_size and max_batches must be >= 1, got {self.batch_size}, {self.max_batches}")
+        unknown = set(self.clippingmagic_outputs) - set(CLIPPINGMAGIC_OUTPUTS)
+        if unknown or "result" not in self.clippingmagic_outputs:
+            raise ValueError(f"clippingmagic_outputs must include 'result' and only {CLIPPINGMAGIC_OUTPUTS}")
+        if self.listing_date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.listing_date):
+            raise ValueError(f"listing_date must be YYYY-MM-DD, got {self.listing_date!r}")
+
+    def dated(self, prefix: str, ds: str | None = None) -> str:
+        return f"{prefix}/dt={ds or self.listing_date}/"
+
+    @property
+    def incoming_prefix(self) -> str:
+        return self.dated(self.listings_prefix)
+
+    @property
+    def archived_prefix(self) -> str:
+        return self.dated(self.archive_prefix)
+
+    @property
+    def run_prefix(self) -> str:
+        """Where this run keeps its working files: `runs/dt=<date>/<run>/`."""
+        return f"{self.dated(self.runs_prefix)}{self.run_key}/"
+
+    @property
+    def image_buckets(self) -> tuple[str, ...]:
+        return self.allowed_buckets or (self.bucket,)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
 
 
-VARIABLE_PREFIX = "vehicle_photos_"
-
-
-def settings_for_run(params: dict[str, Any]) -> PipelineSettings:
+def settings_for_run(params: dict[str, Any], listing_date: str, run_id: str) -> PipelineSettings:
     """Params of the run, else Airflow Variables `vehicle_photos_<name>`, else the defaults."""
     from airflow.sdk import Variable
 
-    names = [f.name for f in fields(PipelineSettings) if f.name != "extra"]
-    variables = {name: Variable.get(VARIABLE_PREFIX + name, default=None) for name in names}
-    merged = {name: params.get(name) if params.get(name) not in (None, "") else variables[name] for name in names}
+    names = [f.name for f in fields(PipelineSettings) if f.name not in ("extra", "listing_date", "run_key")]
+    merged = {}
+    for name in names:
+        given = params.get(name)
+        merged[name] = given if given not in (None, "", []) else Variable.get(VARIABLE_PREFIX + name, default=None)
+    merged["listing_date"] = listing_date
+    merged["run_key"] = re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-")
     return PipelineSettings.from_params(merged)
 
 

@@ -125,13 +125,22 @@ def fetch_s3(s3_client: Any, source: ImageSource, policy: SourcePolicy, out: IO[
     return _copy_bounded(chunks(), out, policy.max_bytes, str(source), body.get("ContentType"))
 
 
-def read_s3_range(s3_client: Any, source: ImageSource, first: int, last: int) -> bytes:
-    """Bytes `first..last` (inclusive; a negative `first` with `last` None-like means a suffix)."""
-    byte_range = f"bytes={first}-{last}" if first >= 0 else f"bytes={first}"
+def read_s3_range(s3_client: Any, source: ImageSource, first: int, last: int) -> tuple[bytes, int]:
+    """Bytes `first..last` (inclusive) of an S3 object, and the object's total size."""
     try:
-        return s3_client.get_object(Bucket=source.bucket, Key=source.key, Range=byte_range)["Body"].read()
+        answer = s3_client.get_object(Bucket=source.bucket, Key=source.key, Range=f"bytes={first}-{last}")
     except Exception as error:
+        if _status(error) == 416:  # an empty object has no byte 0
+            return b"", 0
         raise SourceFetchError(f"{source}: {s3_error_text(error)}") from None
+    content_range = answer.get("ContentRange") or ""
+    total = content_range.rpartition("/")[2]
+    return answer["Body"].read(), int(total) if total.isdigit() else answer["ContentLength"]
+
+
+def _status(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    return response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(response, dict) else None
 
 
 def s3_error_text(error: BaseException) -> str:

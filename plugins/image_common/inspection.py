@@ -92,18 +92,18 @@ def check_complete(image_format: str, tail: bytes, size: int, shown: str) -> Non
         raise UnusableImageError(f"{shown} is a truncated {image_format}: its end marker is missing ({size} bytes)")
 
 
-def inspect_s3_image(s3_client: Any, source: ImageSource, size: int, max_pixels: int) -> ImageFacts:
-    """Two ranged reads: the head (the whole object when small) and the last bytes."""
+def inspect_s3_image(s3_client: Any, source: ImageSource, max_pixels: int) -> ImageFacts:
+    """Two small ranged reads: the head (which also tells the size; the whole object when small) and the
+    last bytes."""
+    head, size = read_s3_range(s3_client, source, 0, HEAD_BYTES - 1)
     if size == 0:
         raise UnusableImageError(f"{source} is empty (0 bytes)")
-    head = read_s3_range(s3_client, source, 0, min(size, HEAD_BYTES) - 1)
-    try:
-        read_header(head, str(source))
-    except UnusableImageError:
-        if size <= HEAD_BYTES:
-            raise
-        head = read_s3_range(s3_client, source, 0, min(size, LARGE_HEAD_BYTES) - 1)
-    tail = head if size <= len(head) else read_s3_range(s3_client, source, size - TAIL_BYTES, size - 1)
+    if size > len(head):
+        try:
+            read_header(head, str(source))
+        except UnusableImageError:
+            head, _ = read_s3_range(s3_client, source, 0, LARGE_HEAD_BYTES - 1)
+    tail = head if size <= len(head) else read_s3_range(s3_client, source, size - TAIL_BYTES, size - 1)[0]
     return inspect_image(head, tail, size, None, max_pixels, str(source))
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from image_common.results import ImageResult, results_jsonl
+from image_common.results import ImageResult, parse_results_jsonl, results_jsonl
 
 
 def load_list(value: Any, s3_hook: S3Hook | None = None, what: str = "items") -> list[Any]:
@@ -31,14 +31,28 @@ def load_list(value: Any, s3_hook: S3Hook | None = None, what: str = "items") ->
     return list(value)
 
 
-def put_json(s3_hook: S3Hook, uri: str, document: Any) -> str:
+def put_bytes(s3_hook: S3Hook, uri: str, body: bytes, content_type: str) -> str:
     bucket, key = S3Hook.parse_s3_url(uri)
-    body = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
-    s3_hook.conn.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    s3_hook.conn.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
     return uri
+
+
+def put_json(s3_hook: S3Hook, uri: str, document: Any) -> str:
+    body = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return put_bytes(s3_hook, uri, body, "application/json")
 
 
 def put_results(s3_hook: S3Hook, uri: str, results: Iterable[ImageResult]) -> str:
+    return put_bytes(s3_hook, uri, results_jsonl(results), "application/x-ndjson")
+
+
+def read_results(s3_hook: S3Hook, uri: str) -> list[ImageResult]:
+    """The results a task wrote; none when it never got that far."""
     bucket, key = S3Hook.parse_s3_url(uri)
-    s3_hook.conn.put_object(Bucket=bucket, Key=key, Body=results_jsonl(results), ContentType="application/x-ndjson")
-    return uri
+    try:
+        body = s3_hook.conn.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as error:
+        if getattr(error, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return []
+        raise
+    return parse_results_jsonl(body)

@@ -10,6 +10,7 @@ writing signatures in clear.
 from __future__ import annotations
 
 from airflow.sdk.crypto import get_fernet
+from airflow.sdk.exceptions import AirflowException
 
 
 class SealingUnavailableError(RuntimeError):
@@ -25,7 +26,10 @@ def unseal(token: str) -> str:
 
 
 def _fernet():
-    fernet = get_fernet()
+    try:
+        fernet = get_fernet()
+    except AirflowException as error:  # a key that is not a Fernet key
+        raise SealingUnavailableError(f"Airflow's Fernet key is unusable: {error}") from None
     if not fernet.is_encrypted:
         raise SealingUnavailableError(
             "Airflow has no Fernet key ([core] fernet_key / AIRFLOW__CORE__FERNET_KEY): the exact URLs sent to "

@@ -15,22 +15,21 @@ import pytest
 from PIL import Image
 
 from carcutter.exceptions import (
-    CarCutterAuthError,
-    CarCutterBadRequestError,
-    CarCutterConfigError,
-    CarCutterCreditsExceededError,
-    CarCutterExpiredError,
-    CarCutterForbiddenError,
-    CarCutterNotFoundError,
-    CarCutterRateLimitedError,
-    CarCutterServerError,
-    CarCutterTransportError,
+    AuthError,
+    BadRequestError,
+    ConfigError,
+    CreditsError,
+    ExpiredError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
     error_from_response,
 )
-from carcutter.hooks import paths
 from carcutter.hooks.carcutter import CarCutterHook, decode_sync_result
-from carcutter.hooks.images import chunk_for_status, status_query
-from carcutter.hooks.settings import CarCutterSettings, base_url_of
+from carcutter.utils import paths
+from carcutter.utils.connection import CarCutterSettings
+from carcutter.utils.statuses import chunk_for_status, status_query
 from tests.carcutter.conftest import CONN_ID, connection_json, counts, jpeg_photo, presign
 
 
@@ -56,20 +55,23 @@ def hook(carcutter) -> CarCutterHook:
 
 
 def test_base_url_defaults_to_the_service_and_refuses_plain_http_off_loopback():
-    assert base_url_of(None) == "https://api.car-cutter.com"
-    assert base_url_of("api.example.com", 8443) == "https://api.example.com:8443"
-    assert base_url_of("http://127.0.0.1:8601/") == "http://127.0.0.1:8601"
-    assert base_url_of("localhost", 9000, "http") == "http://localhost:9000"
-    with pytest.raises(CarCutterConfigError, match="plain http"):
-        base_url_of("http://api.example.com")
+    def settings(host: str | None, port: int | None = None) -> CarCutterSettings:
+        conn = SimpleNamespace(conn_id="c", host=host, port=port, schema=None, password="t", extra_dejson={})
+        return CarCutterSettings.from_connection(conn)
+
+    assert settings(None).base_url == "https://api.car-cutter.com"
+    assert settings("api.example.com", 8443).base_url == "https://api.example.com:8443"
+    assert settings("http://127.0.0.1:8601/", 0).base_url == "http://127.0.0.1:8601"  # the UI posts port 0
+    with pytest.raises(ConfigError, match="plain http"):
+        settings("http://api.example.com")
 
 
 def test_settings_need_a_token_and_never_show_it():
     conn = SimpleNamespace(conn_id="c", host=None, port=None, schema=None, password="s3cr3t-token", extra_dejson={})
     settings = CarCutterSettings.from_connection(conn)
     assert "s3cr3t" not in repr(settings)
-    assert settings.headers["Authorization"] == "Bearer s3cr3t-token"
-    with pytest.raises(CarCutterConfigError, match="no API token"):
+    assert settings.auth_header["Authorization"] == "Bearer s3cr3t-token"
+    with pytest.raises(ConfigError, match="no API token"):
         CarCutterSettings.from_connection(SimpleNamespace(**{**vars(conn), "password": None}))
 
 
@@ -103,14 +105,14 @@ def test_vehicle_submit_update_status_list_shotlist_delete(hook):
 
     assert hook.delete_vehicle("VIN00000000000002")["app_status"] == "deleted"
     assert len(hook.get_shotlist()) == 4
-    with pytest.raises(CarCutterNotFoundError):
+    with pytest.raises(NotFoundError):
         hook.get_vehicle("NO-SUCH-VEHICLE")
-    with pytest.raises(CarCutterConfigError, match="unknown vehicle fields"):
+    with pytest.raises(ConfigError, match="unknown vehicle fields"):
         hook.submit_vehicle("VIN", colour="red")
 
 
 def test_vehicle_list_needs_a_customer(hook):
-    with pytest.raises(CarCutterConfigError, match="customer"):
+    with pytest.raises(ConfigError, match="customer"):
         next(hook.list_vehicles())
 
 
@@ -130,13 +132,13 @@ def test_sync_cut_returns_image_bytes_and_none_for_cut_type_none(hook, carcutter
 
 
 def test_sync_cut_refuses_bad_input(hook, s3_client, put_photos):
-    with pytest.raises(CarCutterBadRequestError, match="padding_x"):
+    with pytest.raises(BadRequestError, match="padding_x"):
         hook.process_sync(cut_type="complete", image=jpeg_photo(1), padding_x=2)
-    with pytest.raises(CarCutterBadRequestError, match="license_plate"):
+    with pytest.raises(BadRequestError, match="license_plate"):
         hook.process_sync(cut_type="complete", image=jpeg_photo(1), license_plate=jpeg_photo(3))
-    with pytest.raises(CarCutterConfigError):
+    with pytest.raises(ConfigError):
         hook.process_sync(cut_type="sideways", image=jpeg_photo(1))
-    with pytest.raises(CarCutterConfigError):
+    with pytest.raises(ConfigError):
         hook.process_sync(cut_type="complete")
     url = presign(s3_client, put_photos(per_vehicle=1)[0]["source"])
     assert hook.process_sync(cut_type="blur", image_url=url)
@@ -188,7 +190,7 @@ def test_unknown_url_is_not_finished(hook):
 
 def test_result_streams_into_a_file_object_and_404_410_are_distinct(hook, carcutter, s3_client, put_photos):
     url = presign(s3_client, put_photos(per_vehicle=1)[0]["source"])
-    with pytest.raises(CarCutterNotFoundError):
+    with pytest.raises(NotFoundError):
         hook.download_result(url, io.BytesIO())
     (submitted,) = hook.submit_images([url], cut_type="complete", webhook_url=None)
     assert submitted.status == "processing"
@@ -202,7 +204,7 @@ def test_result_streams_into_a_file_object_and_404_410_are_distinct(hook, carcut
     Image.open(sink).verify()
 
     carcutter.configure(result_expiry_seconds=0)
-    with pytest.raises(CarCutterExpiredError):
+    with pytest.raises(ExpiredError):
         hook.download_result(url, io.BytesIO())
 
 
@@ -232,7 +234,7 @@ def test_webhook_url_and_custom_json_are_sent(hook, s3_client, put_photos):
     finally:
         server.shutdown()
     assert [image["image"] for image in received[0]["data"]["images"]] == [url]
-    with pytest.raises(CarCutterBadRequestError, match="custom_json"):
+    with pytest.raises(BadRequestError, match="custom_json"):
         hook.submit_images([url], custom_json="{not json")
 
 
@@ -257,7 +259,7 @@ def test_the_five_feature_operations(hook):
     assert {f["feature_id"] for f in hook.get_features("VIN1")} == {first, second}
     assert hook.get_feature(first)["title"] == "Navigation"
     assert hook.delete_feature(first) == [first]
-    with pytest.raises(CarCutterNotFoundError):
+    with pytest.raises(NotFoundError):
         hook.get_feature(first)
     assert hook.delete_features("VIN1") == [second]
     assert hook.get_features("VIN1") == []
@@ -270,7 +272,7 @@ def test_the_five_annotation_operations(hook):
     assert {a["annotation_id"] for a in hook.get_annotations("img-1")} == {first, second}
     assert hook.get_annotation(first)["location"] == "wheel"
     assert hook.delete_annotation(first) == [first]
-    with pytest.raises(CarCutterNotFoundError):
+    with pytest.raises(NotFoundError):
         hook.get_annotation(first)
     assert hook.delete_annotations("img-1") == [second]
     assert hook.get_annotations("img-1") == []
@@ -284,7 +286,7 @@ def test_the_five_annotation_operations(hook):
 def test_401_json_nested_or_flat(carcutter, monkeypatch, nest_errors):
     carcutter.configure(nest_errors=nest_errors)
     monkeypatch.setenv("AIRFLOW_CONN_CARCUTTER_WRONG", connection_json(carcutter.url, "wrong-token"))
-    with pytest.raises(CarCutterAuthError) as caught:
+    with pytest.raises(AuthError) as caught:
         CarCutterHook("carcutter_wrong").get_shotlist()
     assert caught.value.status == 401
     assert caught.value.code == 401
@@ -294,21 +296,21 @@ def test_401_json_nested_or_flat(carcutter, monkeypatch, nest_errors):
 def test_401_with_an_html_body_is_still_a_clear_auth_error(carcutter, monkeypatch):
     carcutter.configure(html_401=True)
     monkeypatch.setenv("AIRFLOW_CONN_CARCUTTER_WRONG", connection_json(carcutter.url, "wrong-token"))
-    with pytest.raises(CarCutterAuthError, match=r"bearer token .* refused.*401 Authorization Required"):
+    with pytest.raises(AuthError, match=r"bearer token .* refused.*401 Authorization Required"):
         CarCutterHook("carcutter_wrong").get_shotlist()
 
 
 def test_403_forbidden_token(carcutter, monkeypatch):
     carcutter.configure(forbidden_token="read-only-token")
     monkeypatch.setenv("AIRFLOW_CONN_CARCUTTER_RO", connection_json(carcutter.url, "read-only-token"))
-    with pytest.raises(CarCutterForbiddenError):
+    with pytest.raises(AuthError):
         CarCutterHook("carcutter_ro").get_shotlist()
 
 
 def test_402_is_final_and_never_retried(hook, carcutter, s3_client, put_photos):
     carcutter.configure(credits=0)
     url = presign(s3_client, put_photos(per_vehicle=1)[0]["source"])
-    with pytest.raises(CarCutterCreditsExceededError, match="Credits exceeded"):
+    with pytest.raises(CreditsError, match="Credits exceeded"):
         hook.submit_images([url])
     assert counts(carcutter)["asyncSubmit"] == 1
     assert carcutter.ledger()["charges"] == {}
@@ -316,7 +318,7 @@ def test_402_is_final_and_never_retried(hook, carcutter, s3_client, put_photos):
 
 def test_5xx_is_retried_with_backoff_then_raised(hook, carcutter):
     carcutter.configure(error_5xx_ratio=1.0)
-    with pytest.raises(CarCutterServerError):
+    with pytest.raises(ServerError):
         hook.get_shotlist()
     assert counts(carcutter)["vehicleShotlist"] == 1 + 3  # max_retries of the test connection
 
@@ -327,7 +329,7 @@ def test_dropped_connections_are_retried(hook, carcutter):
         hook.submit_vehicle(f"VIN{n}")
     assert len(hook.get_shotlist()) == 6
     carcutter.configure(drop_ratio=1.0)
-    with pytest.raises(CarCutterTransportError):
+    with pytest.raises(TransportError):
         hook.get_shotlist()
 
 
@@ -342,15 +344,15 @@ def test_429_beyond_the_concurrency_cap_is_retried(hook, carcutter):
 def test_error_bodies_map_to_classes():
     """Statuses the stand-in has no knob for (413, 429 body, 5xx variants) and body shapes."""
     assert isinstance(
-        error_from_response(413, '{"code": 413, "message": "too many vehicles"}'), CarCutterBadRequestError
+        error_from_response(413, '{"code": 413, "message": "too many vehicles"}'), BadRequestError
     )
-    assert isinstance(error_from_response(429, ""), CarCutterRateLimitedError)
-    assert isinstance(error_from_response(503, "<html>busy</html>"), CarCutterServerError)
+    assert isinstance(error_from_response(429, ""), RateLimitedError)
+    assert isinstance(error_from_response(503, "<html>busy</html>"), ServerError)
     nested = error_from_response(410, '{"error": {"code": 410, "message": "file does not exist anymore."}}')
-    assert isinstance(nested, CarCutterExpiredError)
+    assert isinstance(nested, ExpiredError)
     assert nested.message == "file does not exist anymore."
     assert error_from_response(400, '{"error": "bad thing"}').message == "bad thing"
     secret = error_from_response(401, '{"message": "token abc123 is unauthorized"}', secret="abc123")
     assert "abc123" not in str(secret)
-    assert not CarCutterCreditsExceededError.retryable
-    assert CarCutterServerError.retryable and CarCutterRateLimitedError.retryable
+    assert not CreditsError.retryable
+    assert ServerError.retryable and RateLimitedError.retryable

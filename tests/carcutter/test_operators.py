@@ -8,8 +8,9 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
 from carcutter.hooks.carcutter import CarCutterHook
-from carcutter.operators.hotspots import CarCutterSyncAnnotationsOperator, CarCutterSyncFeaturesOperator
-from carcutter.operators.sync_process import CarCutterSyncProcessOperator
+from carcutter.operators.annotations import CarCutterSetAnnotationsOperator
+from carcutter.operators.features import CarCutterSetFeaturesOperator
+from carcutter.operators.single_segment import CarCutterSingleSegmentOperator
 from carcutter.operators.vehicles import CarCutterDeleteVehiclesOperator, CarCutterRegisterVehiclesOperator
 from carcutter.sensors.image_status import CarCutterImageStatusSensor
 from tests.carcutter.conftest import CONN_ID, counts, presign
@@ -50,7 +51,7 @@ def test_features_sync_creates_deletes_and_is_idempotent(carcutter):
     hook.submit_feature("VIN1", **FEATURES[1])
     desired = [{"vehicle_id": "VIN1", "features": FEATURES}, {"vehicle_id": "VIN2", "features": FEATURES[:1]}]
 
-    result = CarCutterSyncFeaturesOperator(task_id="f", vehicles=desired, carcutter_conn_id=CONN_ID).execute({})
+    result = CarCutterSetFeaturesOperator(task_id="f", vehicles=desired, carcutter_conn_id=CONN_ID).execute({})
     assert result == {"created": 2, "deleted": 2, "unchanged": 1}
     titles = sorted(f["title"] for f in hook.get_features("VIN1"))
     assert titles == ["Navigation", "Towbar"]
@@ -59,7 +60,7 @@ def test_features_sync_creates_deletes_and_is_idempotent(carcutter):
     assert duplicate in remaining_ids  # the first of two equal features is kept
 
     before = writes(carcutter)
-    again = CarCutterSyncFeaturesOperator(task_id="f", vehicles=desired, carcutter_conn_id=CONN_ID).execute({})
+    again = CarCutterSetFeaturesOperator(task_id="f", vehicles=desired, carcutter_conn_id=CONN_ID).execute({})
     assert again == {"created": 0, "deleted": 0, "unchanged": 3}
     assert writes(carcutter) == before
 
@@ -73,7 +74,7 @@ def test_annotations_sync_creates_deletes_and_is_idempotent(carcutter):
         {"image_id": "img-2", "annotations": [{"position_x": 40, "position_y": 30, "location": "mirror"}]},
         {"image_id": "img-3", "annotations": []},
     ]
-    result = CarCutterSyncAnnotationsOperator(task_id="a", images=desired, carcutter_conn_id=CONN_ID).execute({})
+    result = CarCutterSetAnnotationsOperator(task_id="a", images=desired, carcutter_conn_id=CONN_ID).execute({})
     assert result == {"created": 3, "deleted": 2, "unchanged": 0}
     assert sorted((a["position_x"], a["location"]) for a in hook.get_annotations("img-1")) == [
         (5, None),
@@ -82,7 +83,7 @@ def test_annotations_sync_creates_deletes_and_is_idempotent(carcutter):
     assert hook.get_annotations("img-3") == []
 
     before = writes(carcutter)
-    again = CarCutterSyncAnnotationsOperator(task_id="a", images=desired, carcutter_conn_id=CONN_ID).execute({})
+    again = CarCutterSetAnnotationsOperator(task_id="a", images=desired, carcutter_conn_id=CONN_ID).execute({})
     assert again == {"created": 0, "deleted": 0, "unchanged": 3}
     assert writes(carcutter) == before
 
@@ -102,13 +103,13 @@ def test_delete_vehicles_with_features_and_annotations(carcutter):
 
 def test_sync_process_stores_the_result_once(carcutter, bucket, s3_client, put_photos):
     (image,) = put_photos(per_vehicle=1)
-    task = CarCutterSyncProcessOperator(
+    task = CarCutterSingleSegmentOperator(
         task_id="s", source=image["source"], vehicle_id=image["vehicle_id"], dest_bucket=bucket,
         cut_type="complete", options={"resolution": "160x120", "padding_x": 0.1}, carcutter_conn_id=CONN_ID,
     )  # fmt: skip
     first = task.execute({})
     key = first["outputs"]["result"].removeprefix(f"s3://{bucket}/")
-    assert key.startswith(f"processed/{image['vehicle_id']}/0_side-left-")
+    assert key.startswith(f"processed/{image['vehicle_id']}/carcutter/0_side-left-")
     assert s3_client.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
     again = task.execute({})
     assert again == {**first, "reused": True}
@@ -120,7 +121,7 @@ def test_status_sensor_pokes_and_defers(carcutter, s3_client, put_photos):
     urls = [presign(s3_client, image["source"]) for image in put_photos(per_vehicle=2)]
     CarCutterHook(CONN_ID).submit_images(urls)
     sensor = CarCutterImageStatusSensor(
-        task_id="wait", image_urls=urls, carcutter_conn_id=CONN_ID, poke_interval=0.1, timeout=20
+        task_id="wait", image_urls=urls, carcutter_conn_id=CONN_ID, poke_interval=0.1, timeout=20, deferrable=True
     )
     assert not sensor.poke({}).is_done
     with pytest.raises(TaskDeferred) as deferred:

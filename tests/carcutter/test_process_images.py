@@ -1,28 +1,43 @@
-"""The process-images operator end to end: stand-in, moto's S3 server, image records, the trigger."""
+"""The process-images operator against the stand-in and moto's S3 server: claims before billing, resuming,
+taking over, concurrency, refusing unusable images, and the results it publishes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from airflow.sdk.exceptions import TaskDeferred
 
 from carcutter.operators.process_images import CarCutterProcessImagesOperator
-from image_records import ImageRecordStore
-from tests.carcutter.conftest import CONN_ID, counts
+from image_common.identity import s3_identity
+from image_common.record_store import ImageRecordStore
+from image_common.records import CLAIMED, ImageRecord, options_digest
+from image_common.sealed import seal, unseal
+from image_common.urls import redact_url
+from tests.carcutter.conftest import CONN_ID, counts, presign
+from tests.image_server import Answer
 
 ASYNC_CALLS = ("asyncSubmit", "asyncStatus", "asyncResult")
+OPTIONS = {"cut_type": "complete"}
 
 
 def operator(images: list[dict], bucket: str, **kwargs) -> CarCutterProcessImagesOperator:
     options = {
         "task_id": "process", "images": images, "dest_bucket": bucket, "cut_type": "complete",
         "carcutter_conn_id": CONN_ID, "poll_interval": 0.1, "max_poll_interval": 0.3, "first_poll_delay": 0.3,
-        "timeout": 30, "download_concurrency": 4, "deferrable": False, **kwargs,
+        "timeout": 30, "concurrency": 4, "deferrable": False, **kwargs,
     }  # fmt: skip
     return CarCutterProcessImagesOperator(**options)
+
+
+def task_context(run_id: str = "run-1", try_number: int = 1, map_index: int = -1) -> dict:
+    """The task instance part of a context: who holds the claims this task writes."""
+    ti = SimpleNamespace(dag_id="dag", run_id=run_id, task_id="process", map_index=map_index, try_number=try_number)
+    return {"ti": ti}
 
 
 def async_calls(server) -> dict[str, int]:
@@ -30,8 +45,10 @@ def async_calls(server) -> dict[str, int]:
     return {name: current.get(name, 0) for name in ASYNC_CALLS}
 
 
-def records(bucket: str) -> list:
-    return list(ImageRecordStore(bucket=bucket).iter_records("carcutter"))
+def stored_records(s3_client, bucket: str) -> list[ImageRecord]:
+    listed = s3_client.list_objects_v2(Bucket=bucket, Prefix="records/carcutter/").get("Contents", [])
+    return [ImageRecord.from_json(s3_client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            for item in listed]  # fmt: skip
 
 
 def run_deferred(deferred: TaskDeferred) -> dict:
@@ -43,122 +60,214 @@ def run_deferred(deferred: TaskDeferred) -> dict:
     return asyncio.run(first())
 
 
+def claim_left_by_a_crash(s3_client, bucket: str, image: dict, owner: str, claimed_at: float) -> str:
+    """The record a worker leaves when it dies after writing its claim and before its POST went out."""
+    key = image["source"].removeprefix(f"s3://{bucket}/")
+    identity = s3_identity(bucket, key, s3_client.head_object(Bucket=bucket, Key=key)["ETag"])
+    url = presign(s3_client, image["source"])
+    record = ImageRecord(
+        "carcutter", identity, OPTIONS, CLAIMED, source=image["source"], owner=owner, owner_try=1,
+        claimed_at=claimed_at, submitted_url=redact_url(url), sealed_submitted_url=seal(url), attempts=1,
+    )  # fmt: skip
+    assert ImageRecordStore(bucket).create(record) is not None
+    assert options_digest(identity, OPTIONS) == record.digest
+    return url
+
+
 def test_processes_a_batch_and_a_rerun_bills_nothing(carcutter, bucket, s3_client, put_photos):
     images = put_photos(vehicles=2, per_vehicle=3)
-    summary = operator(images, bucket).execute({})
+    results = operator(images, bucket).execute(task_context())
 
-    assert [row["status"] for row in summary] == ["final"] * 6
-    assert [row["source"] for row in summary] == [image["source"] for image in images]
+    assert [row["status"] for row in results] == ["final"] * 6
+    assert [row["source"] for row in results] == [image["source"] for image in images]
     assert async_calls(carcutter)["asyncSubmit"] == 2  # one request per vehicle
     assert async_calls(carcutter)["asyncResult"] == 6
     assert sorted(carcutter.ledger()["charges"].values()) == [1] * 6
-    for row, image in zip(summary, images, strict=True):
+    for row, image in zip(results, images, strict=True):
         assert row["attempts"] == row["credits_charged"] == row["credits_this_run"] == 1
         assert not row["reused"]
         key = row["outputs"]["result"].removeprefix(f"s3://{bucket}/")
-        assert key.startswith(f"processed/{image['vehicle_id']}/")
+        assert key.startswith(f"processed/{image['vehicle_id']}/carcutter/")
         assert s3_client.head_object(Bucket=bucket, Key=key)["ContentType"] == "image/jpeg"
-    assert "X-Amz" not in json.dumps(summary) and "Signature" not in json.dumps(summary)
-    assert {record.status for record in records(bucket)} == {"final"}
+    records = stored_records(s3_client, bucket)
+    assert {record.status for record in records} == {"final"}
+    written = json.dumps(results) + json.dumps([record.to_dict() for record in records])
+    assert "Signature" not in written and "X-Amz" not in written  # presigned URLs only ever sealed
+    assert {unseal(record.sealed_submitted_url) for record in records} == set(carcutter.ledger()["charges"])
 
     before = async_calls(carcutter)
-    rerun = operator(images, bucket).execute({})
+    rerun = operator(images, bucket).execute(task_context("run-2"))
     assert async_calls(carcutter) == before  # not one call to Car-Cutter
     assert all(row["reused"] and row["credits_this_run"] == 0 for row in rerun)
-    assert [row["outputs"] for row in rerun] == [row["outputs"] for row in summary]
+    assert [row["outputs"] for row in rerun] == [row["outputs"] for row in results]
     assert sorted(carcutter.ledger()["charges"].values()) == [1] * 6
 
 
-def test_a_submitted_batch_is_resumed_by_status_never_resubmitted(carcutter, bucket, put_photos):
+def test_results_go_to_s3_and_xcom_carries_counts(carcutter, bucket, s3_client, put_photos):
+    images = put_photos(vehicles=1, per_vehicle=2)
+    s3_client.put_object(Bucket=bucket, Key="in/batch.json", Body=json.dumps(images).encode())
+    returned = operator(f"s3://{bucket}/in/batch.json", bucket, results_uri=f"s3://{bucket}/out/results.jsonl").execute(
+        task_context()
+    )
+    assert returned["final"] == 2 and returned["credits_this_run"] == 2
+    assert returned["results_uri"] == f"s3://{bucket}/out/results.jsonl"
+    lines = s3_client.get_object(Bucket=bucket, Key="out/results.jsonl")["Body"].read().decode().splitlines()
+    assert [json.loads(line)["status"] for line in lines] == ["final", "final"]
+
+
+def test_a_deferred_batch_is_resumed_by_status_never_resubmitted(carcutter, bucket, s3_client, put_photos):
     images = put_photos(vehicles=1, per_vehicle=4)
-    with pytest.raises(TaskDeferred):
-        operator(images, bucket, deferrable=True).execute({})  # the worker "dies" while deferred
-    assert {record.status for record in records(bucket)} == {"submitted"}
+    with pytest.raises(TaskDeferred) as deferred:
+        operator(images, bucket, deferrable=True).execute(task_context())  # the worker dies while deferred
+    assert not deferred.value.kwargs  # the batch waits in S3, not in the metadata database
+    assert len(json.dumps(deferred.value.trigger.serialize())) < 1000  # and the trigger carries a reference
+    assert {record.status for record in stored_records(s3_client, bucket)} == {"claimed"}
     assert async_calls(carcutter)["asyncSubmit"] == 1
 
-    summary = operator(images, bucket).execute({})  # a retry, a clear, or tomorrow's run
-    assert [row["status"] for row in summary] == ["final"] * 4
+    results = operator(images, bucket).execute(task_context(try_number=2))  # the retry of the same task
+    assert [row["status"] for row in results] == ["final"] * 4
     assert async_calls(carcutter)["asyncSubmit"] == 1
     assert sorted(carcutter.ledger()["charges"].values()) == [1] * 4
 
 
 def test_deferral_round_trip_through_json(carcutter, bucket, put_photos):
     images = put_photos(vehicles=2, per_vehicle=2)
-    task = operator(images, bucket, deferrable=True)
     with pytest.raises(TaskDeferred) as deferred:
-        task.execute({})
-    assert not deferred.value.kwargs  # the batch waits in S3, not in the metadata database
+        operator(images, bucket, deferrable=True).execute(task_context())
     event = json.loads(json.dumps(run_deferred(deferred.value)))
-    summary = operator(images, bucket, deferrable=True).execute_complete({}, event=event)
-    assert [row["status"] for row in summary] == ["final"] * 4
+    results = operator(images, bucket, deferrable=True).execute_complete(task_context(), event=event)
+    assert [row["status"] for row in results] == ["final"] * 4
 
 
-def test_an_expired_result_is_submitted_once_more_and_billed_twice(carcutter, bucket, put_photos):
+def test_a_claim_left_before_its_post_is_taken_over_by_the_retry_at_once(carcutter, bucket, s3_client, put_photos):
+    [image] = put_photos(per_vehicle=1)
+    url = claim_left_by_a_crash(s3_client, bucket, image, owner="dag/run-1/process/-1", claimed_at=time.time())
+    results = operator([image], bucket).execute(task_context(try_number=2))
+    assert [row["status"] for row in results] == ["final"]
+    charges = carcutter.ledger()["charges"]
+    assert sum(charges.values()) == 1 and url not in charges  # sent once, with a new URL
+
+
+def test_another_runs_fresh_claim_is_waited_for_not_submitted(carcutter, bucket, s3_client, put_photos):
+    [image] = put_photos(per_vehicle=1)
+    claim_left_by_a_crash(s3_client, bucket, image, owner="dag/other-run/process/3", claimed_at=time.time())
+    results = operator([image], bucket, timeout=2, max_failure_ratio=1.0).execute(task_context())
+    assert [row["status"] for row in results] == ["pending"]
+    assert carcutter.ledger()["charges"] == {}
+    assert async_calls(carcutter)["asyncSubmit"] == 0
+
+
+def test_another_runs_stale_claim_is_taken_over(carcutter, bucket, s3_client, put_photos):
+    [image] = put_photos(per_vehicle=1)
+    claim_left_by_a_crash(s3_client, bucket, image, owner="dag/other-run/process/3", claimed_at=time.time() - 3600)
+    results = operator([image], bucket, claim_lease_seconds=600).execute(task_context())
+    assert [row["status"] for row in results] == ["final"]
+    assert sum(carcutter.ledger()["charges"].values()) == 1
+
+
+def test_a_claim_car_cutter_answers_404_for_is_taken_over(carcutter, bucket, s3_client, put_photos):
+    carcutter.configure(unknown_url_status="404")  # the real status endpoint may say "no such image"
+    [image] = put_photos(per_vehicle=1)
+    claim_left_by_a_crash(s3_client, bucket, image, owner="dag/run-1/process/-1", claimed_at=time.time())
+    results = operator([image], bucket).execute(task_context(try_number=2))
+    assert [row["status"] for row in results] == ["final"]
+    assert sum(carcutter.ledger()["charges"].values()) == 1
+
+
+def test_two_runs_at_the_same_time_charge_each_image_once(carcutter, bucket, put_photos):
+    images = put_photos(vehicles=3, per_vehicle=3)
+    shared = {**images[0], "vehicle_id": "WVWZZZ1JZ3W999999", "name": "shared"}  # one photo, two vehicles
+    outcomes: dict[str, list] = {}
+
+    def run(run_id: str, batch: list[dict]) -> None:
+        outcomes[run_id] = operator(batch, bucket).execute(task_context(run_id))
+
+    threads = [threading.Thread(target=run, args=("daily", images)),
+               threading.Thread(target=run, args=("backfill", [shared, *reversed(images)]))]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(carcutter.ledger()["charges"].values()) == len(images)
+    assert {row["status"] for rows in outcomes.values() for row in rows} == {"final"}
+    by_source = {row["source"]: row["outputs"] for rows in outcomes.values() for row in rows}
+    assert len(by_source) == len(images)  # both runs point at the same outputs
+    assert sum(row["credits_this_run"] for rows in outcomes.values() for row in rows) == len(images)
+
+
+def test_an_expired_result_is_submitted_once_more_and_billed_twice(carcutter, bucket, s3_client, put_photos):
     images = put_photos(vehicles=1, per_vehicle=2)
     carcutter.configure(result_expiry_seconds=0.2)
     with pytest.raises(TaskDeferred) as first_wait:
-        operator(images, bucket, deferrable=True).execute({})
+        operator(images, bucket, deferrable=True).execute(task_context())
     event = run_deferred(first_wait.value)
     time.sleep(0.5)  # the results expire before the task resumes
     with pytest.raises(TaskDeferred) as second_wait:
-        operator(images, bucket, deferrable=True).execute_complete({}, event=event)
+        operator(images, bucket, deferrable=True).execute_complete(task_context(), event=event)
     carcutter.configure(result_expiry_seconds=3600)
-    summary = operator(images, bucket, deferrable=True).execute_complete({}, event=run_deferred(second_wait.value))
-    assert [(row["status"], row["attempts"], row["credits_charged"]) for row in summary] == [("final", 2, 2)] * 2
+    results = operator(images, bucket, deferrable=True).execute_complete(
+        task_context(), event=run_deferred(second_wait.value)
+    )
+    assert [(row["status"], row["attempts"], row["credits_charged"]) for row in results] == [("final", 2, 2)] * 2
     assert async_calls(carcutter)["asyncSubmit"] == 2
-    # two images, each sent (and billed) twice; a re-signed URL may or may not differ within the same second
     assert sum(carcutter.ledger()["charges"].values()) == 4
-    assert {(r.attempts, r.credits_charged) for r in records(bucket)} == {(2, 2)}
+    assert {(r.attempts, r.credits_charged) for r in stored_records(s3_client, bucket)} == {(2, 2)}
 
 
-def test_duplicates_http_sources_and_packed_requests(carcutter, bucket, local_stack, s3_client, put_photos):
+def test_an_unknown_quality_value_does_not_hold_a_final_image(carcutter, bucket, put_photos):
+    carcutter.configure(unknown_quality_ratio=1.0)  # e.g. "blurry": a value the document does not list
+    images = put_photos(per_vehicle=2)
+    results = operator(images, bucket).execute(task_context())
+    assert [row["status"] for row in results] == ["final"] * 2
+    assert sum(carcutter.ledger()["charges"].values()) == 2
+
+
+def test_duplicates_http_sources_with_query_strings_and_packed_requests(
+    carcutter, bucket, local_stack, s3_client, put_photos
+):
     images = put_photos(vehicles=2, per_vehicle=2)
     key = images[0]["source"].removeprefix(f"s3://{bucket}/")
-    s3_client.put_object_acl(Bucket=bucket, Key=key, ACL="public-read")  # a plain public http URL
-    http_source = f"{local_stack.s3_url}/{bucket}/{key}"
+    s3_client.put_object_acl(Bucket=bucket, Key=key, ACL="public-read")
+    http_source = f"{local_stack.s3_url}/{bucket}/{key}?dealer-token=s3cr3t"  # a dealer's signed URL
     batch = [*images, images[1], {"source": http_source, "vehicle_id": "HTTPVEHICLE000001", "name": "front"}]
-    summary = operator(batch, bucket, group_by_vehicle=False).execute({})
-    assert [row["status"] for row in summary] == ["final"] * 6
-    assert summary[4]["outputs"] == summary[1]["outputs"]  # the same picture listed twice: processed once
+    results = operator(batch, bucket, group_by_vehicle=False, allowed_networks=["127.0.0.1/32"]).execute(
+        task_context()
+    )
+    assert [row["status"] for row in results] == ["final"] * 6
+    assert results[4]["outputs"] == results[1]["outputs"]  # the same picture listed twice: processed once
     assert async_calls(carcutter)["asyncSubmit"] == 1  # 5 distinct images, packed into one request
     charges = carcutter.ledger()["charges"]
-    assert len(charges) == 5
-    assert charges[http_source] == 1  # http(s) sources are sent as they are
-    assert "/front-" in summary[5]["outputs"]["result"]
+    assert len(charges) == 5 and charges[http_source] == 1  # http(s) sources are sent as they are
+    assert "/front-" in results[5]["outputs"]["result"]
+    written = json.dumps(results) + json.dumps([r.to_dict() for r in stored_records(s3_client, bucket)])
+    assert "s3cr3t" not in written
 
 
-def test_an_unreadable_source_fails_alone(carcutter, bucket, put_photos):
-    images = [
-        *put_photos(per_vehicle=1),
-        {"source": "http://127.0.0.1:9/gone.jpg?token=secret", "vehicle_id": "V2"},
-        {"source": f"s3://{bucket}/photos/missing.jpg", "vehicle_id": "V3"},
-    ]
-    summary = operator(images, bucket).execute({})
-    assert [row["status"] for row in summary] == ["final", "error", "error"]
-    assert "cannot read the source" in summary[1]["error"]
-    assert "secret" not in json.dumps(summary)
-    assert async_calls(carcutter)["asyncSubmit"] == 1
-    assert len(records(bucket)) == 1
+def test_bad_entries_are_refused_one_by_one(carcutter, bucket, put_photos):
+    images = [*put_photos(per_vehicle=1), {"source": "ftp://x/y.jpg", "vehicle_id": "V"}, {"source": "s3://b/k.jpg"}]
+    results = operator(images, bucket).execute(task_context())
+    assert sorted(row["status"] for row in results) == ["final", "refused", "refused"]
+    reasons = " ".join(row["error"] or "" for row in results)
+    assert "scheme 'ftp'" in reasons and "vehicle_id is missing" in reasons
 
 
-def test_bad_images_argument_fails_for_good(bucket):
-    with pytest.raises(AirflowFailException, match="image 0: source"):
-        operator([{"source": "ftp://x/y.jpg", "vehicle_id": "V"}], bucket).execute({})
-    with pytest.raises(AirflowFailException, match="vehicle_id"):
-        operator([{"source": "s3://b/k.jpg"}], bucket).execute({})
-
-
-def test_a_billed_failure_is_recorded_and_not_sent_again(carcutter, bucket, s3_client, put_photos):
-    broken_key = "photos/BROKEN00000000000/0_front.jpg"
-    s3_client.put_object(Bucket=bucket, Key=broken_key, Body=b"this is not a photo")
-    images = [*put_photos(per_vehicle=1), {"source": f"s3://{bucket}/{broken_key}", "vehicle_id": "BROKEN00000000000"}]
-    summary = operator(images, bucket).execute({})
-    assert [row["status"] for row in summary] == ["final", "error"]
-    assert "'error'" in summary[1]["error"]
-    assert sorted(record.status for record in records(bucket)) == ["error", "final"]
+def test_a_billed_failure_is_recorded_and_not_sent_again(carcutter, bucket, s3_client, put_photos, image_server):
+    # a photo that is fine when we inspect it and gone when Car-Cutter fetches it: billed, status "error"
+    photo = s3_client.get_object(Bucket=bucket, Key=put_photos(per_vehicle=1)[0]["source"].split("/", 3)[3])
+    good = Answer(body=photo["Body"].read(), headers=(("ETag", '"v1"'),))
+    image_server.routes["/flaky.jpg"] = lambda number, agent: Answer(404) if "aiohttp" in agent else good
+    images = [*put_photos(per_vehicle=1), {"source": image_server.url("/flaky.jpg"), "vehicle_id": "FLAKY000000000000"}]
+    results = operator(images, bucket, max_failure_ratio=1.0, allowed_networks=["127.0.0.1/32"]).execute(
+        task_context()
+    )
+    assert [row["status"] for row in results] == ["final", "failed"]
+    assert "'error'" in results[1]["error"]
+    assert sorted(record.status for record in stored_records(s3_client, bucket)) == ["failed", "final"]
 
     before = async_calls(carcutter)
-    rerun = operator(images, bucket).execute({})
+    rerun = operator(images, bucket, max_failure_ratio=1.0, allowed_networks=["127.0.0.1/32"]).execute(
+        task_context("run-2")
+    )
     assert async_calls(carcutter) == before  # Car-Cutter bills at submission: a broken photo is not sent daily
-    assert [(row["status"], row["reused"]) for row in rerun] == [("final", True), ("error", True)]
+    assert [(row["status"], row["reused"]) for row in rerun] == [("final", True), ("failed", True)]
     assert len(carcutter.ledger()["charges"]) == 2

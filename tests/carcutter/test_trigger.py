@@ -11,8 +11,8 @@ import time
 import pytest
 
 from carcutter.hooks.carcutter import CarCutterHook
-from carcutter.hooks.images import ImageStatus
 from carcutter.triggers.batch_status import CarCutterBatchStatusTrigger
+from carcutter.utils.statuses import ImageStatus
 from tests.carcutter.conftest import CONN_ID, connection_json, counts, presign
 
 
@@ -77,18 +77,16 @@ def test_timeout_marks_unfinished_images(carcutter, submitted):
     never_submitted = "http://127.0.0.1:9/never.jpg"
     event = run_trigger(make_trigger([*submitted, never_submitted], timeout=2))
     assert event["status"] == "timeout"
-    assert event["images"][-1] == {
-        "status": "unknown", "phase": "unknown", "angle": [], "quality": None, "details": {}, "finished": False,
-    }  # fmt: skip
+    assert event["images"][-1] == {"answered": True, "known": False, "finished": False}  # Car-Cutter said "unknown"
     assert all(image["finished"] for image in event["images"][:-1])
 
 
-def test_unknown_values_are_not_finished_and_logged_once(caplog):
+def test_only_an_unknown_status_means_not_finished_and_each_is_logged_once(caplog):
     caplog.set_level(logging.WARNING)
     novel = [ImageStatus(image=f"u{n}", status="final", phase="polishing") for n in range(3)]
-    assert not any(status.finished for status in novel)
+    assert all(status.finished for status in novel)  # a new phase or quality does not hold a final image
     assert not ImageStatus(image="u", status="teleported").finished
-    assert not ImageStatus(image="u", status="final", phase="ready", quality="dazzling").finished
+    assert ImageStatus(image="u", status="final", phase="ready", quality="dazzling").finished
     assert ImageStatus(image="u", status="final", phase="ready", quality="retake").finished
     warnings = [r.getMessage() for r in caplog.records if "unknown image" in r.getMessage()]
     assert len([w for w in warnings if "polishing" in w]) == 1

@@ -16,16 +16,11 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from carcutter.exceptions import (
-    CarCutterConfigError,
-    CarCutterError,
-    CarCutterTransportError,
-    error_from_response,
-)
-from carcutter.hooks import paths
-from carcutter.hooks.images import ImageStatus, chunk_for_status, parse_status_response, status_query
-from carcutter.hooks.retries import retry_arguments
-from carcutter.hooks.settings import CarCutterSettings
+from carcutter.exceptions import API, ApiError, NotFoundError, TransportError, config_error, error_from_response
+from carcutter.utils import paths
+from carcutter.utils.connection import CarCutterSettings
+from carcutter.utils.retries import retry_arguments
+from carcutter.utils.statuses import UNKNOWN, ImageStatus, chunk_for_status, parse_status_response, status_query
 
 CUT_TYPES = ("complete", "normal", "blur", "none")
 PROCESSING_SPEEDS = ("normal", "lazy")
@@ -37,6 +32,10 @@ VEHICLE_FIELDS = (
 DEFAULT_MAX_URL_LENGTH = 8000
 _CONNECT_TIMEOUT = 10.0
 _RESULT_CHUNK = 1024 * 1024
+# What each kind of call accepts: a strict server answers 406 to an Accept header that excludes its answer.
+ACCEPT_JSON = {"Accept": "application/json"}
+ACCEPT_IMAGE = {"Accept": "image/*"}
+ACCEPT_SYNC = {"Accept": "text/plain, image/*, application/json;q=0.5"}  # base64 text, or {} for cut_type none
 
 FormValue = str | int | float | bool | Sequence[str] | None
 
@@ -69,7 +68,7 @@ class CarCutterHook(BaseHook):
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_maxsize, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.headers.update(self.settings.headers)
+        session.headers.update(self.settings.auth_header)
         return session
 
     def get_conn(self) -> requests.Session:
@@ -79,7 +78,7 @@ class CarCutterHook(BaseHook):
         """The connection form's "Test" button: a read-only call that costs nothing."""
         try:
             vehicles = self.get_shotlist()
-        except CarCutterError as error:
+        except ApiError as error:
             return False, str(error)
         return True, f"Car-Cutter accepted the token ({len(vehicles)} vehicles in the shot list)"
 
@@ -90,7 +89,7 @@ class CarCutterHook(BaseHook):
         `fields` are the API's names: vehicle_manufacturer, vehicle_model, vehicle_color, ..."""
         unknown = set(fields) - set(VEHICLE_FIELDS)
         if unknown:
-            raise CarCutterConfigError(f"unknown vehicle fields: {', '.join(sorted(unknown))}")
+            raise config_error(f"unknown vehicle fields: {', '.join(sorted(unknown))}")
         answer = self._json("POST", paths.VEHICLE_SUBMIT, form={"vehicle_id": vehicle_id, **fields})
         return answer.get("vehicle", answer)
 
@@ -105,7 +104,7 @@ class CarCutterHook(BaseHook):
         """Every vehicle matching all `filters` ({column: [values]}), fetched page by page."""
         customer = customer or self.settings.customer
         if not customer:
-            raise CarCutterConfigError("listing vehicles needs a customer (argument or connection extra 'customer')")
+            raise config_error("listing vehicles needs a customer (argument or connection extra 'customer')")
         body: dict[str, Any] = {
             "customer": customer,
             "filters": [{"column": column, "values": list(values)} for column, values in (filters or {}).items()],
@@ -153,9 +152,11 @@ class CarCutterHook(BaseHook):
         `options` are the remaining form fields under their API names: location, guideline,
         processing_speed, scene_id, padding_id, padding_x, padding_y, padding_add_bottom/top/left/right,
         offset_background, blurring_license_plate, underground_3d, upload_only, from_manual_retouching,
-        retouching_accuracy. The call is billed, so a transport failure after sending is not retried."""
+        retouching_accuracy. The call is billed and Car-Cutter offers no way to ask about it afterwards, so
+        it is never repeated once the request may have reached the service (not on a 5xx, a 429 or a lost
+        answer): the caller records the attempt first and decides."""
         if (image is None) == (image_url is None):
-            raise CarCutterConfigError("give exactly one of image (bytes) or image_url")
+            raise config_error("give exactly one of image (bytes) or image_url")
         _check_choice("cut_type", cut_type, CUT_TYPES)
         _check_choice("processing_speed", options.get("processing_speed"), PROCESSING_SPEEDS)
         _check_choice("retouching_accuracy", options.get("retouching_accuracy"), RETOUCHING_ACCURACIES)
@@ -174,7 +175,9 @@ class CarCutterHook(BaseHook):
             "license_plate": ("license_plate.png", license_plate, "image/png"),
             "overlay": ("overlay.png", overlay, "image/png"),
         }
-        response = self._call("POST", paths.SYNC_SINGLE_SEGMENT, form=form, files=files, idempotent=False)
+        response = self._call(
+            "POST", paths.SYNC_SINGLE_SEGMENT, form=form, files=files, idempotent=False, headers=ACCEPT_SYNC
+        )
         return decode_sync_result(response.text)
 
     # Asynchronous processing
@@ -223,30 +226,46 @@ class CarCutterHook(BaseHook):
                     accepted.update((status.image, status) for status in known)
                     to_send = [url for url in to_send if url not in accepted]
                 if to_send:
-                    response = self._send("POST", paths.ASYNC_SUBMIT, form={**form, "image_url": to_send}, files=files)
+                    fields = {**form, "image_url": to_send}
+                    response = self._send("POST", paths.ASYNC_SUBMIT, form=fields, files=files, headers=ACCEPT_JSON)
                     accepted.update((s.image, s) for s in parse_status_response(_json_of(response)))
         return [accepted.get(url) or ImageStatus(image=url, status=None) for url in chunk]
 
     def get_image_statuses(
         self, image_urls: Sequence[str], max_url_length: int = DEFAULT_MAX_URL_LENGTH
     ) -> list[ImageStatus]:
-        """Statuses of many images, as few requests as the URL length limit allows."""
+        """Statuses of many images, as few requests as the URL length limit allows. A URL the service does
+        not know comes back as status `unknown`, whether the service says so in the answer or with a 404."""
         statuses: list[ImageStatus] = []
         for chunk in chunk_for_status(self.settings.base_url, paths.ASYNC_STATUS, list(image_urls), max_url_length):
-            statuses.extend(parse_status_response(self._json("GET", paths.ASYNC_STATUS, query=status_query(chunk))))
+            statuses.extend(self._statuses_of(chunk, lambda query: self._json("GET", paths.ASYNC_STATUS, query=query)))
         return statuses
 
     def _status_once(self, image_urls: list[str]) -> list[ImageStatus]:
+        """One try, no retry: used between attempts of a submission."""
+        return self._statuses_of(
+            image_urls, lambda query: _json_of(self._send("GET", paths.ASYNC_STATUS, query=query, headers=ACCEPT_JSON))
+        )
+
+    def _statuses_of(self, image_urls: list[str], ask: Any) -> list[ImageStatus]:
+        """A 404 for several URLs does not say which are unknown: ask about each half until it does."""
         if not image_urls:
             return []
-        response = self._send("GET", paths.ASYNC_STATUS, query=status_query(image_urls))
-        return parse_status_response(_json_of(response))
+        try:
+            return parse_status_response(ask(status_query(image_urls)))
+        except NotFoundError:
+            if len(image_urls) == 1:
+                return [ImageStatus(image=image_urls[0], status=UNKNOWN)]
+            middle = len(image_urls) // 2
+            return self._statuses_of(image_urls[:middle], ask) + self._statuses_of(image_urls[middle:], ask)
 
     @contextmanager
     def open_result(self, image_url: str) -> Iterator[requests.Response]:
         """The result as an open streaming response: read `response.raw` (a file object) or iterate it.
-        Raises CarCutterNotFoundError (404) or CarCutterExpiredError (410)."""
-        response = self._call("GET", paths.ASYNC_RESULT, query=status_query([image_url]), stream=True)
+        Raises NotFoundError (404) or ExpiredError (410)."""
+        response = self._call(
+            "GET", paths.ASYNC_RESULT, query=status_query([image_url]), stream=True, headers=ACCEPT_IMAGE
+        )
         response.raw.decode_content = True
         try:
             yield response
@@ -321,7 +340,7 @@ class CarCutterHook(BaseHook):
     # Transport
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return _json_of(self._call(method, path, **kwargs))
+        return _json_of(self._call(method, path, headers=ACCEPT_JSON, **kwargs))
 
     def _call(self, method: str, path: str, idempotent: bool = True, **kwargs: Any) -> requests.Response:
         retrying = Retrying(**retry_arguments(self.settings, idempotent=idempotent, log=self.log))
@@ -338,13 +357,14 @@ class CarCutterHook(BaseHook):
         files: Mapping[str, tuple[str, bytes | None, str]] | None = None,
         json_body: Any = None,
         stream: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
-        """One request, no retry; a non-2xx answer becomes the matching CarCutterError."""
+        """One request, no retry; a non-2xx answer becomes the matching error of `carcutter.exceptions`."""
         url = f"{self.settings.base_url}{path}" + (f"?{query}" if query else "")
         multipart = _multipart(form or {}, files or {}) if (form or files) else None
         try:
             response = self.session.request(
-                method, url, params=params, files=multipart, json=json_body, stream=stream,
+                method, url, params=params, files=multipart, json=json_body, stream=stream, headers=headers,
                 timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
             )  # fmt: skip
         except requests.RequestException as error:
@@ -361,7 +381,7 @@ def decode_sync_result(text: str) -> bytes | None:
     text = text.strip()
     if text.startswith("{"):
         if json.loads(text):
-            raise CarCutterError(200, None, "unexpected JSON answer from the synchronous API")
+            raise ApiError(API, "unexpected JSON answer from the synchronous API", status=200)
         return None
     if text.startswith('"'):
         text = json.loads(text)
@@ -370,14 +390,14 @@ def decode_sync_result(text: str) -> bytes | None:
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as error:
-        raise CarCutterError(200, None, f"the synchronous answer is not base64 ({error})") from None
+        raise ApiError(API, f"the synchronous answer is not base64 ({error})", status=200) from None
 
 
 def _json_of(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise CarCutterError(response.status_code, None, "the answer is not JSON") from None
+        raise ApiError(API, "the answer is not JSON", status=response.status_code) from None
 
 
 def _multipart(form: Mapping[str, FormValue], files: Mapping[str, tuple[str, bytes | None, str]]) -> list[tuple]:
@@ -402,13 +422,13 @@ def _json_text(value: str | Mapping[str, Any] | None) -> str | None:
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     if value is not None and value not in choices:
-        raise CarCutterConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise config_error(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
-def _transport_error(error: requests.RequestException, path: str) -> CarCutterTransportError:
+def _transport_error(error: requests.RequestException, path: str) -> TransportError:
     reason = getattr(error.args[0], "reason", None) if error.args else None
     never_sent = isinstance(error, requests.ConnectTimeout) or isinstance(
         reason, NewConnectionError | ConnectTimeoutError
     )
     cause = type(reason).__name__ if reason is not None else "no answer"
-    return CarCutterTransportError(f"{type(error).__name__} ({cause}) on {path}", sent=not never_sent)
+    return TransportError(API, f"{type(error).__name__} ({cause}) on {path}", sent=not never_sent)

@@ -11,11 +11,11 @@ from airflow.sdk import BaseHook
 from tenacity import AsyncRetrying
 from yarl import URL
 
-from carcutter.exceptions import CarCutterError, CarCutterTransportError, error_from_response
-from carcutter.hooks import paths
-from carcutter.hooks.images import ImageStatus, parse_status_response, status_query
-from carcutter.hooks.retries import retry_arguments
-from carcutter.hooks.settings import CarCutterSettings
+from carcutter.exceptions import API, ApiError, NotFoundError, TransportError, error_from_response
+from carcutter.utils import paths
+from carcutter.utils.connection import CarCutterSettings
+from carcutter.utils.retries import retry_arguments
+from carcutter.utils.statuses import UNKNOWN, ImageStatus, parse_status_response, status_query
 
 _CONNECT_TIMEOUT = 10.0
 
@@ -42,7 +42,7 @@ class CarCutterAsyncHook(BaseHook):
         connection = await self.aget_connection(self.carcutter_conn_id)
         self.settings = CarCutterSettings.from_connection(connection)
         self._session = aiohttp.ClientSession(
-            headers=self.settings.headers,
+            headers={**self.settings.auth_header, "Accept": "application/json"},
             connector=aiohttp.TCPConnector(limit=self.max_connections),
             timeout=aiohttp.ClientTimeout(total=None, connect=_CONNECT_TIMEOUT, sock_read=self.settings.timeout),
         )
@@ -56,8 +56,9 @@ class CarCutterAsyncHook(BaseHook):
             self._session = None
 
     async def get_image_statuses(self, image_urls: Sequence[str]) -> list[ImageStatus]:
-        """Statuses of `image_urls` in ONE request (the caller keeps the URL within its length limit);
-        retried with backoff on 5xx, 429, timeouts and dropped connections."""
+        """Statuses of `image_urls` in one request (the caller keeps the URL within its length limit; a 404
+        for several URLs is narrowed down by halves, as the sync hook does); retried with backoff on 5xx, 429,
+        timeouts and dropped connections."""
         if not image_urls:
             return []
         if self.settings is None or self._session is None:
@@ -65,7 +66,15 @@ class CarCutterAsyncHook(BaseHook):
         # encoded=True: the query is already escaped exactly as the sync hook escapes it
         url = URL(f"{self.settings.base_url}{paths.ASYNC_STATUS}?{status_query(image_urls)}", encoded=True)
         retrying = AsyncRetrying(**retry_arguments(self.settings, idempotent=True, log=self.log))
-        return await retrying(self._get_json, self._session, self.settings, url)
+        try:
+            return await retrying(self._get_json, self._session, self.settings, url)
+        except NotFoundError:
+            if len(image_urls) == 1:
+                return [ImageStatus(image=image_urls[0], status=UNKNOWN)]
+            middle = len(image_urls) // 2
+            return await self.get_image_statuses(image_urls[:middle]) + await self.get_image_statuses(
+                image_urls[middle:]
+            )
 
     @staticmethod
     async def _get_json(session: aiohttp.ClientSession, settings: CarCutterSettings, url: URL) -> list[ImageStatus]:
@@ -74,10 +83,10 @@ class CarCutterAsyncHook(BaseHook):
                 body = await response.text()
         except (TimeoutError, aiohttp.ClientError) as error:
             never_sent = isinstance(error, aiohttp.ClientConnectorError)
-            raise CarCutterTransportError(f"{type(error).__name__} on {url.path}", sent=not never_sent) from None
+            raise TransportError(API, f"{type(error).__name__} on {url.path}", sent=not never_sent) from None
         if response.status >= 400:
             raise error_from_response(response.status, body, secret=settings.token)
         try:
             return parse_status_response(json.loads(body))
         except ValueError:
-            raise CarCutterError(response.status, None, "the status answer is not JSON") from None
+            raise ApiError(API, "the status answer is not JSON", status=response.status) from None

@@ -6,12 +6,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
 from carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH, CarCutterHook
-from carcutter.hooks.images import redact_url
 from carcutter.triggers.batch_status import COMPLETE, TIMEOUT, CarCutterBatchStatusTrigger
+from image_common.urls import redact_url
 
 _STATUS_FIELDS = ("status", "phase", "angle", "quality")
 
@@ -19,7 +19,8 @@ _STATUS_FIELDS = ("status", "phase", "angle", "quality")
 class CarCutterImageStatusSensor(BaseSensorOperator):
     """Succeeds when every image is finished (final, error or expired); returns their statuses.
 
-    Deferrable by default: one trigger watches all `image_urls` with batched status calls.
+    It asks once right away; while images are still processing it waits in the triggerer (deferrable, one
+    trigger for all `image_urls`, batched status calls) or pokes (`deferrable=False`).
 
     :param image_urls: the exact URLs that were submitted.
     :return: `[{"image": URL without its query, "status", "phase", "angle", "quality"}]`
@@ -33,7 +34,7 @@ class CarCutterImageStatusSensor(BaseSensorOperator):
         image_urls: list[str],
         carcutter_conn_id: str = CarCutterHook.default_conn_name,
         max_url_length: int = DEFAULT_MAX_URL_LENGTH,
-        deferrable: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -45,6 +46,9 @@ class CarCutterImageStatusSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        answer = self.poke(context)
+        if answer.is_done:
+            return answer.xcom_value
         trigger = CarCutterBatchStatusTrigger(
             image_urls=list(self.image_urls),
             deadline=time.time() + self.timeout,
@@ -63,6 +67,9 @@ class CarCutterImageStatusSensor(BaseSensorOperator):
             {"image": redact_url(url), **{name: getattr(statuses.get(url), name, None) for name in _STATUS_FIELDS}}
             for url in self.image_urls
         ]
+        if not done:
+            pending = sum(1 for url in self.image_urls if not (url in statuses and statuses[url].finished))
+            self.log.info("%d of %d images still processing", pending, len(self.image_urls))
         return PokeReturnValue(is_done=done, xcom_value=rows)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:

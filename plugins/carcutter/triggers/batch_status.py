@@ -1,7 +1,8 @@
 """One trigger watches a whole batch of submitted images until each is finished or the deadline passes.
 
-All its state is in its keyword arguments (absolute times, the URL list), so a restarted triggerer
-simply starts polling again. It keeps status calls few:
+Its arguments stay small: the URLs come either from the deferring operator's batch state in S3 (`batch_uri`;
+the exact URLs are sealed there) or, for the sensor, from a short inline list. All its state is in those
+arguments (absolute times), so a restarted triggerer simply starts polling again. It keeps status calls few:
 - the first poll waits until `first_poll_at`;
 - images already finished are never asked about again;
 - each round walks the pending images in submission order, many URLs per request. The service works
@@ -16,17 +17,21 @@ skip the rest of the round; auth, billing and input errors end the wait with an 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from carcutter.exceptions import CarCutterError, CarCutterNotFoundError
-from carcutter.hooks import paths
+from carcutter.exceptions import ApiError
 from carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH
 from carcutter.hooks.carcutter_async import CarCutterAsyncHook
-from carcutter.hooks.images import ImageStatus, chunk_for_status
+from carcutter.utils import paths
+from carcutter.utils.batch import WAITING
+from carcutter.utils.statuses import ImageStatus, chunk_for_status
+from image_common.sealed import unseal
 
 COMPLETE = "complete"
 TIMEOUT = "timeout"
@@ -35,63 +40,72 @@ _BACKOFF = 1.5
 
 
 class CarCutterBatchStatusTrigger(BaseTrigger):
-    """Fires one event: `{"status": "complete" | "timeout" | "error", "message", "images": [...], "batch_key"}`
-    where `images[i]` describes `image_urls[i]`: its last status fields (no URL) plus `finished`.
+    """Fires one event: `{"status": "complete" | "timeout" | "error", "message", ...}`.
 
-    :param image_urls: the exact URLs that were submitted, earliest submission first.
+    With `batch_uri` the event also carries `batch_uri` and `statuses_uri`: an S3 JSON document
+    `{image digest: {"known", "finished", "status", "phase", "angle", "quality", "details"}}` for the batch's
+    waiting images (read it with `read_statuses`). With `image_urls` the event carries `images`: the same
+    entries, one per URL in the given order.
+
     :param deadline: epoch seconds after which the wait ends with a "timeout" event.
     :param first_poll_at: epoch seconds of the first status request (default: now).
-    :param batch_key: an opaque reference echoed in the event (where the deferring task keeps its state).
     """
 
     def __init__(
         self,
-        image_urls: list[str],
         deadline: float,
+        batch_uri: str | None = None,
+        image_urls: list[str] | None = None,
         carcutter_conn_id: str = CarCutterAsyncHook.default_conn_name,
+        aws_conn_id: str | None = "aws_default",
         poll_interval: float = 30.0,
         max_poll_interval: float = 300.0,
         first_poll_at: float | None = None,
         max_url_length: int = DEFAULT_MAX_URL_LENGTH,
         full_sweep_every: int = 10,
         status_concurrency: int = 4,
-        batch_key: str | None = None,
     ) -> None:
         super().__init__()
-        self.image_urls = list(image_urls)
+        if (batch_uri is None) == (image_urls is None):
+            raise ValueError("give exactly one of batch_uri or image_urls")
         self.deadline = deadline
+        self.batch_uri = batch_uri
+        self.image_urls = list(image_urls) if image_urls is not None else None
         self.carcutter_conn_id = carcutter_conn_id
+        self.aws_conn_id = aws_conn_id
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.first_poll_at = first_poll_at if first_poll_at is not None else time.time()
         self.max_url_length = max_url_length
         self.full_sweep_every = full_sweep_every
         self.status_concurrency = status_concurrency
-        self.batch_key = batch_key
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "image_urls": self.image_urls,
                 "deadline": self.deadline,
+                "batch_uri": self.batch_uri,
+                "image_urls": self.image_urls,
                 "carcutter_conn_id": self.carcutter_conn_id,
+                "aws_conn_id": self.aws_conn_id,
                 "poll_interval": self.poll_interval,
                 "max_poll_interval": self.max_poll_interval,
                 "first_poll_at": self.first_poll_at,
                 "max_url_length": self.max_url_length,
                 "full_sweep_every": self.full_sweep_every,
                 "status_concurrency": self.status_concurrency,
-                "batch_key": self.batch_key,
             },
         )
 
     def __repr__(self) -> str:
-        return f"<CarCutterBatchStatusTrigger {len(self.image_urls)} images, conn {self.carcutter_conn_id!r}>"
+        watched = self.batch_uri or f"{len(self.image_urls or [])} images"
+        return f"<CarCutterBatchStatusTrigger {watched}, conn {self.carcutter_conn_id!r}>"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        urls = await self._watched_urls()  # {key: exact URL}
         latest: dict[str, ImageStatus] = {}
-        pending = list(dict.fromkeys(self.image_urls))
+        pending = list(dict.fromkeys(urls.values()))
         interval = self.poll_interval
         rounds_cut_short = calls = 0
         await asyncio.sleep(max(0.0, min(self.first_poll_at, self.deadline) - time.time()))
@@ -103,8 +117,8 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
                     round_calls, cut_short = await self._poll_round(
                         hook, chunks, latest, stop_early=rounds_cut_short < self.full_sweep_every
                     )
-                except CarCutterError as error:
-                    yield TriggerEvent(self._event(ERROR, f"status polling stopped: {error}", latest))
+                except ApiError as error:
+                    yield TriggerEvent(await self._event(ERROR, f"status polling stopped: {error}", urls, latest))
                     return
                 calls += round_calls
                 before = len(pending)
@@ -113,16 +127,15 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
                 progressed = len(pending) < before
                 interval = self.poll_interval if progressed else min(interval * _BACKOFF, self.max_poll_interval)
                 self.log.info(
-                    "%d of %d images finished after %d status calls", len(self.image_urls) - len(pending),
-                    len(self.image_urls), calls,
-                )  # fmt: skip
+                    "%d of %d images finished after %d status calls", len(urls) - len(pending), len(urls), calls
+                )
                 if pending:
                     await asyncio.sleep(max(0.0, min(interval, self.deadline - time.time())))
         if pending:
-            message = f"{len(pending)} of {len(self.image_urls)} images not finished by the deadline"
-            yield TriggerEvent(self._event(TIMEOUT, message, latest))
+            message = f"{len(pending)} of {len(urls)} images not finished by {time.ctime(self.deadline)}"
+            yield TriggerEvent(await self._event(TIMEOUT, message, urls, latest))
         else:
-            yield TriggerEvent(self._event(COMPLETE, f"all {len(self.image_urls)} images finished", latest))
+            yield TriggerEvent(await self._event(COMPLETE, f"all {len(urls)} images finished", urls, latest))
 
     async def _poll_round(
         self,
@@ -140,7 +153,7 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
             calls += len(wave)
             wave_finished = True
             for chunk, answer in zip(wave, answers, strict=True):
-                if _is_passing_trouble(answer):
+                if isinstance(answer, ApiError) and answer.retryable:
                     self.log.warning("status request failed (%s); the images stay pending", answer)
                     wave_finished = False
                     continue
@@ -153,15 +166,49 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
                 return calls, True
         return calls, False
 
-    def _event(self, status: str, message: str, latest: dict[str, ImageStatus]) -> dict[str, Any]:
-        images = []
-        for url in self.image_urls:
-            known = latest.get(url)
-            entry = {key: value for key, value in known.to_dict().items() if key != "image"} if known else {}
-            images.append({**entry, "finished": bool(known and known.finished)})
-        return {"status": status, "message": message, "images": images, "batch_key": self.batch_key}
+    async def _watched_urls(self) -> dict[str, str]:
+        if self.image_urls is not None:
+            return {str(position): url for position, url in enumerate(self.image_urls)}
+        state = json.loads(await self._s3_read(self.batch_uri or ""))
+        return {
+            image["digest"]: unseal(image["sealed_url"])
+            for image in state["images"]
+            if image["state"] == WAITING and image.get("sealed_url")
+        }
+
+    async def _event(
+        self, status: str, message: str, urls: dict[str, str], latest: dict[str, ImageStatus]
+    ) -> dict[str, Any]:
+        entries = {key: _entry(latest.get(url)) for key, url in urls.items()}
+        if self.image_urls is not None:
+            return {"status": status, "message": message, "images": list(entries.values())}
+        statuses_uri = f"{self.batch_uri}.statuses.json"
+        await self._s3_write(statuses_uri, json.dumps(entries).encode())
+        return {"status": status, "message": message, "batch_uri": self.batch_uri, "statuses_uri": statuses_uri}
+
+    async def _s3_read(self, uri: str) -> bytes:
+        bucket, key = S3Hook.parse_s3_url(uri)
+        async with await S3Hook(aws_conn_id=self.aws_conn_id).get_async_conn() as client:
+            answer = await client.get_object(Bucket=bucket, Key=key)
+            return await answer["Body"].read()
+
+    async def _s3_write(self, uri: str, body: bytes) -> None:
+        bucket, key = S3Hook.parse_s3_url(uri)
+        async with await S3Hook(aws_conn_id=self.aws_conn_id).get_async_conn() as client:
+            await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
-def _is_passing_trouble(answer: object) -> bool:
-    """A failure worth waiting out: retryable errors, and a 404 for URLs the service does not know yet."""
-    return isinstance(answer, CarCutterError) and (answer.retryable or isinstance(answer, CarCutterNotFoundError))
+def read_statuses(s3_client: Any, statuses_uri: str) -> dict[str, dict[str, Any]]:
+    bucket, key = S3Hook.parse_s3_url(statuses_uri)
+    return json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _entry(status: ImageStatus | None) -> dict[str, Any]:
+    """What is known of one URL, without the URL: `answered` False when no status request about it
+    succeeded, `known` False when Car-Cutter said it does not know it, else its last status fields."""
+    if status is None:
+        return {"answered": False, "known": False, "finished": False}
+    if not status.known_to_service:
+        return {"answered": True, "known": False, "finished": False}
+    fields = {key: value for key, value in status.to_dict().items() if key != "image"}
+    return {**fields, "answered": True, "known": True, "finished": status.finished}

@@ -1,7 +1,10 @@
 """When a failed Car-Cutter call is tried again: bounded exponential backoff, never after a billing stop.
 
-Idempotent calls retry every retryable failure. Calls that create something (a feature, a sync cut)
-do not retry a transport failure after the request was sent: the service may have acted on it.
+Read-only calls retry every retryable failure. Calls that create or bill something (a feature, an
+annotation, a synchronous cut) are never repeated once the request may have reached the service: only a
+request that surely never left (connection refused, connect timeout) is tried again. The asynchronous
+submission has its own rule (`CarCutterHook.submit_images`): before repeating it, ask the status endpoint
+which URLs the service already has.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from typing import Any
 
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
-from carcutter.exceptions import CarCutterError, CarCutterTransportError
-from carcutter.hooks.settings import CarCutterSettings
+from carcutter.exceptions import ApiError, TransportError
+from carcutter.utils.connection import CarCutterSettings
 
 
 def should_retry(error: BaseException, idempotent: bool) -> bool:
-    if not isinstance(error, CarCutterError) or not error.retryable:
+    if not isinstance(error, ApiError) or not error.retryable:
         return False
-    return idempotent or not (isinstance(error, CarCutterTransportError) and error.sent)
+    return idempotent or (isinstance(error, TransportError) and not error.sent)
 
 
 def retry_arguments(settings: CarCutterSettings, idempotent: bool, log: logging.Logger) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Image statuses of the asynchronous API and the status-request URL arithmetic (shared by both hooks).
 
-Car-Cutter says more status, phase and quality values may be added. A value this module does not know
-makes the image "not finished" (never a crash) and is logged once per process.
+Car-Cutter says more status, phase and quality values may be added. An unknown *status* makes the image
+"not finished" (never a crash); an unknown phase or quality changes nothing about whether it is finished
+(a final image with a new quality value is still final). Each unknown value is logged once per process.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def _is_known(kind: str, value: Any, known: frozenset[str], none_ok: bool) -> bo
         first_time = (kind, repr(value)) not in _reported
         _reported.add((kind, repr(value)))
     if first_time:
-        log.warning("Car-Cutter sent an unknown image %s %r; treating such images as not finished", kind, value)
+        consequence = "treating such images as not finished" if kind == "status" else "ignored"
+        log.warning("Car-Cutter sent an unknown image %s %r; %s", kind, value, consequence)
     return False
 
 
@@ -72,13 +74,10 @@ class ImageStatus:
 
     @property
     def finished(self) -> bool:
-        """Terminal, and every value known: only then may a caller act on it."""
-        known = (
-            _is_known("status", self.status, KNOWN_STATUSES, none_ok=False)
-            & _is_known("phase", self.phase, KNOWN_PHASES, none_ok=True)
-            & _is_known("quality", self.quality, KNOWN_QUALITIES, none_ok=True)
-        )
-        return known and self.status in TERMINAL_STATUSES
+        """A terminal status (final, error, expired); only then may a caller act on it."""
+        _is_known("phase", self.phase, KNOWN_PHASES, none_ok=True)
+        _is_known("quality", self.quality, KNOWN_QUALITIES, none_ok=True)
+        return _is_known("status", self.status, KNOWN_STATUSES, none_ok=False) and self.status in TERMINAL_STATUSES
 
     @property
     def known_to_service(self) -> bool:
@@ -125,10 +124,3 @@ def chunk_for_status(base_url: str, path: str, image_urls: list[str], max_url_le
         chunks.append(current)
     return chunks
 
-
-def redact_url(url: str) -> str:
-    """The URL without its query string: presigned signatures and tokens never reach logs or XCom."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + "?…"

@@ -1,0 +1,112 @@
+"""Which planned images need no work at all: refused outright (a reference the pipeline may not or cannot
+read) or already processed (a final record in the provider's record index). Only the rest go to the
+processing tasks, so a daily run over an unchanged inventory costs a few listings and index reads, not a
+request per image.
+
+Identities come from bucket listings for `s3://` sources and from one HEAD per http(s) source (ETag /
+Last-Modified); an http source whose server gives neither is identified by its content in the processing task.
+The record options of each provider come from its operator (`record_options`), the one place they are made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+from carcutter.operators.process_images import CarCutterProcessImagesOperator
+from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
+from image_common.fetch import SourceFetchError, guarded_session, head_url
+from image_common.identity import http_identity, s3_identities
+from image_common.policy import SourceNotAllowedError, SourcePolicy
+from image_common.record_index import RecordIndex
+from image_common.record_store import ImageRecordStore
+from image_common.records import options_digest
+from image_common.results import REFUSED, ImageResult
+from image_common.sources import ImageSource, InvalidSourceError
+from include.pipeline.plan import PlannedImage
+from include.pipeline.settings import PipelineSettings
+
+HEAD_DEADLINE_SECONDS = 15.0
+
+
+@dataclass
+class KnownImages:
+    results: dict[tuple[str, str, str], ImageResult] = field(default_factory=dict)  # reused or refused
+    identities: dict[tuple[str, str, str], str | None] = field(default_factory=dict)  # the rest
+
+
+def source_policy(settings: PipelineSettings) -> SourcePolicy:
+    return SourcePolicy.build(
+        allowed_buckets=settings.image_buckets,
+        allowed_networks=settings.allowed_networks,
+        max_bytes=settings.max_source_bytes,
+        deadline_seconds=settings.source_deadline_seconds,
+        max_pixels=settings.max_pixels,
+    )
+
+
+def record_options(provider: str, settings: PipelineSettings) -> dict:
+    if provider == "carcutter":
+        return CarCutterProcessImagesOperator.record_options(cut_type=settings.cut_type)
+    return ClippingMagicAutoClipOperator.record_options(
+        test=settings.clippingmagic_test_mode, outputs=settings.clippingmagic_outputs
+    )
+
+
+def find_known_images(s3_hook: S3Hook, settings: PipelineSettings, images: Sequence[PlannedImage]) -> KnownImages:
+    known = KnownImages()
+    policy = source_policy(settings)
+    readable: list[tuple[PlannedImage, ImageSource]] = []
+    for image in images:
+        try:
+            source = ImageSource.parse(image.source)
+            policy.check(source)
+            readable.append((image, source))
+        except (InvalidSourceError, SourceNotAllowedError) as error:
+            known.results[image.key] = _refused(image, str(error))
+    identities = _identities(s3_hook, policy, [source for _, source in readable])
+    store = ImageRecordStore(settings.bucket, settings.records_prefix)
+    indexes = {provider: RecordIndex(store, provider).load() for provider in {image.provider for image in images}}
+    for image, source in readable:
+        identity, reason = identities[source.uri]
+        if reason is not None:
+            known.results[image.key] = _refused(image, reason)
+            continue
+        record = None
+        if identity:
+            record = indexes[image.provider].get(options_digest(identity, record_options(image.provider, settings)))
+        if record is not None:
+            known.results[image.key] = ImageResult.from_record(
+                record, image.vehicle_id, image.name, image.shown_source, reused=True
+            )
+        else:
+            known.identities[image.key] = identity or None
+    return known
+
+
+def _identities(s3_hook: S3Hook, policy: SourcePolicy, sources: list[ImageSource]) -> dict[str, tuple[str, str | None]]:
+    """uri -> (identity or "" when only the content can tell, the reason it cannot be read or None)."""
+    s3_sources = list({source.uri: source for source in sources if source.is_s3}.values())
+    found, failed = s3_identities(s3_hook.conn, s3_sources) if s3_sources else ({}, {})
+    outcome: dict[str, tuple[str, str | None]] = {uri: (identity, None) for uri, identity in found.items()}
+    outcome.update((uri, ("", f"{ImageSource(uri)}: {reason}")) for uri, reason in failed.items())
+    urls = list({source.uri for source in sources if not source.is_s3})
+    head_policy = dataclasses.replace(policy, deadline_seconds=min(policy.deadline_seconds, HEAD_DEADLINE_SECONDS))
+    with guarded_session(head_policy) as web, ThreadPoolExecutor(max_workers=16) as pool:
+
+        def identify(url: str) -> tuple[str, str | None]:
+            try:
+                return http_identity(url, head_url(web, url, head_policy)) or "", None
+            except (SourceFetchError, SourceNotAllowedError) as error:
+                return "", str(error)
+
+        outcome.update(zip(urls, pool.map(identify, urls), strict=True))
+    return outcome
+
+
+def _refused(image: PlannedImage, reason: str) -> ImageResult:
+    return ImageResult(image.provider, image.vehicle_id, image.name, image.shown_source, REFUSED, error=reason)

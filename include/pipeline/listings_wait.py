@@ -1,0 +1,182 @@
+"""Waiting for a date's listing files: `ListingFilesSensor` and its trigger.
+
+A date is ready when it has listing files (incoming or already archived) and its incoming prefix has been
+quiet: no object newer than `quiet_seconds`. Dealers' exports arrive as several files, sometimes minutes
+apart; waiting for quiet instead of the first object means one run sees them all, and a file that still
+arrives later is picked up by a rerun, which plans over the whole date again. Files that are already old when
+the sensor starts (a backfill, a rerun) are ready at once, without deferring.
+
+Why not the Amazon provider's `S3KeysUnchangedSensor`: it learns "unchanged" by watching for a whole
+inactivity period, so every run would wait that long even for files uploaded yesterday, and it knows nothing
+of the archive, where a rerun's files are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseSensorOperator, Context
+from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+READY = "ready"
+TIMEOUT = "timeout"
+
+
+def describe(incoming: list[datetime], archived: int, quiet_seconds: float, now: float) -> tuple[bool, str]:
+    """Whether the date is ready, and a sentence saying why not (or what is there)."""
+    if not incoming and not archived:
+        return False, "no listing files yet"
+    newest = max(incoming, default=None)
+    quiet_for = now - newest.timestamp() if newest else float("inf")
+    there = f"{len(incoming)} incoming and {archived} archived listing files"
+    if quiet_for < quiet_seconds:
+        return False, f"{there}; the newest came {quiet_for:.0f} s ago, waiting until it is {quiet_seconds:.0f} s old"
+    return True, there
+
+
+class ListingFilesTrigger(BaseTrigger):
+    """Polls the date's two prefixes until the date is ready (`describe`) or `deadline` (epoch seconds)."""
+
+    def __init__(
+        self,
+        bucket: str,
+        incoming_prefix: str,
+        archive_prefix: str,
+        quiet_seconds: float,
+        deadline: float,
+        poll_interval: float = 60.0,
+        aws_conn_id: str | None = "aws_default",
+    ) -> None:
+        super().__init__()
+        self.bucket = bucket
+        self.incoming_prefix = incoming_prefix
+        self.archive_prefix = archive_prefix
+        self.quiet_seconds = quiet_seconds
+        self.deadline = deadline
+        self.poll_interval = poll_interval
+        self.aws_conn_id = aws_conn_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "bucket": self.bucket,
+                "incoming_prefix": self.incoming_prefix,
+                "archive_prefix": self.archive_prefix,
+                "quiet_seconds": self.quiet_seconds,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+                "aws_conn_id": self.aws_conn_id,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        async with await S3Hook(aws_conn_id=self.aws_conn_id).get_async_conn() as client:
+            while True:
+                incoming = await self._last_modified(client, self.incoming_prefix)
+                archived = len(await self._last_modified(client, self.archive_prefix))
+                ready, state = describe(incoming, archived, self.quiet_seconds, time.time())
+                if ready:
+                    yield TriggerEvent({"status": READY, "message": state})
+                    return
+                if time.time() >= self.deadline:
+                    yield TriggerEvent({"status": TIMEOUT, "message": state})
+                    return
+                self.log.info("s3://%s/%s: %s", self.bucket, self.incoming_prefix, state)
+                await asyncio.sleep(max(0.0, min(self.poll_interval, self.deadline - time.time())))
+
+    async def _last_modified(self, client: Any, prefix: str) -> list[datetime]:
+        found: list[datetime] = []
+        paginator = client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            found.extend(item["LastModified"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
+        return found
+
+
+class ListingFilesSensor(BaseSensorOperator):
+    """Waits (deferred, in the triggerer) until the date's listing files are there and quiet.
+
+    Its log says what it waits for and until when; at the deadline it fails with what it saw. To stop a date
+    that waits for listings that will never come, mark this task failed (or success, to publish an empty run).
+
+    :param wait_seconds: how long to wait in all (templated; the `listings_wait_hours` setting in the DAG).
+    """
+
+    template_fields: Sequence[str] = (
+        "bucket", "incoming_prefix", "archive_prefix", "quiet_seconds", "wait_seconds", "poll_seconds",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        incoming_prefix: str,
+        archive_prefix: str,
+        quiet_seconds: float | str = 300.0,
+        wait_seconds: float | str = 20 * 3600.0,
+        poll_seconds: float | str = 60.0,
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.incoming_prefix = incoming_prefix
+        self.archive_prefix = archive_prefix
+        self.quiet_seconds = quiet_seconds
+        self.wait_seconds = wait_seconds
+        self.poll_seconds = poll_seconds
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> str:
+        ready, state = self._check()
+        where = f"s3://{self.bucket}/{self.incoming_prefix}"
+        if ready:
+            self.log.info("Listing files ready under %s: %s", where, state)
+            return state
+        deadline = time.time() + float(self.wait_seconds)
+        self.log.info(
+            "Waiting for listing files under %s (or already archived under s3://%s/%s), unchanged for %.0f s, "
+            "until %s: %s. To stop waiting, mark this task failed.",
+            where, self.bucket, self.archive_prefix, float(self.quiet_seconds),
+            datetime.fromtimestamp(deadline, UTC).isoformat(timespec="minutes"), state,
+        )  # fmt: skip
+        self.defer(
+            trigger=ListingFilesTrigger(
+                bucket=self.bucket,
+                incoming_prefix=self.incoming_prefix,
+                archive_prefix=self.archive_prefix,
+                quiet_seconds=float(self.quiet_seconds),
+                deadline=deadline,
+                poll_interval=float(self.poll_seconds),
+                aws_conn_id=self.aws_conn_id,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.wait_seconds) + 600),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        if event["status"] != READY:
+            raise AirflowSensorTimeout(
+                f"No usable listing files under s3://{self.bucket}/{self.incoming_prefix} within "
+                f"{float(self.wait_seconds) / 3600:.1f} h ({event['message']})"
+            )
+        self.log.info("Listing files ready: %s", event["message"])
+        return event["message"]
+
+    def _check(self) -> tuple[bool, str]:
+        hook = S3Hook(aws_conn_id=self.aws_conn_id)
+        paginator = hook.conn.get_paginator("list_objects_v2")
+
+        def listed(prefix: str) -> list[datetime]:
+            pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            return [item["LastModified"] for page in pages for item in page.get("Contents", [])
+                    if not item["Key"].endswith("/")]  # fmt: skip
+
+        return describe(listed(self.incoming_prefix), len(listed(self.archive_prefix)), float(self.quiet_seconds),
+                        time.time())  # fmt: skip

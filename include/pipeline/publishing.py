@@ -1,0 +1,117 @@
+"""The `publish_run` step: the manifest (Parquet + JSON), the HTML report and its summary, the vehicle state
+the run applied, and the listing files moved to the archive. It runs whatever happened upstream, so a failed
+batch still leaves a manifest and a report of everything else."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import quote
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+from image_common.items import put_bytes, put_json, read_results
+from image_common.record_index import RecordIndex
+from image_common.record_store import ImageRecordStore
+from image_common.results import REFUSED
+from include.pipeline.known_images import source_policy
+from include.pipeline.listing_files import ListingObject, archive_listing_files
+from include.pipeline.manifest import build_manifest, manifest_json, manifest_parquet, summarize
+from include.pipeline.plan import PROVIDERS
+from include.pipeline.planning import DELETE_TASK, planned_images, read_plan, s3_hook_for
+from include.pipeline.report import render_report, shown_vehicles, thumbnail_name
+from include.pipeline.settings import PipelineSettings
+from include.pipeline.thumbnails import make_thumbnails
+from include.pipeline.vehicle_state import AppliedVehicleState
+
+log = logging.getLogger(__name__)
+
+REPORT_REJECTED_ROWS = 500  # the report lists this many rejected rows; rejected.jsonl has them all
+
+# Pulls the return value of one task (map index, or None for an unmapped task); None when it did not succeed.
+TaskOutput = Callable[[str, int | None], Any]
+
+
+def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutput) -> dict[str, Any]:
+    s3_hook = s3_hook_for(settings)
+    plan = read_plan(s3_hook, plan_uri)
+    images = planned_images(plan)
+    results = read_results(s3_hook, plan["known_results_uri"])
+    for uri in plan["results_uris"]:
+        results.extend(read_results(s3_hook, uri))
+    rows = build_manifest(images, results)
+    deleted = (task_output(DELETE_TASK, None) or {}).get("deleted", [])
+    summary = summarize(rows, sum(r.credits_this_run for r in results), plan["rejected_count"], len(deleted))
+
+    base = f"s3://{settings.bucket}/"
+    manifests = f"{base}{settings.dated(settings.manifests_prefix)}"
+    reports = f"{base}{settings.dated(settings.reports_prefix)}"
+    outputs = {
+        "manifest_parquet": put_bytes(
+            s3_hook, f"{manifests}manifest.parquet", manifest_parquet(rows), "application/vnd.apache.parquet"
+        ),
+        "manifest_json": put_bytes(s3_hook, f"{manifests}manifest.json", manifest_json(rows), "application/json"),
+    }
+    rejected = _read_jsonl(s3_hook, plan["rejected_uri"], REPORT_REJECTED_ROWS) if plan["rejected_count"] else []
+    sources = {image.key: image.source for image in images}
+    wanted = []
+    for _, vehicle_rows in shown_vehicles(rows, settings.report_thumbnail_vehicles):
+        for row in vehicle_rows:
+            if row.status != REFUSED:
+                wanted.append((thumbnail_name(row, "before"), sources[(row.provider, row.vehicle_id, row.name)]))
+            wanted.append((thumbnail_name(row, "after"), row.result))
+    thumbnails = make_thumbnails(wanted, source_policy(settings), s3_hook.conn)
+    html = render_report(settings.listing_date, summary, rows, rejected, thumbnails, settings.report_thumbnail_vehicles)
+    outputs["report"] = put_bytes(s3_hook, f"{reports}report.html", html.encode(), "text/html; charset=utf-8")
+    outputs["summary"] = put_json(s3_hook, f"{reports}summary.json", summary.to_dict())
+    outputs["rejected"] = plan["rejected_uri"]
+
+    _record_applied_state(s3_hook, settings, plan, task_output)
+    listing_files = [ListingObject(**entry) for entry in plan["listing_files"]]
+    outputs["archived"] = archive_listing_files(s3_hook, settings, listing_files)
+    _compact_indexes(s3_hook, settings)
+    log.info("run summary: %s", asdict(summary))
+    return {"summary": summary.to_dict(), "outputs": outputs}
+
+
+def report_url(s3_hook: S3Hook, report_uri: str) -> str:
+    """Where a person opens the report: the object on a custom endpoint (local stack), else the S3 console."""
+    bucket, key = S3Hook.parse_s3_url(report_uri)
+    endpoint = s3_hook.conn_config.endpoint_url
+    if endpoint:
+        return f"{endpoint.rstrip('/')}/{bucket}/{quote(key, safe='/=')}"
+    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={quote(key)}"
+
+
+def _record_applied_state(
+    s3_hook: S3Hook, settings: PipelineSettings, plan: dict[str, Any], task_output: TaskOutput
+) -> None:
+    """The vehicle-state digests of every mapped task instance that succeeded; a failed one is planned again."""
+    applied = []
+    for task, per_index in plan["applied_by_task"].items():
+        for index, entries in enumerate(per_index):
+            if task_output(task, None if task == DELETE_TASK else index) is not None:
+                applied.extend(entries)
+    AppliedVehicleState(s3_hook.conn, settings.bucket, settings.records_prefix).record(applied)
+
+
+def _compact_indexes(s3_hook: S3Hook, settings: PipelineSettings) -> None:
+    store = ImageRecordStore(settings.bucket, settings.records_prefix)
+    for provider in PROVIDERS:
+        RecordIndex(store, provider).compact()
+    AppliedVehicleState(s3_hook.conn, settings.bucket, settings.records_prefix).compact()
+
+
+def _read_jsonl(s3_hook: S3Hook, uri: str, limit: int) -> list[Any]:
+    bucket, key = S3Hook.parse_s3_url(uri)
+    lines = s3_hook.conn.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
+    rows = []
+    for line in lines:
+        if line.strip():
+            rows.append(json.loads(line))
+            if len(rows) >= limit:
+                break
+    return rows
