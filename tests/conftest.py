@@ -122,6 +122,25 @@ def carcutter_server(local_stack: LocalStack) -> Iterator[StandIn]:
     server.reset()
 
 
+def airflow_home_env(home: Path) -> dict[str, str]:
+    """What makes an Airflow process use `home` and its own SQLite metadata database."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+    }
+
+
+@pytest.fixture(scope="session")
+def second_airflow_home(local_stack: LocalStack) -> dict[str, str]:
+    """Another migrated metadata database, for a second DAG run at the same time as one in `airflow_home`
+    (two `airflow dags test` processes must not share one SQLite file). Returns its environment."""
+    env = airflow_home_env(Path(tempfile.mkdtemp(prefix="airflow-test-home-2-")))
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env={**os.environ, **env},
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    return env
+
+
 @pytest.fixture(scope="session")
 def airflow_home(local_stack: LocalStack) -> Path:
     """A migrated SQLite metadata database in a throwaway AIRFLOW_HOME, connections pointing at the stack."""

@@ -67,7 +67,7 @@ def read_header(head: bytes, shown: str) -> tuple[str, int, int]:
             with Image.open(io.BytesIO(head)) as image:
                 image_format, (width, height) = image.format or "", image.size
     except Image.DecompressionBombError as error:
-        raise UnusableImageError(f"{shown}: {error}") from None
+        raise UnusableImageError(f"{shown} is over the pixel limit: {error}") from None
     except UnidentifiedImageError:
         kind = "an HTML page" if head.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")) else "not an image"
         raise UnusableImageError(f"{shown} is {kind}: no known image format") from None

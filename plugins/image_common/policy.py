@@ -112,7 +112,7 @@ class SourcePolicy:
 
 
 def _kind(address: IPAddress) -> str:
-    for name in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
+    for name in ("unspecified", "loopback", "link_local", "multicast", "private", "reserved"):
         if getattr(address, f"is_{name}"):
             return name.replace("_", "-")
     return "non-public"

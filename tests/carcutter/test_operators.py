@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from carcutter.hooks.carcutter import CarCutterHook
 from carcutter.operators.annotations import CarCutterSetAnnotationsOperator
 from carcutter.operators.features import CarCutterSetFeaturesOperator
+from carcutter.operators.process_images import CarCutterProcessImagesOperator
 from carcutter.operators.single_segment import CarCutterSingleSegmentOperator
 from carcutter.operators.vehicles import CarCutterDeleteVehiclesOperator, CarCutterRegisterVehiclesOperator
 from carcutter.sensors.image_status import CarCutterImageStatusSensor
@@ -136,3 +137,34 @@ def test_status_sensor_pokes_and_defers(carcutter, s3_client, put_photos):
     assert [row["status"] for row in rows] == ["final", "final"]
     assert all("?" not in row["image"] or row["image"].endswith("?…") for row in rows)
     assert sensor.poke({}).is_done
+
+
+def test_a_sync_call_that_may_have_been_billed_is_never_repeated(carcutter, bucket, s3_client, put_photos):
+    carcutter.configure(sync_error_after_processing_ratio=1.0)  # processed and billed, then a 500
+    (image,) = put_photos(per_vehicle=1)
+    task = CarCutterSingleSegmentOperator(
+        task_id="s", source=image["source"], vehicle_id=image["vehicle_id"], dest_bucket=bucket,
+        cut_type="complete", carcutter_conn_id=CONN_ID,
+    )  # fmt: skip
+    with pytest.raises(AirflowFailException, match="may have been billed"):
+        task.execute({})
+    carcutter.configure(sync_error_after_processing_ratio=0.0)
+    with pytest.raises(AirflowFailException, match="already claimed"):
+        task.execute({})  # a retry does not call again: the outcome of the first call is unknown
+    assert counts(carcutter)["syncSubmit"] == 1
+    assert sum(carcutter.ledger()["charges"].values()) == 1
+
+
+def test_calls_that_return_images_accept_images(carcutter, bucket, put_photos):
+    carcutter.configure(strict_accept=True)  # a server that answers 406 to "Accept: application/json" on images
+    images = put_photos(per_vehicle=2)
+    batch = CarCutterProcessImagesOperator(
+        task_id="p", images=images, dest_bucket=bucket, cut_type="complete", carcutter_conn_id=CONN_ID,
+        poll_interval=0.1, first_poll_delay=0.3, timeout=30,
+    ).execute({})  # fmt: skip
+    assert [row["status"] for row in batch] == ["final", "final"]
+    single = CarCutterSingleSegmentOperator(
+        task_id="s", source=images[0]["source"], vehicle_id="WVWZZZ1JZ3W777777", dest_bucket=bucket,
+        cut_type="blur", carcutter_conn_id=CONN_ID,
+    )  # fmt: skip
+    assert single.execute({})["outputs"]["result"]
