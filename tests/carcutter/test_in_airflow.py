@@ -65,15 +65,20 @@ def test_deferred_batch_completes_under_airflow(run_dag, carcutter, bucket, put_
     assert counts(carcutter)["asyncResult"] == 4
 
 
-def test_credits_exhausted_stops_cleanly_with_what_was_done_recorded(run_dag, carcutter, bucket, put_photos):
+def test_credits_exhausted_stops_cleanly_with_what_was_done_recorded(
+    run_dag, carcutter, bucket, s3_client, put_photos
+):
     carcutter.configure(credits=2)  # the first vehicle's request fits, the second is refused (402)
     images = put_photos(vehicles=2, per_vehicle=2)
-    state, summary = run_dag("carcutter_credits_exhausted", images=images, dest_bucket=bucket)
+    results_uri = f"s3://{bucket}/results.jsonl"
+    state, _ = run_dag("carcutter_credits_exhausted", images=images, dest_bucket=bucket, results_uri=results_uri)
     assert state == TaskInstanceState.FAILED
-    by_vehicle = {row["vehicle_id"]: set() for row in summary}
-    for row in summary:
+    body = s3_client.get_object(Bucket=bucket, Key="results.jsonl")["Body"].read().decode()
+    results = [json.loads(line) for line in body.splitlines()]  # written before the task failed
+    by_vehicle = {row["vehicle_id"]: set() for row in results}
+    for row in results:
         by_vehicle[row["vehicle_id"]].add(row["status"])
-    assert sorted(map(sorted, by_vehicle.values())) == [["error"], ["final"]]  # one request billed, one refused
-    assert all("credits" in row["error"].lower() for row in summary if row["status"] == "error")
+    assert sorted(map(sorted, by_vehicle.values())) == [["final"], ["skipped"]]  # one request billed, one refused
+    assert all("credits" in row["error"].lower() for row in results if row["status"] == "skipped")
     assert counts(carcutter)["asyncSubmit"] == 2  # the refused request was not retried
     assert len(carcutter.ledger()["charges"]) == 2
