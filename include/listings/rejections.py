@@ -16,7 +16,7 @@ MAX_RAW_CHARS = 2_000
 TRUNCATED_MARKER = "…[truncated]"
 DEFAULT_MAX_LISTING_FILE_BYTES = 256 * 1024 * 1024
 
-_URL_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s?#\"'<>]*)\?[^\s#\"'<>]*")
+_TOKEN_BOUNDARY = re.compile(r"""([\s"'<>]+)""")
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,17 @@ def cap_raw(text: str) -> str:
 
 
 def redact_url_queries(text: str) -> str:
-    if "?" not in text:
+    """Cuts every `scheme://...?query` token after its `?`. Split into tokens rather than matched with one
+    regex, so a hostile line cannot make it quadratic."""
+    if "?" not in text or "://" not in text:
         return text
-    return _URL_QUERY.sub(r"\1?…", text)
+    return "".join(_redact_token(token) for token in _TOKEN_BOUNDARY.split(text))
+
+
+def _redact_token(token: str) -> str:
+    scheme_end = token.find("://")
+    query = token.find("?", scheme_end) if scheme_end > 0 else -1
+    return token if query < 0 else token[:query] + "?…"
 
 
 def redact_values(value: Any) -> Any:
