@@ -10,7 +10,9 @@ with a pointer to the row that won. Nothing is dropped silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -22,6 +24,7 @@ from include.listings.schema import VehicleListing, unknown_keys
 
 __all__ = ["AcceptedListing", "RejectedRow", "ValidationResult", "validate_listing_files"]
 
+_GC_ALLOCATIONS_WHILE_VALIDATING = 100_000
 _MAX_NAMES_IN_WARNING = 20
 _MAX_NAME_CHARS = 60
 
@@ -47,6 +50,11 @@ class ValidationResult:
 def validate_listing_files(files: Iterable[ListingFile]) -> ValidationResult:
     """Files oldest first. Each file is read as it comes, so a generator that fetches one file at a time
     keeps one file in memory, never all of them."""
+    with _rarer_garbage_collection():
+        return _validate_in_order(files)
+
+
+def _validate_in_order(files: Iterable[ListingFile]) -> ValidationResult:
     winners: dict[str, tuple[int, AcceptedListing]] = {}
     rejected: list[tuple[int, RejectedRow]] = []
     warnings: list[str] = []
@@ -75,6 +83,18 @@ def validate_listing_files(files: Iterable[ListingFile]) -> ValidationResult:
         rejected=[row for _, row in rejected],
         warnings=warnings,
     )
+
+
+@contextmanager
+def _rarer_garbage_collection() -> Iterator[None]:
+    """Tens of thousands of validated models kept alive make the cyclic garbage collector's passes cost more
+    than the validation itself (50,000 rows: 9 s instead of 5); collect less often meanwhile, then restore."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], _GC_ALLOCATIONS_WHILE_VALIDATING), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -1,6 +1,7 @@
 """Files of any name and size: unknown types and oversized files are rejected by name; rejections carry no
 secrets and travel as JSON."""
 
+import gc
 import io
 import json
 import zipfile
@@ -104,3 +105,9 @@ def test_files_can_come_one_at_a_time_from_a_generator():
 def test_an_empty_file_warns_and_rejects_nothing():
     result = validate_listing_files([ListingFile("empty.parquet.jsonl", b"")])
     assert (result.accepted, result.rejected, result.warnings) == ([], [], ["empty.parquet.jsonl: no listing rows"])
+
+
+def test_the_garbage_collector_settings_are_restored():
+    before = gc.get_threshold()
+    validate_listing_files([ListingFile("d.jsonl", jsonl_file(jsonl_line(row())))])
+    assert gc.get_threshold() == before
