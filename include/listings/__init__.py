@@ -1,3 +1,3 @@
-"""Vehicle listings: the one documented schema (`schema`), loading CSV / JSON Lines / Parquet (`load`),
-and validation with reasons (`validate`). Import the submodules: loading pulls in pandas, which DAG files
-must not pay for at parse time."""
+"""Vehicle listings: the one documented schema (`schema`), reading CSV / JSON Lines / Parquet row by row
+(`load`), rejected rows and file-level rejections (`rejections`), and validation with reasons (`validate`).
+Import the submodules: loading pulls in pyarrow, which DAG files must not pay for at parse time."""

@@ -12,6 +12,8 @@
 | `hotspots`       | list of hotspot objects | optional                                                           |
 
 In CSV, `images`, `features` and `hotspots` are JSON text; in JSON Lines and Parquet they are native lists.
+Keys and columns the schema does not name (top level, or inside image / feature / hotspot objects) are
+ignored; `unknown_keys` names them so the loader can warn once per file.
 
 Image object: `ref` (required: `s3://bucket/key`, a key relative to the listing bucket such as
 `photos/x.jpg`, or an `http(s)://` URL; any other scheme is rejected and never fetched), `angle` (optional,
@@ -26,8 +28,8 @@ Hotspot object: `image` (index into `images`, 0-based), `x`, `y` (non-negative p
 from __future__ import annotations
 
 import re
-from typing import Literal
-from urllib.parse import urlparse
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,11 +38,11 @@ ALLOWED_SCHEMES = {"s3", "http", "https"}
 PROVIDERS = ("carcutter", "clippingmagic")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+class _ListingModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
 
 
-class ListingImage(_Strict):
+class ListingImage(_ListingModel):
     ref: str = Field(min_length=1)
     angle: str | None = None
     provider: Literal["carcutter", "clippingmagic"] | None = None
@@ -48,24 +50,26 @@ class ListingImage(_Strict):
     @field_validator("ref")
     @classmethod
     def _known_scheme(cls, ref: str) -> str:
-        scheme = urlparse(ref).scheme.lower()
-        if scheme and scheme not in ALLOWED_SCHEMES:
-            raise ValueError(f"image ref scheme {scheme!r} is not allowed (only s3, http, https): {ref}")
-        if scheme in {"http", "https"} and not urlparse(ref).netloc:
+        if ":" not in ref:  # a key in the listing bucket; no scheme to check (and urlsplit is slow)
+            return ref
+        parts = urlsplit(ref)
+        if parts.scheme and parts.scheme not in ALLOWED_SCHEMES:
+            raise ValueError(f"image ref scheme {parts.scheme!r} is not allowed (only s3, http, https): {ref}")
+        if parts.scheme in {"http", "https"} and not parts.netloc:
             raise ValueError(f"image URL has no host: {ref}")
-        if scheme == "s3" and not urlparse(ref).netloc:
+        if parts.scheme == "s3" and not parts.netloc:
             raise ValueError(f"s3 image ref has no bucket: {ref}")
         return ref
 
 
-class Feature(_Strict):
+class Feature(_ListingModel):
     title: str = Field(min_length=1)
     icon: str = Field(min_length=1)
     type: str = Field(min_length=1)
     description: str | None = None
 
 
-class Hotspot(_Strict):
+class Hotspot(_ListingModel):
     image: int = Field(ge=0)
     x: int = Field(ge=0)
     y: int = Field(ge=0)
@@ -73,7 +77,7 @@ class Hotspot(_Strict):
     feature: str | None = None
 
 
-class VehicleListing(_Strict):
+class VehicleListing(_ListingModel):
     vehicle_id: str
     make: str = Field(min_length=1)
     model: str = Field(min_length=1)
@@ -98,3 +102,25 @@ class VehicleListing(_Strict):
             if hotspot.image >= len(self.images):
                 raise ValueError(f"hotspot points at image {hotspot.image} but the vehicle has {len(self.images)}")
         return self
+
+
+NESTED_FIELDS = ("images", "features", "hotspots")
+TOP_LEVEL_FIELDS = frozenset(VehicleListing.model_fields)
+_NESTED_MODEL_FIELDS = {
+    "images": frozenset(ListingImage.model_fields),
+    "features": frozenset(Feature.model_fields),
+    "hotspots": frozenset(Hotspot.model_fields),
+}
+
+
+def unknown_keys(values: dict[str, Any]) -> set[str]:
+    """Keys of a raw row the schema does not name: `dealer_ref` at the top level, `images[].watermark`
+    inside the objects of a list field."""
+    unknown = values.keys() - TOP_LEVEL_FIELDS
+    for list_field, known in _NESTED_MODEL_FIELDS.items():
+        items = values.get(list_field)
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict) and not item.keys() <= known:
+                    unknown.update(f"{list_field}[].{key}" for key in item.keys() - known)
+    return unknown

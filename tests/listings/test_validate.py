@@ -1,51 +1,38 @@
-import io
-import json
+"""The schema's rules and the duplicate rule, the same in every format."""
 
-import pandas as pd
 import pytest
 
 from include.listings.load import ListingFile
 from include.listings.validate import validate_listing_files
-
-VIN_A = "1HGCM82633A004352"
-VIN_B = "WVWZZZ1JZXW000001"
-
-
-def row(vehicle_id: str = VIN_A, **overrides: object) -> dict:
-    base = {
-        "vehicle_id": vehicle_id,
-        "make": "Volvo",
-        "model": "V60",
-        "colour": "red",
-        "listing_status": "active",
-        "images": [{"ref": "photos/a.jpg", "angle": "side-left"}, {"ref": "https://cdn.example/b.jpg"}],
-        "features": [{"title": "Heated seats", "icon": "seat", "type": "text"}],
-        "hotspots": [{"image": 0, "x": 10, "y": 20, "location": "door"}],
-    }
-    return {**base, **overrides}
+from tests.listings.listing_rows import (
+    VIN_A,
+    VIN_B,
+    VINS,
+    csv_file,
+    csv_header,
+    csv_line,
+    jsonl_file,
+    jsonl_line,
+    parquet_rows,
+    row,
+)
 
 
 def jsonl(*rows: dict) -> bytes:
-    return "\n".join(json.dumps(r) for r in rows).encode()
+    return jsonl_file(*(jsonl_line(r) for r in rows))
 
 
 def csv(*rows: dict) -> bytes:
-    frame = pd.DataFrame(
-        [{k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows]
-    )
-    return frame.to_csv(index=False).encode()
+    return csv_file(csv_header(), *(csv_line(r) for r in rows))
 
 
-def parquet(*rows: dict) -> bytes:
-    buffer = io.BytesIO()
-    pd.DataFrame(list(rows)).to_parquet(buffer)
-    return buffer.getvalue()
+FORMATS = [("a.jsonl", jsonl, 0), ("a.csv", csv, 1), ("a.parquet", parquet_rows, 0)]  # name, encoder, header lines
 
 
-@pytest.mark.parametrize(("name", "encode"), [("a.jsonl", jsonl), ("a.csv", csv), ("a.parquet", parquet)])
-def test_each_format_yields_the_same_listing(name, encode):
+@pytest.mark.parametrize(("name", "encode", "_"), FORMATS)
+def test_each_format_yields_the_same_listing(name, encode, _):
     result = validate_listing_files([ListingFile(name, encode(row()))])
-    assert result.rejected == []
+    assert (result.rejected, result.warnings) == ([], [])
     (listing,) = result.listings
     assert listing.vehicle_id == VIN_A
     assert [image.ref for image in listing.images] == ["photos/a.jpg", "https://cdn.example/b.jpg"]
@@ -53,45 +40,51 @@ def test_each_format_yields_the_same_listing(name, encode):
     assert listing.hotspots[0].location == "door"
 
 
-def test_bad_rows_are_rejected_with_file_line_and_reason():
+@pytest.mark.parametrize(("name", "encode", "header_lines"), FORMATS)
+def test_bad_rows_are_rejected_with_file_line_and_reason(name, encode, header_lines):
     rows = [
         row(),
         row(vehicle_id="NOT-A-VIN"),
-        row(VIN_B, images=[{"ref": "ftp://example.com/x.jpg"}]),
+        row(VIN_B, images=[{"ref": "ftp://example.com/x.jpg"}], hotspots=[]),
         row(VIN_B, make=""),
     ]
-    result = validate_listing_files([ListingFile("listings/dt=2026-11-01/x.jsonl", jsonl(*rows))])
+    result = validate_listing_files([ListingFile(f"listings/dt=2026-11-01/{name}", encode(*rows))])
     assert [listing.vehicle_id for listing in result.listings] == [VIN_A]
-    reasons = {r.line: r.reason for r in result.rejected}
+    reasons = {r.line - header_lines: r.reason for r in result.rejected}
     assert set(reasons) == {2, 3, 4}
     assert "vehicle_id" in reasons[2] and "not a VIN" in reasons[2]
     assert "images.0.ref" in reasons[3] and "ftp" in reasons[3]
     assert "make" in reasons[4]
-    assert all(r.file == "listings/dt=2026-11-01/x.jsonl" for r in result.rejected)
+    assert all(r.file == f"listings/dt=2026-11-01/{name}" for r in result.rejected)
     assert result.rejected[0].row["vehicle_id"] == "NOT-A-VIN"
 
 
 def test_duplicates_keep_the_latest_file_and_reject_the_rest():
-    older = ListingFile("a.jsonl", jsonl(row(colour="red")))
+    older = ListingFile("a.jsonl", jsonl(row(colour="red"), row(VIN_B)))
     newer = ListingFile("b.csv", csv(row(colour="blue")))
     result = validate_listing_files([older, newer])
-    assert [listing.colour for listing in result.listings] == ["blue"]
+    assert [listing.colour for listing in result.listings] == ["blue", "red"]
     (rejected,) = result.rejected
-    assert rejected.file == "a.jsonl" and rejected.line == 1
-    assert "superseded by b.csv line 1" in rejected.reason
+    assert (rejected.file, rejected.line, rejected.row["colour"]) == ("a.jsonl", 1, "red")
+    assert rejected.reason == f"duplicate vehicle_id {VIN_A}: superseded by b.csv line 2"
 
 
-def test_unreadable_file_is_rejected_whole_and_others_still_load():
+def test_within_a_file_the_last_line_wins_and_rejections_come_in_file_then_line_order():
+    first = ListingFile("a.parquet", parquet_rows(row(VINS[2]), row("BAD")))
+    second = ListingFile("b.jsonl", jsonl(row(colour="one"), row("ALSO-BAD"), row(colour="two"), row(VINS[2])))
+    result = validate_listing_files([first, second])
+    assert {listing.vehicle_id: listing.colour for listing in result.listings} == {VIN_A: "two", VINS[2]: "red"}
+    assert [(r.file, r.line) for r in result.rejected] == [("a.parquet", 1), ("a.parquet", 2), ("b.jsonl", 1),
+                                                           ("b.jsonl", 2)]  # fmt: skip
+    assert result.rejected[0].reason.endswith("superseded by b.jsonl line 4")
+    assert result.rejected[2].reason.endswith("superseded by b.jsonl line 3")
+
+
+def test_a_parquet_winner_is_named_by_row():
     result = validate_listing_files(
-        [ListingFile("broken.parquet", b"not parquet"), ListingFile("ok.jsonl", jsonl(row()))]
+        [ListingFile("a.jsonl", jsonl(row())), ListingFile("b.parquet", parquet_rows(row()))]
     )
-    assert len(result.listings) == 1
-    assert result.rejected[0].file == "broken.parquet" and "unreadable" in result.rejected[0].reason
-
-
-def test_unsupported_extension_names_the_file():
-    result = validate_listing_files([ListingFile("listing.xlsx", b"...")])
-    assert "listing.xlsx" in result.rejected[0].reason or result.rejected[0].file == "listing.xlsx"
+    assert result.rejected[0].reason.endswith("superseded by b.parquet row 1")
 
 
 def test_hotspot_must_point_at_an_existing_image_and_active_needs_images():
