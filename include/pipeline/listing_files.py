@@ -12,14 +12,15 @@ original upload time in its metadata, so the duplicate rule ("the latest file wi
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from include.listings.load import ListingFile
-from include.listings.validate import RejectedRow
+from include.listings.load import ListingFile, is_listing_candidate
+from include.listings.rejections import RejectedRow, oversized_file_rejection
 from include.pipeline.settings import PipelineSettings
 
 UPLOADED_AT_METADATA = "uploaded-at"  # S3 user metadata of archive copies: the original upload time
@@ -61,18 +62,18 @@ def find_listing_objects(s3_hook: S3Hook, settings: PipelineSettings) -> list[Li
 
 def read_listing_files(
     s3_hook: S3Hook, bucket: str, objects: list[ListingObject], max_bytes: int
-) -> tuple[list[ListingFile], list[RejectedRow]]:
-    """The files' contents, and a rejection for each file over the size cap (never read)."""
-    files: list[ListingFile] = []
-    too_big: list[RejectedRow] = []
-    for obj in objects:
-        if obj.size > max_bytes:
-            reason = f"listing file is {obj.size / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB limit; not read"
-            too_big.append(RejectedRow(file=obj.key, line=None, reason=reason, row={}))
-            continue
-        body = s3_hook.conn.get_object(Bucket=bucket, Key=obj.key, IfMatch=obj.etag)["Body"].read()
-        files.append(ListingFile(obj.key, body))
-    return files, too_big
+) -> tuple[Iterator[ListingFile], list[RejectedRow]]:
+    """The files' contents, read one at a time as the caller goes (only one file is in memory at once), and a
+    rejection for each file over the size cap (never read)."""
+    readable = [obj for obj in objects if obj.size <= max_bytes]
+    too_big = [oversized_file_rejection(obj.key, obj.size, max_bytes) for obj in objects if obj.size > max_bytes]
+
+    def files() -> Iterator[ListingFile]:
+        for obj in readable:
+            body = s3_hook.conn.get_object(Bucket=bucket, Key=obj.key, IfMatch=obj.etag)["Body"].read()
+            yield ListingFile(obj.key, body)
+
+    return files(), too_big
 
 
 def archive_listing_files(s3_hook: S3Hook, settings: PipelineSettings, objects: list[ListingObject]) -> list[str]:
@@ -117,7 +118,7 @@ def _archive_copy(s3_hook: S3Hook, settings: PipelineSettings, obj: ListingObjec
 
 def _list(s3_hook: S3Hook, bucket: str, prefix: str) -> list[dict[str, Any]]:
     pages = s3_hook.conn.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return [item for page in pages for item in page.get("Contents", []) if not item["Key"].endswith("/")]
+    return [item for page in pages for item in page.get("Contents", []) if is_listing_candidate(item["Key"])]
 
 
 def _listed(item: dict[str, Any], archived: bool) -> ListingObject:

@@ -59,7 +59,7 @@ def plan_run(settings: PipelineSettings) -> dict[str, Any]:
     put_bytes(s3_hook, rejected_uri, body, "application/x-ndjson")
     for row in rejected:
         log.warning("rejected %s line %s: %s", row.file, row.line, row.reason)
-    for warning in getattr(validation, "warnings", []):
+    for warning in validation.warnings:
         log.warning("%s", warning)
 
     listings = select_vehicles(validation.listings, settings.vehicle_ids)

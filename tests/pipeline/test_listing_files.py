@@ -32,7 +32,8 @@ def test_a_rerun_sees_archived_and_late_files_in_upload_order(moto_s3, s3_client
     assert [(obj.name, obj.archived) for obj in found] == [("a.csv", True), ("b.csv", False)]
     files, too_big = read_listing_files(hook, bucket, found, max_bytes=4)
     assert [f.content for f in files] == [b"late"]
-    assert [row.reason for row in too_big] == ["listing file is 0 MB, over the 0 MB limit; not read"]
+    assert [(row.file, row.line) for row in too_big] == [(f"archive/dt={DS}/a.csv", None)]
+    assert "over the 4-byte limit" in too_big[0].reason
 
 
 def test_archiving_moves_only_the_planned_version_and_keeps_other_versions(moto_s3, s3_client, bucket):
