@@ -6,15 +6,14 @@ real JPEG photos to moto's S3 server for the stand-in to fetch through presigned
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
 
 from tests.conftest import StandIn
+from tests.photos import car_photo
 
 CONN_ID = "carcutter_test"
 FAST_RETRIES = {"max_retries": 3, "retry_wait_min": 0.05, "retry_wait_max": 0.2, "timeout": 10}
@@ -33,19 +32,6 @@ def carcutter(carcutter_server: StandIn, monkeypatch: pytest.MonkeyPatch) -> Sta
     return carcutter_server
 
 
-def jpeg_photo(seed: int, size: tuple[int, int] = (96, 64)) -> bytes:
-    """A small photo: a coloured 'car' box with wheels on a grey ground."""
-    image = Image.new("RGB", size, (200, 200, 205))
-    draw = ImageDraw.Draw(image)
-    colour = ((seed * 53) % 256, (seed * 97) % 256, (seed * 31) % 256)
-    draw.rectangle((12, 20, size[0] - 12, size[1] - 18), fill=colour)
-    for x in (24, size[0] - 24):
-        draw.ellipse((x - 7, size[1] - 25, x + 7, size[1] - 11), fill=(20, 20, 20))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
-
-
 PutPhotos = Callable[..., list[dict[str, str]]]
 
 
@@ -60,7 +46,7 @@ def put_photos(s3_client: Any, bucket: str) -> PutPhotos:
             vehicle_id = f"WVWZZZ1JZ3W{v:06d}"
             for n in range(per_vehicle):
                 key = f"{prefix}/{vehicle_id}/{n}_{angles[n % len(angles)]}.jpg"
-                s3_client.put_object(Bucket=bucket, Key=key, Body=jpeg_photo(v * 100 + n), ContentType="image/jpeg")
+                s3_client.put_object(Bucket=bucket, Key=key, Body=car_photo(v * 100 + n), ContentType="image/jpeg")
                 images.append({"source": f"s3://{bucket}/{key}", "vehicle_id": vehicle_id})
         return images
 

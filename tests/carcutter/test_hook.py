@@ -30,13 +30,8 @@ from carcutter.hooks.carcutter import CarCutterHook, decode_sync_result
 from carcutter.utils import paths
 from carcutter.utils.connection import CarCutterSettings
 from carcutter.utils.statuses import chunk_for_status, status_query
-from tests.carcutter.conftest import CONN_ID, connection_json, counts, jpeg_photo, presign
-
-
-def png_rgba(size: tuple[int, int] = (40, 20)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGBA", size, (255, 255, 255, 128)).save(buffer, "PNG")
-    return buffer.getvalue()
+from tests.carcutter.conftest import CONN_ID, connection_json, counts, presign
+from tests.photos import car_photo, overlay_png
 
 
 def wait_final(hook: CarCutterHook, urls: list[str]) -> None:
@@ -120,11 +115,11 @@ def test_vehicle_list_needs_a_customer(hook):
 
 
 def test_sync_cut_returns_image_bytes_and_none_for_cut_type_none(hook, carcutter):
-    photo = jpeg_photo(1)
+    photo = car_photo(1)
     result = hook.process_sync(
         cut_type="complete", image=photo, resolution=(160, 120), padding_x=0.1, padding_y=0.05,
         blurring_license_plate=True, custom_json={"ref": 1},
-        background=jpeg_photo(2), license_plate=png_rgba(), overlay=png_rgba((96, 64)),
+        background=car_photo(2), license_plate=overlay_png(), overlay=overlay_png((96, 64)),
     )  # fmt: skip
     assert Image.open(io.BytesIO(result)).format in {"JPEG", "PNG"}
     assert hook.process_sync(cut_type="none", image=photo) is None
@@ -133,11 +128,11 @@ def test_sync_cut_returns_image_bytes_and_none_for_cut_type_none(hook, carcutter
 
 def test_sync_cut_refuses_bad_input(hook, s3_client, put_photos):
     with pytest.raises(BadRequestError, match="padding_x"):
-        hook.process_sync(cut_type="complete", image=jpeg_photo(1), padding_x=2)
+        hook.process_sync(cut_type="complete", image=car_photo(1), padding_x=2)
     with pytest.raises(BadRequestError, match="license_plate"):
-        hook.process_sync(cut_type="complete", image=jpeg_photo(1), license_plate=jpeg_photo(3))
+        hook.process_sync(cut_type="complete", image=car_photo(1), license_plate=car_photo(3))
     with pytest.raises(ConfigError):
-        hook.process_sync(cut_type="sideways", image=jpeg_photo(1))
+        hook.process_sync(cut_type="sideways", image=car_photo(1))
     with pytest.raises(ConfigError):
         hook.process_sync(cut_type="complete")
     url = presign(s3_client, put_photos(per_vehicle=1)[0]["source"])

@@ -6,34 +6,17 @@ from __future__ import annotations
 
 import io
 import socket
-import struct
-import zlib
 
 import pytest
-from PIL import Image
 
 from image_common.fetch import SourceFetchError, fetch_url, guarded_session, head_url
 from image_common.inspection import UnusableImageError, inspect_file, inspect_image
 from image_common.policy import SourceNotAllowedError, SourcePolicy
 from image_common.sources import ImageItem, ImageSource, InvalidSourceError
 from tests.image_server import Answer
+from tests.photos import car_photo, png_claiming
 
 LOOPBACK = ["127.0.0.1/32"]
-
-
-def jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (120, 30, 200)).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims `width` x `height`: a decompression bomb in a few dozen bytes."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def resolving_to(address: str):
@@ -87,7 +70,7 @@ def test_an_allowed_network_opens_only_itself() -> None:
 
 
 def test_loopback_is_refused_on_connect_and_on_redirect(image_server) -> None:
-    image_server.routes["/car.jpg"] = Answer(body=jpeg())
+    image_server.routes["/car.jpg"] = Answer(body=car_photo())
     image_server.routes["/jump"] = Answer(302, headers=(("Location", image_server.url("/car.jpg")),))
     strict = SourcePolicy()
     with guarded_session(strict) as web, pytest.raises(SourceNotAllowedError, match="loopback"):
@@ -100,12 +83,12 @@ def test_loopback_is_refused_on_connect_and_on_redirect(image_server) -> None:
     # a redirect is followed only after its target is checked too
     allowed = SourcePolicy.build(allowed_networks=LOOPBACK)
     with guarded_session(allowed) as web:
-        assert fetch_url(web, image_server.url("/jump"), allowed, io.BytesIO()).size == len(jpeg())
+        assert fetch_url(web, image_server.url("/jump"), allowed, io.BytesIO()).size == len(car_photo())
 
 
 def test_byte_cap_and_total_deadline(image_server) -> None:
     image_server.routes["/big.jpg"] = Answer(body=b"x" * 2048)
-    image_server.routes["/drip.jpg"] = Answer(body=jpeg(), drip_seconds=0.05)
+    image_server.routes["/drip.jpg"] = Answer(body=car_photo(), drip_seconds=0.05)
     policy = SourcePolicy.build(allowed_networks=LOOPBACK, max_bytes=1024, deadline_seconds=1.0)
     with guarded_session(policy) as web:
         with pytest.raises(SourceFetchError, match=r"over the 0\.0 MB limit|larger than"):
@@ -120,9 +103,9 @@ def test_byte_cap_and_total_deadline(image_server) -> None:
     ("content", "content_type", "reason"),
     [(b"", "image/jpeg", "empty"), (b"<!doctype html><p>sorry</p>", "text/html", "text/html, not an image"),
      (b"<html><body>404</body></html>", None, "an HTML page"),
-     (jpeg((640, 480))[:-100], "image/jpeg", "truncated JPEG"),
-     (png_header_only(30000, 30000), "image/png", "pixel limit"),
-     (png_header_only(9000, 9000), None, "81,000,000")],
+     (car_photo(1, (640, 480))[:-100], "image/jpeg", "truncated JPEG"),
+     (png_claiming(30000, 30000), "image/png", "pixel limit"),
+     (png_claiming(9000, 9000), None, "81,000,000")],
 )  # fmt: skip
 def test_unusable_images_are_refused_with_a_reason(content: bytes, content_type: str | None, reason: str) -> None:
     with pytest.raises(UnusableImageError, match=reason):
@@ -130,6 +113,6 @@ def test_unusable_images_are_refused_with_a_reason(content: bytes, content_type:
 
 
 def test_a_complete_photo_passes_without_decoding_its_pixels() -> None:
-    photo = jpeg((320, 240))
+    photo = car_photo(2, (320, 240))
     facts = inspect_image(photo[:1024], photo[-16:], len(photo), "image/jpeg", 64_000_000, "car.jpg")
     assert (facts.format, facts.width, facts.height) == ("JPEG", 320, 240)

@@ -7,40 +7,18 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import threading
-import zlib
 
 import pandas as pd
 import psutil
-from PIL import Image
 
 from tests.dag_runs import start_dags_test
 from tests.image_server import Answer
+from tests.photos import car_photo, png_claiming
 
 DS = "2026-11-25"
 VINS = [f"WVWZZZ1JZ3W{n:06d}" for n in range(1, 12)]
 MAX_SOURCE_BYTES = 400_000
-
-
-def photo(seed: int) -> bytes:
-    image = Image.new("RGB", (320, 240), (40 + seed * 20 % 200, 90, 160))
-    for x in range(0, 320, 7):
-        for y in range(0, 240, 5):
-            image.putpixel((x, y), ((x * seed) % 255, (y * 3) % 255, (x + y) % 255))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def png_bomb() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 90001)) + chunk(
-        b"IEND", b""
-    )
 
 
 def vehicle(vin: str, *refs: str, angle: str = "front") -> dict:
@@ -61,14 +39,14 @@ def peak_rss_while(process: psutil.Process, done: threading.Event, peak: list[in
 def test_bad_lines_and_bad_images_cost_only_themselves(
     airflow_home, tmp_path, bucket, s3_client, image_server, carcutter_server, clippingmagic_server
 ):
-    good = {name: photo(n) for n, name in enumerate(["a", "b", "c", "d", "e"])}
+    good = {name: car_photo(n, (320, 240)) for n, name in enumerate(["a", "b", "c", "d", "e"])}
     for name, body in good.items():
         s3_client.put_object(Bucket=bucket, Key=f"photos/{name}.jpg", Body=body, ContentType="image/jpeg")
     bad_objects = {
         "html": (b"<!doctype html><html><body>Not found</body></html>", "text/html"),
         "empty": (b"", "image/jpeg"),
-        "truncated": (photo(9)[:-300], "image/jpeg"),
-        "bomb": (png_bomb(), "image/png"),
+        "truncated": (car_photo(9, (320, 240))[:-300], "image/jpeg"),
+        "bomb": (png_claiming(30000, 30000), "image/png"),
     }
     for name, (body, content_type) in bad_objects.items():
         s3_client.put_object(Bucket=bucket, Key=f"photos/{name}.jpg", Body=body, ContentType=content_type)

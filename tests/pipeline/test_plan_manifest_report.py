@@ -6,7 +6,6 @@ import json
 
 import pandas as pd
 import pytest
-from PIL import Image
 
 from image_common.results import ImageResult
 from include.listings.schema import VehicleListing
@@ -16,6 +15,7 @@ from include.pipeline.report import render_report, thumbnail_name
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.thumbnails import thumbnail_data_uri
 from include.pipeline.vehicle_state import digest_of
+from tests.photos import car_photo
 
 VINS = ["1HGCM82633A004352", "WVWZZZ1JZXW000001", "JH4KA8260MC000000"]
 
@@ -89,12 +89,6 @@ def test_settings_from_params_validate_and_split_lists():
         PipelineSettings.from_params({"listing_date": "None"})
 
 
-def png_bytes(colour: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (400, 300), colour).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_manifest_matches_results_by_provider_vehicle_and_name_and_the_report_reads_well():
     settings = PipelineSettings(bucket="b")
     first = plan_images(listing(VINS[0], [{"ref": "https://cdn.example/a.jpg?token=s3cr3t", "angle": "side-left"},
@@ -116,8 +110,8 @@ def test_manifest_matches_results_by_provider_vehicle_and_name_and_the_report_re
     summary = summarize(rows, credits_this_run=1, rejected_rows=1, sold_vehicles_deleted=0)
     assert summary.by_provider == {"carcutter": 2, "clippingmagic": 1} and summary.retakes == 1
     thumbnails = {
-        thumbnail_name(rows[0], "before"): thumbnail_data_uri(png_bytes("red"), 64_000_000),
-        thumbnail_name(rows[0], "after"): thumbnail_data_uri(png_bytes("blue"), 64_000_000),
+        thumbnail_name(rows[0], "before"): thumbnail_data_uri(car_photo(1, (400, 300), "PNG"), 64_000_000),
+        thumbnail_name(rows[0], "after"): thumbnail_data_uri(car_photo(2, (400, 300), "PNG"), 64_000_000),
     }
     rejected = [{"file": "x.xlsx", "line": None, "reason": "unsupported file type '.xlsx'"}]
     html = render_report("2026-11-01", summary, rows, rejected, thumbnails, thumbnail_vehicles=50)
