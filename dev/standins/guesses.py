@@ -21,6 +21,11 @@ INJECTED_SERVER_ERROR_STATUS = 500
 #: which a client may ignore (Clipping Magic documents its own linear back-off instead).
 RETRY_AFTER_SECONDS = 5
 
+#: `--strict-accept`: neither document says what happens when a request's Accept header does not admit the file
+#: a call returns. With the knob on, the stand-ins answer 406 in the API's error body with this message, decided
+#: before anything is processed, stored or charged (an Accept header the service ignores is the default).
+NOT_ACCEPTABLE_MESSAGE = "Not acceptable: this call answers {media_type}."
+
 # ---------------------------------------------------------------------------------------------------------
 # Clipping Magic
 # ---------------------------------------------------------------------------------------------------------
@@ -35,6 +40,7 @@ CM_CODE_NOT_FOUND = 1010
 CM_CODE_NO_RESULT = 1020
 CM_CODE_CREDITS_EXHAUSTED = 1030
 CM_CODE_RATE_LIMITED = 1429
+CM_CODE_NOT_ACCEPTABLE = 1406
 CM_CODE_SERVER_ERROR = 1500
 
 #: HTTP statuses for failures whose status the document leaves open.
@@ -74,11 +80,24 @@ CM_LIST_DEFAULT_LIMIT = 20
 #: colour, which yields a JPEG result, so both documented file kinds can be exercised.
 CM_DEFAULT_EDIT_BACKGROUND = None
 
+#: Downloads redirect with 302 (the document allows any of 301-303).
+CM_DOWNLOAD_REDIRECT_STATUS = 302
+
+#: The upload's `test` field accepts exactly these spellings (the document only shows `true`); anything else is a 400.
+CM_TEST_WORDS = ("true", "false")
+
 #: Storage redirect targets (Amazon S3 in reality) are served by the stand-in itself under this prefix, need no
 #: credentials (an unguessable token stands in for the S3 signature) and do not expire. The documented rate limit
 #: is the API's, so storage fetches are exempt from `--concurrency-cap`, `--latency-ms` and injected faults (they are
 #: still counted in `/_emulator/requests` as `storage`).
 CM_STORAGE_PREFIX = "/_storage"
+
+#: A storage link that names nothing (image deleted, link from before a reset) answers 404 with this plain text.
+CM_STORAGE_NOT_FOUND = "NoSuchKey: The specified key does not exist."
+
+#: With `--strict-accept`, a storage fetch whose Accept header refuses the file answers 406 with this plain-text
+#: body (storage is S3, not the API, so no Error JSON Object).
+CM_STORAGE_NOT_ACCEPTABLE = "NotAcceptable: the stored object is {media_type}."
 
 # ---------------------------------------------------------------------------------------------------------
 # Car-Cutter
@@ -95,13 +114,21 @@ CC_LAZY_SPEED_FACTOR = 2.0
 CC_WORK_PHASES = ("analyzing", "cutting", "qa-ing", "retouching")
 
 #: An image that fails reports status `error` in the phase where it failed: `downloading` (unreachable, HTTP
-#: error, too large, timeout) or `analyzing` (not decodable). `quality` stays null until the image is final.
+#: error, more than `--max-image-bytes`, past the fetch deadline) or `analyzing` (empty, not an image, truncated,
+#: more than `CC_MAX_IMAGE_PIXELS`, more than one vehicle). `quality` stays null until the image is final. The
+#: ImageStatus has no field for the reason; the stand-in tells it at `GET /_emulator/errors` only.
 CC_FETCH_ERROR_PHASE = "downloading"
 CC_DECODE_ERROR_PHASE = "analyzing"
 
 #: A URL never submitted is reported by the status endpoint with status and phase `unknown` (both documented
-#: values) rather than failing the whole status call.
+#: values) rather than failing the whole status call. `--unknown-url-status 404` switches to the other reading of
+#: the documents (404 "no such image" for the whole call).
 CC_UNKNOWN_STATUS = "unknown"
+
+#: Values no document lists, reported under `--unknown-quality-ratio` / `--unknown-phase-ratio` (the document
+#: warns that more values may be added). Which images get them is fixed by seed + URL without its query.
+CC_UNDOCUMENTED_QUALITY = "blurry"
+CC_UNDOCUMENTED_PHASE = "upscaling"
 
 #: Billing: one credit per image_url at the moment the async submission is accepted (the ledger key is the
 #: url). A url repeated within one request is processed and billed once. If the credits left cannot cover
@@ -109,8 +136,10 @@ CC_UNKNOWN_STATUS = "unknown"
 #: `error` (unreachable, undecodable) are not refunded.
 CC_BILL_AT_SUBMISSION = True
 
-#: Sync single-segment costs one credit (ledger key: the image_url, or `upload:sha256:<hex>` for uploads);
-#: `cut_type=none` returns `{}` and is free.
+#: Sync single-segment costs one credit once the image is processed (ledger key: the image_url exactly as sent,
+#: the same key as an async submission of that URL, or `upload:sha256:<hex of the uploaded bytes>`);
+#: `cut_type=none` returns `{}` and is free. An image that cannot be fetched or processed answers 400 or 413 and
+#: is not billed. `--sync-error-after-processing-ratio` answers 500 after the charge.
 CC_SYNC_NONE_IS_FREE = True
 
 #: `/vehicle/image/result` while the image is still processing, or ended in `error`: 404 like an unknown url.
@@ -124,10 +153,16 @@ CC_SECOND_VEHICLE_SHARE = 0.5
 #: Results expire this long after they became final when `--result-expiry-seconds` is not given.
 CC_DEFAULT_RESULT_EXPIRY_SECONDS = 86_400
 
-#: Fetching image_url: timeout per image, largest accepted body, and how many fetches run at once.
+#: Fetching image_url: total deadline per image (connect, headers and body), largest accepted body, and how many
+#: fetches run at once.
 CC_FETCH_TIMEOUT_SECONDS = 20.0
 CC_MAX_IMAGE_BYTES = 25 * 1024 * 1024
 CC_FETCH_CONCURRENCY = 32
+
+#: Largest image (width x height, read from the header before decoding) Car-Cutter processes: async images above
+#: it end in `error` (phase `analyzing`, billed at submission like every image); sync answers 400, as it does for
+#: an uploaded background / license plate / overlay above it or a `resolution` asking for more.
+CC_MAX_IMAGE_PIXELS = 50_000_000
 
 #: Angle: taken from the url's path when it names one of these views (the sample data does), else chosen
 #: from them by a hash of seed + url path (query string ignored: presigned URLs change on every signing).
@@ -156,6 +191,14 @@ CC_WEBHOOK_RETRY_SECONDS = 1.0
 #: vehicles (filter on `app_status` to drop them), sorts by last update DESC by default, no limit by default.
 CC_VEHICLE_LIST_DEFAULT_DIRECTION = "DESC"
 
+#: The five image feature annotation operations are listed without paths; they follow the feature operations'
+#: pattern. `dev/standins/carcutter/paths.py` serves them; the client keeps an identical copy.
+CC_ANNOTATION_SUBMIT_PATH = "/vehicle/image/annotation/submission"
+CC_ANNOTATIONS_GET_PATH = "/vehicle/image/annotations"
+CC_ANNOTATION_GET_PATH = "/vehicle/image/annotation"
+CC_ANNOTATIONS_DELETE_PATH = "/vehicle/image/annotations/delete"
+CC_ANNOTATION_DELETE_PATH = "/vehicle/image/annotation/delete"
+
 #: Features and annotations need no registered vehicle / image; ids are `ft_<hex>` and `an_<hex>`; deletes
 #: answer the deleted ids (strings).
 CC_FEATURE_ID_PREFIX = "ft_"
@@ -164,6 +207,15 @@ CC_ANNOTATION_ID_PREFIX = "an_"
 #: "Get an annotation" is documented with a `features` key; the stand-in answers the annotation under both
 #: `features` and `annotations`.
 CC_ANNOTATION_GET_KEYS = ("features", "annotations")
+
+#: Sync names its image either as an upload or as a URL ("either this or image_url"): a request with both, or
+#: neither, is a 400 with this message.
+CC_SYNC_ONE_SOURCE = "exactly one of 'image' or 'image_url' is required"
+
+#: Unknown vehicle, feature or annotation ids answer 404 (documented for images only) with these messages.
+CC_NO_SUCH_VEHICLE = "no such vehicle"
+CC_NO_SUCH_FEATURE = "no such feature"
+CC_NO_SUCH_ANNOTATION = "no such annotation"
 
 #: Sync `resolution` must be `<w>x<h>` with both sides in this range.
 CC_RESOLUTION_RANGE = (1, 10_000)

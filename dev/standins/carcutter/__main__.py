@@ -19,9 +19,29 @@ KNOBS = (
     ),
     Knob("nest_errors", bool, True, 'nest error bodies under "error" as seen in practice (--no-nest-errors: flat)'),
     Knob("html_401", bool, False, "answer 401 with an HTML body, as seen in practice"),
-    Knob("fetch_timeout_seconds", float, guesses.CC_FETCH_TIMEOUT_SECONDS, "timeout of fetching one image_url"),
+    Knob(
+        "fetch_timeout_seconds",
+        float,
+        guesses.CC_FETCH_TIMEOUT_SECONDS,
+        "total deadline of fetching one image_url (connecting, headers and the whole body)",
+    ),
     Knob("fast_fetch", bool, False, "in fast mode still download every image_url (and return it unchanged)"),
     Knob("max_image_bytes", int, guesses.CC_MAX_IMAGE_BYTES, "largest image_url body accepted"),
+    Knob(
+        "unknown_url_status",
+        str,
+        "unknown",
+        'status call naming a URL never submitted: "unknown" entry, or "404" for the whole request',
+        choices=("unknown", "404"),
+    ),
+    Knob("unknown_quality_ratio", float, 0.0, "share of final images whose quality is not a documented value"),
+    Knob("unknown_phase_ratio", float, 0.0, "share of images whose phase after download is not a documented value"),
+    Knob(
+        "sync_error_after_processing_ratio",
+        float,
+        0.0,
+        "share of synchronous calls that process and bill the image, then answer 500",
+    ),
 )
 
 

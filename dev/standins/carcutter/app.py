@@ -1,4 +1,4 @@
-"""The Car-Cutter API (car-cutter-api.txt, car-cutter-api-facts.md) as a local server."""
+"""The Car-Cutter API (docs/car-cutter-api.md) as a local server."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
+from dev.standins.carcutter.counters import CarCutterCounters
 from dev.standins.carcutter.errors import (
     UNAUTHORIZED_MESSAGE,
     CarCutterError,
@@ -17,7 +18,7 @@ from dev.standins.carcutter.errors import (
 from dev.standins.carcutter.images import image_router
 from dev.standins.carcutter.processing import Processor
 from dev.standins.carcutter.vehicles import Catalog, catalog_router
-from dev.standins.common import BillingLedger, FaultInjector, Knobs, RequestCounters, emulator_router
+from dev.standins.common import BillingLedger, FaultInjector, Knobs, emulator_router
 
 
 def _bearer_auth(knobs: Knobs):
@@ -37,7 +38,7 @@ def create_app(knobs: Knobs) -> FaultInjector:
     processor = Processor(knobs)
     catalog = Catalog(knobs.seed)
     ledger = BillingLedger(knobs.credits)
-    counters = RequestCounters()
+    counters = CarCutterCounters()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +55,7 @@ def create_app(knobs: Knobs) -> FaultInjector:
     install_error_handlers(app, knobs)
     api = APIRouter(dependencies=[Depends(_bearer_auth(knobs))])
     api.include_router(catalog_router(catalog))
-    api.include_router(image_router(processor, catalog, ledger))
+    api.include_router(image_router(processor, catalog, ledger, counters))
     app.include_router(api)
     faults = FaultInjector(app, knobs, counters, error_responder(knobs))
 
@@ -68,6 +69,10 @@ def create_app(knobs: Knobs) -> FaultInjector:
     @emulator.get("/webhooks")
     async def webhook_deliveries() -> dict[str, int]:
         return dict(processor.webhooks)
+
+    @emulator.get("/errors")
+    async def image_errors() -> dict[str, dict[str, str]]:
+        return processor.errors()
 
     app.include_router(emulator)
     return faults

@@ -101,7 +101,10 @@ class Fields:
         low, high = guesses.CC_RESOLUTION_RANGE
         if not match or not all(low <= int(side) <= high for side in match.groups()):
             raise bad_input(f"'{name}' must be WIDTHxHEIGHT, e.g. 1600x1200, each side {low}..{high}")
-        return int(match.group(1)), int(match.group(2))
+        width, height = int(match.group(1)), int(match.group(2))
+        if width * height > guesses.CC_MAX_IMAGE_PIXELS:
+            raise bad_input(f"'{name}' asks for more than {guesses.CC_MAX_IMAGE_PIXELS} pixels")
+        return width, height
 
     def json_document(self, name: str) -> str | None:
         value = self.text(name)
@@ -133,7 +136,9 @@ class Fields:
         if upload is None:
             return None
         try:
-            image = pixels.open_image(await upload.read(), (fmt,))
+            image = pixels.open_image(await upload.read(), (fmt,), guesses.CC_MAX_IMAGE_PIXELS)
+        except pixels.ImageTooLarge as error:
+            raise bad_input(f"'{name}': {error}") from None
         except pixels.UnreadableImage:
             raise bad_input(f"'{name}' must be a {fmt} image") from None
         if image.mode != mode:

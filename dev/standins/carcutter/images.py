@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from dev.standins import guesses
 from dev.standins.carcutter import paths
+from dev.standins.carcutter.counters import CarCutterCounters
 from dev.standins.carcutter.errors import (
     CREDITS_EXCEEDED_MESSAGE,
     EXPIRED_MESSAGE,
@@ -22,7 +23,9 @@ from dev.standins.carcutter.errors import (
 from dev.standins.carcutter.forms import CUT_TYPES, PROCESSING_SPEEDS, RETOUCHING_ACCURACIES, Fields
 from dev.standins.carcutter.processing import FetchError, Processor, TooManyVehicles, cut
 from dev.standins.carcutter.vehicles import Catalog
-from dev.standins.common import BillingLedger, CreditsExhausted
+from dev.standins.common import BillingLedger, CreditsExhausted, Knobs
+from dev.standins.common.accept import admits
+from dev.standins.common.draws import share_draw
 
 MAX_URLS_PER_SUBMISSION = 60
 PADDINGS = (
@@ -43,7 +46,14 @@ def _charge(ledger: BillingLedger, keys: list[str]) -> None:
         raise CarCutterError(402, CREDITS_EXCEEDED_MESSAGE) from None
 
 
-def image_router(processor: Processor, catalog: Catalog, ledger: BillingLedger) -> APIRouter:
+def _require_acceptable(knobs: Knobs, request: Request, media_type: str) -> None:
+    if knobs.strict_accept and not admits(request, media_type):
+        raise CarCutterError(406, guesses.NOT_ACCEPTABLE_MESSAGE.format(media_type=media_type))
+
+
+def image_router(
+    processor: Processor, catalog: Catalog, ledger: BillingLedger, counters: CarCutterCounters
+) -> APIRouter:
     router = APIRouter()
     knobs = processor.knobs
 
@@ -53,7 +63,7 @@ def image_router(processor: Processor, catalog: Catalog, ledger: BillingLedger) 
         upload = fields.upload("image")
         image_urls = fields.urls("image_url")
         if (upload is None) == (not image_urls):
-            raise bad_input("exactly one of 'image' or 'image_url' is required")
+            raise bad_input(guesses.CC_SYNC_ONE_SOURCE)
         cut_type = fields.choice("cut_type", CUT_TYPES, required=True)
         fields.choice("processing_speed", PROCESSING_SPEEDS)
         fields.choice("retouching_accuracy", RETOUCHING_ACCURACIES)
@@ -69,6 +79,7 @@ def image_router(processor: Processor, catalog: Catalog, ledger: BillingLedger) 
         }
         if cut_type == "none":
             return JSONResponse({})
+        _require_acceptable(knobs, request, guesses.CC_SYNC_CONTENT_TYPE)
         if ledger.credits_left < 1:
             raise CarCutterError(402, CREDITS_EXCEEDED_MESSAGE)
         if upload is not None:
@@ -89,6 +100,9 @@ def image_router(processor: Processor, catalog: Catalog, ledger: BillingLedger) 
         except ValueError as error:
             raise bad_input(f"image: {error}") from None
         _charge(ledger, [ledger_key])
+        attempt = f"{ledger_key}#{ledger.charges[ledger_key]}"
+        if share_draw(knobs.seed, "sync-error", attempt) < knobs.sync_error_after_processing_ratio:
+            raise CarCutterError(500, "internal server error (after processing)")
         return Response(base64.b64encode(result), media_type=guesses.CC_SYNC_CONTENT_TYPE)
 
     @router.post(paths.ASYNC_SUBMIT, name="asyncSubmit")
@@ -121,6 +135,8 @@ def image_router(processor: Processor, catalog: Catalog, ledger: BillingLedger) 
         urls = [url for url in (await Fields.read(request)).all("image_url") if isinstance(url, str) and url]
         if not urls:
             raise bad_input("missing required parameter 'image_url'")
+        if knobs.unknown_url_status == "404" and any(url not in processor.jobs for url in urls):
+            raise CarCutterError(404, NO_SUCH_IMAGE_MESSAGE)
         return {"data": {"images": [processor.status(url) for url in urls]}}
 
     @router.get(paths.ASYNC_RESULT, name="asyncResult")
@@ -134,6 +150,8 @@ def image_router(processor: Processor, catalog: Catalog, ledger: BillingLedger) 
             raise CarCutterError(410, EXPIRED_MESSAGE)
         if status != "final":
             raise CarCutterError(guesses.CC_RESULT_NOT_READY_STATUS, f"{NO_SUCH_IMAGE_MESSAGE} (status {status})")
+        _require_acceptable(knobs, request, job.media_type)
+        counters.count_result_download(url)
         return Response(job.result, media_type=job.media_type)
 
     return router

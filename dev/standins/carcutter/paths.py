@@ -1,8 +1,10 @@
-"""Every Car-Cutter path the stand-in serves, in one place.
+"""Every Car-Cutter path the stand-in serves, in one place (docs/car-cutter-api.md).
 
-The annotation paths are not published (car-cutter-api-facts.md): they follow the feature operations' pattern
-and the client keeps an identical copy in `plugins/carcutter/hooks/paths.py`.
+The annotation paths are not published: they are guesses (`dev/standins/guesses.py`) after the feature
+operations' pattern, and the client keeps an identical copy in `plugins/carcutter/hooks/paths.py`.
 """
+
+from dev.standins import guesses
 
 VEHICLE_SUBMIT = "/vehicle/submission"
 VEHICLE_LIST = "/vehicle/list"
@@ -22,9 +24,8 @@ FEATURE_GET = "/vehicle/feature"
 FEATURES_DELETE = "/vehicle/features/delete"
 FEATURE_DELETE = "/vehicle/feature/delete"
 
-# Not published: guessed after the feature operations.
-ANNOTATION_SUBMIT = "/vehicle/image/annotation/submission"
-ANNOTATIONS_GET = "/vehicle/image/annotations"
-ANNOTATION_GET = "/vehicle/image/annotation"
-ANNOTATIONS_DELETE = "/vehicle/image/annotations/delete"
-ANNOTATION_DELETE = "/vehicle/image/annotation/delete"
+ANNOTATION_SUBMIT = guesses.CC_ANNOTATION_SUBMIT_PATH
+ANNOTATIONS_GET = guesses.CC_ANNOTATIONS_GET_PATH
+ANNOTATION_GET = guesses.CC_ANNOTATION_GET_PATH
+ANNOTATIONS_DELETE = guesses.CC_ANNOTATIONS_DELETE_PATH
+ANNOTATION_DELETE = guesses.CC_ANNOTATION_DELETE_PATH

@@ -22,6 +22,7 @@ from PIL import Image
 
 from dev.standins import guesses
 from dev.standins.common import pixels
+from dev.standins.common.draws import share_draw, url_path
 from dev.standins.common.knobs import Knobs
 
 log = logging.getLogger(__name__)
@@ -115,13 +116,13 @@ def placeholder_result() -> bytes:
 
 
 def cut(data: bytes | None, cut_type: str, fast: bool, options: dict[str, Any]) -> tuple[bytes, str]:
-    """Cut one image; fast mode checks the image header and returns the bytes unchanged (or the placeholder)."""
+    """Cut one image; fast mode checks the image header and returns the bytes unchanged (or the placeholder).
+
+    Raises ValueError (UnreadableImage, ImageTooLarge, TooManyVehicles) for an image that cannot be processed.
+    """
     if data is None:
         return placeholder_result(), "image/jpeg"
-    try:
-        image = pixels.open_image(data, ACCEPTED_FORMATS)
-    except pixels.UnreadableImage as error:
-        raise ValueError(str(error)) from error
+    image = pixels.open_image(data, ACCEPTED_FORMATS, guesses.CC_MAX_IMAGE_PIXELS)
     if fast:
         return data, Image.MIME.get(image.format, "application/octet-stream")
     try:
@@ -147,7 +148,8 @@ class Processor:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=guesses.CC_FETCH_CONCURRENCY)
-        self.session = aiohttp.ClientSession(connector=connector)
+        # no session-wide timeout: `fetch` has its own total deadline, the webhook its own timeout
+        self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout())
         self.fetch_slots = asyncio.Semaphore(guesses.CC_FETCH_CONCURRENCY)
 
     async def stop(self) -> None:
@@ -169,7 +171,26 @@ class Processor:
 
     def status(self, url: str) -> dict[str, Any]:
         job = self.jobs.get(url)
-        return job.as_status(self.now, self.knobs.result_expiry_seconds) if job else unknown_status(url)
+        return self._describe(job) if job else unknown_status(url)
+
+    def _describe(self, job: Job) -> dict[str, Any]:
+        """The job's ImageStatus, with the undocumented quality / phase values the knobs ask for."""
+        status = job.as_status(self.now, self.knobs.result_expiry_seconds)
+        seed, key = self.knobs.seed, url_path(job.url)
+        if status["quality"] is not None and share_draw(seed, "quality", key) < self.knobs.unknown_quality_ratio:
+            status["quality"] = guesses.CC_UNDOCUMENTED_QUALITY
+        worked_on = status["status"] != "error" and status["phase"] != "downloading"
+        if worked_on and share_draw(seed, "phase", key) < self.knobs.unknown_phase_ratio:
+            status["phase"] = guesses.CC_UNDOCUMENTED_PHASE
+        return status
+
+    def errors(self) -> dict[str, dict[str, str]]:
+        """Why each image that ended in `error` failed (emulator-only: the API's ImageStatus has no reason)."""
+        return {
+            url: {"phase": job.error_phase, "reason": job.error}
+            for url, job in self.jobs.items()
+            if job.error is not None
+        }
 
     def submit(
         self, urls: list[str], cut_type: str, lazy: bool, webhook_url: str | None, options: dict[str, Any]
@@ -227,13 +248,16 @@ class Processor:
         return await self.fetch(url)
 
     async def fetch(self, url: str) -> bytes:
-        """GET url with a timeout and a size limit; presigned URLs are sent exactly as given."""
-        limit = self.knobs.max_image_bytes
-        timeout = aiohttp.ClientTimeout(total=self.knobs.fetch_timeout_seconds)
+        """GET url within one total deadline (a server dripping bytes cannot hold it longer) and a size limit;
+        presigned URLs are sent exactly as given."""
+        limit, deadline = self.knobs.max_image_bytes, self.knobs.fetch_timeout_seconds
         target = yarl.URL(url, encoded="%" in url)
         async with self.fetch_slots:
             try:
-                async with self.session.get(target, timeout=timeout, allow_redirects=True) as response:
+                async with (
+                    asyncio.timeout(deadline),
+                    self.session.get(target, allow_redirects=True) as response,
+                ):
                     if response.status != 200:
                         raise FetchError(f"image download answered HTTP {response.status}")
                     if (response.content_length or 0) > limit:
@@ -244,12 +268,13 @@ class Processor:
                         if len(body) > limit:
                             raise FetchError(f"image is larger than {limit} bytes")
                     return bytes(body)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            except TimeoutError:
+                raise FetchError(f"image download took longer than {deadline:g} s") from None
+            except (aiohttp.ClientError, ValueError) as error:
                 raise FetchError(f"image download failed: {type(error).__name__}") from error
 
     async def _call_webhook(self, submission: Submission) -> None:
-        now, expiry = self.now, self.knobs.result_expiry_seconds
-        payload = {"data": {"images": [job.as_status(now, expiry) for job in submission.jobs]}}
+        payload = {"data": {"images": [self._describe(job) for job in submission.jobs]}}
         timeout = aiohttp.ClientTimeout(total=10)
         for attempt in range(1, guesses.CC_WEBHOOK_ATTEMPTS + 1):
             try:

@@ -67,7 +67,7 @@ class Catalog:
         if not vehicle_id:
             raise bad_input("missing required parameter 'vehicle_id'")
         if vehicle_id not in self.vehicles:
-            raise CarCutterError(404, "no such vehicle")
+            raise CarCutterError(404, guesses.CC_NO_SUCH_VEHICLE)
         return self.vehicles[vehicle_id]
 
     def mark_active(self, vehicle_id: str) -> None:
@@ -207,12 +207,12 @@ def catalog_router(catalog: Catalog) -> APIRouter:
 def _feature(catalog: Catalog, fields: Fields) -> dict[str, Any]:
     feature = catalog.features.get(fields.text("feature_id", required=True))
     if feature is None:
-        raise CarCutterError(404, "no such feature")
+        raise CarCutterError(404, guesses.CC_NO_SUCH_FEATURE)
     return feature
 
 
 def _annotation(catalog: Catalog, fields: Fields) -> dict[str, Any]:
     annotation = catalog.annotations.get(fields.text("annotation_id", required=True))
     if annotation is None:
-        raise CarCutterError(404, "no such annotation")
+        raise CarCutterError(404, guesses.CC_NO_SUCH_ANNOTATION)
     return annotation

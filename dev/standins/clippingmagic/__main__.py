@@ -9,6 +9,12 @@ KNOBS = (
     *COMMON_KNOBS,
     Knob("api_id", str, "123", "API id accepted as the basic-auth user", runtime=False),
     Knob("api_key", str, "", "API key accepted as the basic-auth password", runtime=False, secret=True),
+    Knob(
+        "rate_limit_next",
+        int,
+        0,
+        "answer the next N API requests (not storage) with 429, then serve normally; counts down as it is used",
+    ),
 )
 
 

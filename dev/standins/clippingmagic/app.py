@@ -1,4 +1,4 @@
-"""The Clipping Magic API (clipping-magic-api.txt) as a local server."""
+"""The Clipping Magic API (docs/clipping-magic-api.md) as a local server."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from dev.standins import guesses
 from dev.standins.clippingmagic.errors import ClippingMagicError, error_response, install_error_handlers
 from dev.standins.clippingmagic.storage import StorageLink, StorageLinks, result_headers, storage_router
-from dev.standins.clippingmagic.store import RESULT_FORMATS, ImageStore, StoredImage
+from dev.standins.clippingmagic.store import RESULT_FORMATS, ImageStore, StoredImage, result_media_type
 from dev.standins.common import (
     BillingLedger,
     CreditsExhausted,
@@ -28,6 +28,7 @@ from dev.standins.common import (
     pixels,
     public_url,
 )
+from dev.standins.common.accept import admits
 
 ACCEPTED_FORMATS = ("BMP", "GIF", "JPEG", "PNG", "TIFF")
 MAX_UPLOAD_PIXELS = 16_777_216
@@ -78,6 +79,12 @@ def _bad_parameter(message: str) -> ClippingMagicError:
     return ClippingMagicError(400, guesses.CM_CODE_BAD_PARAMETER, message)
 
 
+def _require_acceptable(knobs: Knobs, request: Request, media_type: str) -> None:
+    if knobs.strict_accept and not admits(request, media_type):
+        message = guesses.NOT_ACCEPTABLE_MESSAGE.format(media_type=media_type)
+        raise ClippingMagicError(406, guesses.CM_CODE_NOT_ACCEPTABLE, message)
+
+
 def _basic_auth(knobs: Knobs):
     def require_credentials(request: Request) -> None:
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
@@ -102,17 +109,14 @@ def read_upload(data: bytes, fast: bool) -> tuple[tuple[int, int], Image.Image |
     Answers the stored size and the decoded pixels; fast mode reads the header only and keeps no pixels.
     """
     try:
-        image = pixels.open_image(data, ACCEPTED_FORMATS)
-        if image.width * image.height > MAX_UPLOAD_PIXELS:
-            raise ClippingMagicError(
-                guesses.CM_STATUS_IMAGE_TOO_LARGE,
-                guesses.CM_CODE_IMAGE_TOO_LARGE,
-                f"Image has {image.width * image.height} pixels; the maximum is {MAX_UPLOAD_PIXELS}.",
-            )
+        image = pixels.open_image(data, ACCEPTED_FORMATS, MAX_UPLOAD_PIXELS)
         size = shrunk_size(image.width, image.height)
         if fast:
             return size, None
         photo = pixels.decode(image)
+    except pixels.ImageTooLarge as error:
+        message = f"{str(error).capitalize()}."
+        raise ClippingMagicError(guesses.CM_STATUS_IMAGE_TOO_LARGE, guesses.CM_CODE_IMAGE_TOO_LARGE, message) from None
     except pixels.UnreadableImage:
         raise ClippingMagicError(400, guesses.CM_CODE_IMAGE_UNREADABLE, "Failed to read the supplied image. ") from None
     return size, photo if photo.size == size else photo.resize(size, Image.Resampling.LANCZOS)
@@ -132,7 +136,7 @@ def _parse_test(value: Any) -> bool:
     if value is None:
         return False
     text = str(value).strip().lower()
-    if text not in ("true", "false"):
+    if text not in guesses.CM_TEST_WORDS:
         raise _bad_parameter("Parameter 'test' must be true or false.")
     return text == "true"
 
@@ -174,6 +178,8 @@ def api_router(state: ClippingMagicState) -> APIRouter:
             raise _bad_parameter("Missing the 'image' file.")
         fmt = _parse_format(form.get("format"), FORMATS, "json")
         test = _parse_test(form.get("test"))
+        if fmt != "json":
+            _require_acceptable(knobs, request, result_media_type(fmt, background=None))
         if (
             fmt != "json"
             and not test
@@ -208,9 +214,10 @@ def api_router(state: ClippingMagicState) -> APIRouter:
             raise ClippingMagicError(
                 guesses.CM_STATUS_NO_RESULT, guesses.CM_CODE_NO_RESULT, "No result available for this image yet."
             )
+        _require_acceptable(knobs, request, image.media_type(revision, fmt))
         state.charge_download(image, revision)
         location = state.links.create(StorageLink(image.id, revision, fmt))
-        return RedirectResponse(public_url(knobs) + location, status_code=302)
+        return RedirectResponse(public_url(knobs) + location, status_code=guesses.CM_DOWNLOAD_REDIRECT_STATUS)
 
     @router.post("/images/{image_id}/delete", name="delete")
     async def delete(image_id: str) -> dict[str, Any]:
@@ -258,7 +265,14 @@ def create_app(knobs: Knobs) -> FaultInjector:
     app.include_router(api_router(state))
     app.include_router(storage_router(state.links, state.store, knobs))
     app.include_router(edit_router(state))
-    faults = FaultInjector(app, knobs, state.counters, error_response, unmetered=(guesses.CM_STORAGE_PREFIX,))
+    faults = FaultInjector(
+        app,
+        knobs,
+        state.counters,
+        error_response,
+        unmetered=(guesses.CM_STORAGE_PREFIX,),
+        countdown_knob="rate_limit_next",
+    )
 
     def reset_state() -> None:
         state.reset()

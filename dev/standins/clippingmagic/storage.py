@@ -9,11 +9,12 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from dev.standins import guesses
 from dev.standins.clippingmagic.store import ImageStore
+from dev.standins.common.accept import admits
 from dev.standins.common.knobs import Knobs
 
 
@@ -41,11 +42,14 @@ def storage_router(links: StorageLinks, store: ImageStore, knobs: Knobs) -> APIR
     router = APIRouter(prefix=guesses.CM_STORAGE_PREFIX)
 
     @router.get("/{token}", name="storage")
-    async def fetch_stored_result(token: str) -> Response:
+    async def fetch_stored_result(token: str, request: Request) -> Response:
         link = links.links.get(token)
         image = store.images.get(link.image_id) if link else None
         if link is None or image is None:
-            return PlainTextResponse("NoSuchKey: The specified key does not exist.", status_code=404)
+            return PlainTextResponse(guesses.CM_STORAGE_NOT_FOUND, status_code=404)
+        media_type = image.media_type(link.revision, link.fmt)
+        if knobs.strict_accept and not admits(request, media_type):
+            return PlainTextResponse(guesses.CM_STORAGE_NOT_ACCEPTABLE.format(media_type=media_type), status_code=406)
         rendered = await asyncio.to_thread(image.render, link.revision, link.fmt, knobs.fast)
         return Response(
             rendered.body,

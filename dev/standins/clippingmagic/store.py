@@ -13,6 +13,7 @@ from dev.standins import guesses
 from dev.standins.common import pixels
 
 RESULT_FORMATS = ("result", "clipping_path_svg", "alpha_mask_png")
+RESULT_EXTENSIONS = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpeg"}
 FAST_VEHICLE_COLOUR = (128, 128, 128)
 
 
@@ -59,28 +60,29 @@ class StoredImage:
         self.revisions.append(revision)
         return revision
 
+    def revision(self, number: int) -> Revision:
+        return next(r for r in self.revisions if r.number == number)
+
+    def media_type(self, revision_number: int, fmt: str) -> str:
+        """What one format of one revision is served as, known without rendering it."""
+        return result_media_type(fmt, self.revision(revision_number).background)
+
     def render(self, revision_number: int, fmt: str, fast: bool) -> RenderedResult:
         """The file of one format of one revision; pixel work runs once and is kept."""
         key = (revision_number, fmt)
         if key not in self.rendered:
-            revision = next(r for r in self.revisions if r.number == revision_number)
-            self.rendered[key] = self._render(revision, fmt, fast)
+            self.rendered[key] = self._render(self.revision(revision_number), fmt, fast)
         return self.rendered[key]
 
     def _render(self, revision: Revision, fmt: str, fast: bool) -> RenderedResult:
         stem = PurePosixPath(self.original_filename).stem or f"image_{self.id}"
-
-        def name(ext: str, suffix: str = "") -> str:
-            return guesses.CM_RESULT_NAME.format(stem=stem, revision=revision.number, suffix=suffix, ext=ext)
-
-        if fmt == "clipping_path_svg":
-            media_type, filename = "image/svg+xml", name("svg")
-        elif fmt == "alpha_mask_png":
-            media_type, filename = "image/png", name("png", "_mask")
-        elif revision.background is None:
-            media_type, filename = "image/png", name("png")
-        else:
-            media_type, filename = "image/jpeg", name("jpeg")
+        media_type = result_media_type(fmt, revision.background)
+        filename = guesses.CM_RESULT_NAME.format(
+            stem=stem,
+            revision=revision.number,
+            suffix="_mask" if fmt == "alpha_mask_png" else "",
+            ext=RESULT_EXTENSIONS[media_type],
+        )
         if fast or self.photo is None:
             body = fast_result(self.size, fmt, revision.background, self.test)
         else:
@@ -97,6 +99,13 @@ class StoredImage:
         cutout = photo.convert("RGBA")
         cutout.putalpha(self.mask)
         return _result_file(cutout, background, self.test)
+
+
+def result_media_type(fmt: str, background: str | None) -> str:
+    """SVG for the clipping path; PNG for the mask and a transparent result; JPEG for an opaque result."""
+    if fmt == "clipping_path_svg":
+        return "image/svg+xml"
+    return "image/png" if fmt == "alpha_mask_png" or background is None else "image/jpeg"
 
 
 def _result_file(cutout: Image.Image, background: str | None, test: bool) -> bytes:

@@ -1,4 +1,5 @@
-"""Seeded fault injection around a stand-in: latency, concurrency cap (429), server errors, dropped connections.
+"""Seeded fault injection around a stand-in: latency, concurrency cap (429), server errors, dropped connections,
+and optionally a count of upcoming API requests to refuse with 429 (`countdown_knob`).
 
 It is the outermost ASGI layer, so it also counts every API request per operation (the route's `name`) and
 every answered status. Paths under `/_emulator/` are never delayed, refused, counted or dropped. Paths under an
@@ -35,12 +36,14 @@ class FaultInjector:
         counters: RequestCounters,
         error_response: ErrorResponder,
         unmetered: tuple[str, ...] = (),
+        countdown_knob: str | None = None,
     ):
         self.app = app
         self.unmetered = unmetered
         self.knobs = knobs
         self.counters = counters
         self.error_response = error_response
+        self.countdown_knob = countdown_knob
         self.in_flight = 0
         self.random = random.Random(knobs.seed)
         knobs.on_change(self._reseed)
@@ -62,7 +65,7 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         cap = self.knobs.concurrency_cap
-        if cap and self.in_flight >= cap:
+        if (cap and self.in_flight >= cap) or (self.countdown_knob and self.knobs.count_down(self.countdown_knob)):
             response = self.error_response(429, "Too Many Requests")
             response.headers["Retry-After"] = str(guesses.RETRY_AFTER_SECONDS)
             await response(scope, receive, send)

@@ -25,6 +25,7 @@ class Knob:
     help: str
     runtime: bool = True  # changeable through /_emulator/config
     secret: bool = False  # never echoed by the emulator endpoints
+    choices: tuple[str, ...] | None = None  # the only values a str knob accepts
 
     @property
     def flag(self) -> str:
@@ -52,6 +53,12 @@ COMMON_KNOBS: tuple[Knob, ...] = (
     ),
     Knob("credits", int, guesses.DEFAULT_CREDITS, "starting credits (setting it at runtime also sets the balance)"),
     Knob("fast", bool, False, "skip heavy image work (cheap stand-in results) for benchmarks"),
+    Knob(
+        "strict_accept",
+        bool,
+        False,
+        "answer 406 when a call that returns a file is made with an Accept header that does not admit its type",
+    ),
 )
 
 
@@ -71,6 +78,8 @@ def _coerce(knob: Knob, value: Any) -> Any:
         coerced = knob.kind(value)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{knob.name}: expected {knob.kind.__name__}, got {value!r}") from error
+    if knob.choices is not None and coerced not in knob.choices:
+        raise ValueError(f"{knob.name}: must be one of {', '.join(knob.choices)}, got {value!r}")
     if knob.name.endswith("_ratio") and not 0.0 <= coerced <= 1.0:
         raise ValueError(f"{knob.name}: must be between 0 and 1")
     if knob.kind in (int, float) and coerced < 0 and knob.name != "seed":
@@ -107,6 +116,13 @@ class Knobs:
         self._notify(coerced)
         return coerced
 
+    def count_down(self, name: str) -> bool:
+        """Use up one of a counting knob (e.g. "refuse the next N requests"): False once it is at 0."""
+        if self._values[name] <= 0:
+            return False
+        self._values[name] -= 1
+        return True
+
     def restore(self) -> None:
         self._values = dict(self._started_with)
         self._notify(dict(self._values))
@@ -135,7 +151,9 @@ def parse_knobs(prog: str, description: str, specs: Iterable[Knob], argv: list[s
             parser.add_argument(knob.flag, dest=knob.name, action=argparse.BooleanOptionalAction, default=default,
                                 help=help_text)  # fmt: skip
         else:
-            parser.add_argument(knob.flag, dest=knob.name, type=knob.kind, default=default, help=help_text)
+            parser.add_argument(
+                knob.flag, dest=knob.name, type=knob.kind, default=default, choices=knob.choices, help=help_text
+            )
     namespace = parser.parse_args(argv)
     try:
         return Knobs(specs, vars(namespace))

@@ -1,5 +1,7 @@
 """Image decoding and the calls into the pixel work of `dev.standins.imaging`, with a cheap `--fast` path.
 
+Untrusted images are opened header first: their pixel count is checked against the caller's cap before a
+single pixel is decoded, so a small file claiming a huge canvas (a decompression bomb) costs nothing.
 Fast mode exists for benchmarks, which measure the client: the vehicle mask is a fixed rectangle and no
 segmentation, blurring or compositing happens.
 """
@@ -16,11 +18,18 @@ from scipy import ndimage
 
 from dev.standins import guesses
 
-Image.MAX_IMAGE_PIXELS = None  # the stand-ins enforce their own documented limits
-
 
 class UnreadableImage(ValueError):
     """The bytes are not an image of an accepted format, or cannot be decoded."""
+
+
+class ImageTooLarge(ValueError):
+    """The image header announces more pixels than the caller accepts."""
+
+    def __init__(self, pixels: int | None, max_pixels: int):
+        amount = f"{pixels} pixels" if pixels is not None else "far too many pixels"
+        super().__init__(f"image has {amount}; the maximum is {max_pixels}")
+        self.pixels, self.max_pixels = pixels, max_pixels
 
 
 def _imaging() -> ModuleType:
@@ -28,14 +37,22 @@ def _imaging() -> ModuleType:
     return importlib.import_module("dev.standins.imaging")
 
 
-def open_image(data: bytes, formats: tuple[str, ...]) -> Image.Image:
-    """Recognise the format from the content (never a file name) and read only the header."""
+def open_image(data: bytes, formats: tuple[str, ...], max_pixels: int) -> Image.Image:
+    """Recognise the format from the content (never a file name), read only the header, enforce the pixel cap.
+
+    Pillow itself refuses a header beyond twice its own bomb limit (`DecompressionBombError`, without telling the
+    size); every cap of the stand-ins is below that limit, so such an image is simply too large.
+    """
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(None, max_pixels) from None
     except Exception as error:
         raise UnreadableImage("not a readable image") from error
     if image.format not in formats:
         raise UnreadableImage(f"image format {image.format} is not accepted")
+    if image.width * image.height > max_pixels:
+        raise ImageTooLarge(image.width * image.height, max_pixels)
     return image
 
 

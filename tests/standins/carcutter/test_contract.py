@@ -1,15 +1,11 @@
-"""Contract tests of the Car-Cutter stand-in over real HTTP, against car-cutter-api.txt and its facts page."""
+"""Contract tests of the Car-Cutter stand-in over real HTTP, against docs/car-cutter-api.md."""
 
 from __future__ import annotations
 
 import base64
 import io
-import json
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -17,56 +13,7 @@ from PIL import Image, ImageDraw
 
 from dev.standins import guesses
 from dev.standins.carcutter import paths
-
-
-@pytest.fixture
-def cc(carcutter_server):
-    carcutter_server.configure(processing_seconds=0.3)
-    return carcutter_server
-
-
-@pytest.fixture
-def api(cc) -> requests.Session:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {cc.token}"
-    return session
-
-
-@pytest.fixture
-def presign(s3_client, bucket):
-    """Put bytes in the moto bucket and answer a presigned GET URL for them."""
-
-    def put(key: str, body: bytes) -> str:
-        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
-        return s3_client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600)
-
-    return put
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict]]]:
-    received: list[dict] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
-
-
-def error_of(response: requests.Response, status: int) -> str:
-    assert response.status_code == status
-    body = response.json()["error"]
-    assert body["code"] == status
-    return body["message"]
+from tests.standins.carcutter.calls import error_of, statuses, submit, wait_until_settled
 
 
 def png(mode: str) -> bytes:
@@ -85,29 +32,6 @@ def two_vehicles_photo() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG")
     return buffer.getvalue()
-
-
-def statuses(api, cc, urls: list[str]) -> list[dict]:
-    response = api.get(f"{cc.url}{paths.ASYNC_STATUS}", params={"image_url": urls}, timeout=10)
-    assert response.status_code == 200
-    return response.json()["data"]["images"]
-
-
-def wait_until_settled(api, cc, urls: list[str], seen_phases: set[str] | None = None) -> dict[str, dict]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        images = statuses(api, cc, urls)
-        if seen_phases is not None:
-            seen_phases.update(image["phase"] for image in images)
-        if all(image["status"] in ("final", "error") for image in images):
-            return {image["image"]: image for image in images}
-        time.sleep(0.05)
-    raise AssertionError("images did not settle")
-
-
-def submit(api, cc, urls: list[str], **fields) -> requests.Response:
-    form = [("image_url", (None, url)) for url in urls] + [(k, (None, v)) for k, v in fields.items()]
-    return api.post(f"{cc.url}{paths.ASYNC_SUBMIT}", files=form, timeout=30)
 
 
 def test_auth_errors_401_403_and_their_body_shapes(cc, api):

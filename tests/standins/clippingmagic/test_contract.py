@@ -1,4 +1,4 @@
-"""Contract tests of the Clipping Magic stand-in over real HTTP, against clipping-magic-api.txt."""
+"""Contract tests of the Clipping Magic stand-in over real HTTP, against docs/clipping-magic-api.md."""
 
 from __future__ import annotations
 
@@ -15,32 +15,7 @@ import requests
 from PIL import Image
 
 from dev.standins import guesses
-
-
-@pytest.fixture
-def cm(clippingmagic_server):
-    return clippingmagic_server
-
-
-@pytest.fixture
-def api(cm) -> requests.Session:
-    session = requests.Session()
-    session.auth = (cm.api_id, cm.api_key)
-    return session
-
-
-def upload(api, cm, data: bytes, filename: str = "car.jpg", **fields) -> requests.Response:
-    return api.post(f"{cm.url}/api/v1/images", files={"image": (filename, data)}, data=fields, timeout=30)
-
-
-def assert_error(response: requests.Response, status: int, code: int | None = None) -> None:
-    assert response.status_code == status
-    error = response.json()["error"]
-    assert error["status"] == status
-    assert isinstance(error["code"], int)
-    assert error["message"]
-    if code is not None:
-        assert error["code"] == code
+from tests.standins.clippingmagic.calls import assert_error, upload
 
 
 def test_every_failure_answers_the_error_json_object(cm, api, photo):

@@ -1,0 +1,35 @@
+"""Car-Cutter's request counters also count result downloads per image, for `/_emulator/requests`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from dev.standins.common.counters import RequestCounters
+from dev.standins.common.draws import url_path
+
+#: `repeated` lists at most this many URLs (the most downloaded first), so the answer stays small.
+MAX_REPEATED_LISTED = 50
+
+
+class CarCutterCounters(RequestCounters):
+    def __init__(self) -> None:
+        super().__init__()
+        self.result_downloads: Counter[str] = Counter()
+
+    def count_result_download(self, image_url: str) -> None:
+        """One result answered with the image, keyed by the URL without its query (signatures change)."""
+        self.result_downloads[url_path(image_url)] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        repeated = sorted(
+            ((url, count) for url, count in self.result_downloads.items() if count > 1),
+            key=lambda item: (-item[1], item[0]),
+        )
+        return super().snapshot() | {
+            "result_downloads": {
+                "total": self.result_downloads.total(),
+                "distinct_urls": len(self.result_downloads),
+                "repeated": dict(repeated[:MAX_REPEATED_LISTED]),
+            }
+        }
