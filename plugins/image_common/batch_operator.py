@@ -31,7 +31,7 @@ from image_common.policy import (
 )
 from image_common.record_index import RecordIndex
 from image_common.record_store import ImageRecordStore
-from image_common.records import ImageRecord
+from image_common.records import ImageRecord, output_key
 from image_common.results import FAILED, PENDING, REFUSED, ImageResult, summarize
 from image_common.sources import ImageItem, InvalidSourceError
 
@@ -139,13 +139,14 @@ class ImageBatchOperator(BaseOperator):
 
     # The batch
 
-    def read_batch(self) -> tuple[list[ImageItem], list[ImageResult]]:
-        """The images to process and, for entries that are not even a valid source, their refusals."""
+    def read_batch(self, default_bucket: str | None = None) -> tuple[list[ImageItem], list[ImageResult]]:
+        """The images to process and, for entries that are not even a valid source, their refusals. Plain keys
+        are objects of `default_bucket` (without one, they are refused)."""
         items: list[ImageItem] = []
         refused: list[ImageResult] = []
         for position, entry in enumerate(load_list(self.images, self.s3_hook, "images")):
             try:
-                items.append(ImageItem.parse(entry, position))
+                items.append(ImageItem.parse(entry, position, default_bucket))
             except InvalidSourceError as error:
                 vehicle_id = str(entry.get("vehicle_id") or "") if isinstance(entry, dict) else ""
                 name = str(entry.get("name") or position) if isinstance(entry, dict) else str(position)
@@ -195,28 +196,27 @@ class ImageBatchOperator(BaseOperator):
         return ClaimHolder.of(context)
 
     def output_key(self, item: ImageItem, digest: str, extension: str) -> str:
-        """`<dest_prefix>/<vehicle_id>/<provider>/<name>-<digest>.<ext>`: immutable per (identity, options),
-        so no run overwrites what another run's manifest points at."""
-        return f"{self.dest_prefix.strip('/')}/{item.vehicle_id}/{self.provider}/{item.name}-{digest[:16]}{extension}"
+        return output_key(self.dest_prefix, item.vehicle_id, self.provider, item.name, digest, extension)
 
     # Publishing
 
     def publish(self, results: list[ImageResult], finished: Sequence[ImageRecord]) -> Any:
-        """Index the records finished in this task, write the results, and fail the task (after writing) when
-        too many images failed. Returns what the task pushes to XCom."""
+        """Index the records finished in this task and write the results; returns what the task pushes to
+        XCom (counts and `results_uri`, or the results themselves when there is no `results_uri`)."""
         if finished:
             RecordIndex(self.records, self.provider).append(finished)
         summary = summarize(results)
         self.log.info("%s: %s", type(self).__name__, summary)
-        if self.results_uri:
-            put_results(self.s3_hook, self.results_uri, results)
-            returned: Any = {**summary, "results_uri": self.results_uri}
-        else:
-            returned = [result.to_dict() for result in results]
+        if not self.results_uri:
+            return [result.to_dict() for result in results]
+        put_results(self.s3_hook, self.results_uri, results)
+        return {**summary, "results_uri": self.results_uri}
+
+    def raise_for_failures(self, results: list[ImageResult]) -> None:
+        """Fail the task (its results are written already) when more than `max_failure_ratio` failed."""
         failed = [result for result in results if result.status in (FAILED, PENDING)]
         if failed and len(failed) > float(self.max_failure_ratio) * len(results):
             raise AirflowException(_failure_message(failed, len(results), float(self.max_failure_ratio)))
-        return returned
 
 
 def _failure_message(failed: list[ImageResult], total: int, max_ratio: float) -> str:

@@ -35,6 +35,12 @@ def options_digest(identity: str, options: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
+def output_key(prefix: str, vehicle_id: str, provider: str, name: str, digest: str, extension: str) -> str:
+    """`<prefix>/<vehicle_id>/<provider>/<name>-<digest>.<ext>`: immutable per (identity, options), so no run
+    overwrites what another run's manifest points at."""
+    return f"{prefix.strip('/')}/{vehicle_id}/{provider}/{name}-{digest[:16]}{extension}".lstrip("/")
+
+
 def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
