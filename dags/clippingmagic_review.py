@@ -1,16 +1,18 @@
 """
 ### clippingmagic_review
 
-Human touch-up of chosen images in ClippingMagic.js. Trigger it with the images to review (S3 keys or
-`s3://` URIs). It uploads them without Auto-Clip (free), waits in the triggerer until a person has saved
-an edit of every image in the ClippingMagic.js editor, downloads the result, clipping path, alpha mask and
-the image JSON to `s3://<bucket>/<prefix>/<image id>/r<revision>.*`, then deletes the images from the
-service (only the images whose results were stored). Edits not saved within three days fail the run.
+Human touch-up of chosen images in ClippingMagic.js. Trigger it with the images to review (keys in `bucket`
+or `s3://` URIs). It uploads them without Auto-Clip (free; unusable files are refused, listed in the XCom
+`refused` of `upload_for_review`), waits in the triggerer until a person has saved an edit of every image in
+the ClippingMagic.js editor, downloads the result, clipping path, alpha mask and the image JSON to
+`s3://<bucket>/<prefix>/<image id>/r<revision>.*`, then deletes the images from the service (only the images
+whose results were stored). Edits not saved within three days fail the run.
 The editor needs each image's id and secret: the `upload_for_review` task returns the id and the
-secret encrypted with Airflow's Fernet key (`clippingmagic.editor_secret.decrypt_image_secret`); the secret
-itself never appears in logs or XCom.
+secret encrypted with Airflow's Fernet key (`clippingmagic.utils.editor_secret.decrypt_image_secret`); the
+secret itself never appears in logs or XCom.
 
-Downloads are recorded like every billable call, so a rerun never pays for the same revision twice.
+Uploads and downloads are recorded like every billable call: a rerun uploads no image that Clipping Magic
+still has and never pays for the same revision twice.
 """
 
 from __future__ import annotations
@@ -43,9 +45,8 @@ from include.pools import CLIPPINGMAGIC_POOL
 def clippingmagic_review() -> None:
     uploaded = ClippingMagicUploadForReviewOperator(
         task_id="upload_for_review",
-        source_bucket="{{ params.bucket }}",
-        source_keys="{{ params.source_keys }}",
-        records_bucket="{{ params.bucket }}",
+        images="{{ params.source_keys }}",
+        dest_bucket="{{ params.bucket }}",
         test="{{ params.test }}",
         pool=CLIPPINGMAGIC_POOL,
     )
@@ -54,6 +55,7 @@ def clippingmagic_review() -> None:
         image_ids=uploaded.output,
         poke_interval=30,
         timeout=pendulum.duration(days=3).total_seconds(),
+        deferrable=True,
     )
     downloaded = ClippingMagicDownloadOperator(
         task_id="download_results",

@@ -20,7 +20,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
 MAX_MESSAGE_CHARS = 300
+# The hierarchy each API package re-exports from its own `exceptions` module.
+__all__ = [
+    "ApiError", "AuthError", "BadRequestError", "ConfigError", "CreditsError", "ExpiredError", "NotFoundError",
+    "RateLimitedError", "ServerError", "TransportError",
+]  # fmt: skip
 
 
 class ApiError(Exception):
@@ -94,3 +102,13 @@ def error_class_for_status(status: int) -> type[ApiError]:
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     return ServerError if status >= 500 else BadRequestError
+
+
+def transport_error(api: str, error: requests.RequestException, where: str) -> TransportError:
+    """A `requests` failure as a TransportError: `sent` is False only when no connection was ever made."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    never_sent = isinstance(error, requests.ConnectTimeout) or isinstance(
+        reason, NewConnectionError | ConnectTimeoutError
+    )
+    cause = type(reason).__name__ if reason is not None else "no answer"
+    return TransportError(api, f"{type(error).__name__} ({cause}) on {where}", sent=not never_sent)

@@ -139,13 +139,14 @@ class ImageBatchOperator(BaseOperator):
 
     # The batch
 
-    def read_batch(self) -> tuple[list[ImageItem], list[ImageResult]]:
-        """The images to process and, for entries that are not even a valid source, their refusals."""
+    def read_batch(self, default_bucket: str | None = None) -> tuple[list[ImageItem], list[ImageResult]]:
+        """The images to process and, for entries that are not even a valid source, their refusals. Plain keys
+        are objects of `default_bucket` (without one, they are refused)."""
         items: list[ImageItem] = []
         refused: list[ImageResult] = []
         for position, entry in enumerate(load_list(self.images, self.s3_hook, "images")):
             try:
-                items.append(ImageItem.parse(entry, position))
+                items.append(ImageItem.parse(entry, position, default_bucket))
             except InvalidSourceError as error:
                 vehicle_id = str(entry.get("vehicle_id") or "") if isinstance(entry, dict) else ""
                 name = str(entry.get("name") or position) if isinstance(entry, dict) else str(position)

@@ -1,4 +1,4 @@
-"""The connection type: where credentials may be sent, and the form Airflow shows for it."""
+"""The connection type: where credentials may be sent, what the extra may set, and the form Airflow shows."""
 
 from __future__ import annotations
 
@@ -11,8 +11,18 @@ import pytest
 from airflow.sdk import Connection
 
 from clippingmagic import CONNECTION_TYPE
-from clippingmagic.connection import base_url_from, settings_from_connection
+from clippingmagic.exceptions import ConfigError
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from clippingmagic.utils.connection import ClippingMagicSettings
+from clippingmagic.utils.retries import RetryRules
+
+
+def settings(host: str | None = None, schema: str | None = None, port: int | None = None, **extra: object):
+    connection = Connection(
+        conn_id="cm", conn_type="clippingmagic", login="123", password="the-key", host=host, schema=schema,
+        port=port, extra=json.dumps(extra),
+    )  # fmt: skip
+    return ClippingMagicSettings.from_connection(connection)
 
 
 @pytest.mark.parametrize(
@@ -27,30 +37,26 @@ from clippingmagic.hooks.clippingmagic import ClippingMagicHook
     ],
 )
 def test_base_url(host, schema, port, expected):
-    assert base_url_from(host, schema, port) == expected
+    assert settings(host, schema, port).base_url == expected
+    assert settings(host, schema, port).api_url == f"{expected}/api/v1"
 
 
 @pytest.mark.parametrize("host", ["http://clippingmagic.com", "http://10.0.0.5:8602", "ftp://clippingmagic.com"])
 def test_credentials_are_never_sent_in_clear_to_another_machine(host):
-    with pytest.raises(ValueError, match=r"refusing plain http|must be an http"):
-        base_url_from(host)
+    with pytest.raises(ConfigError, match=r"refusing plain http|must be an http"):
+        settings(host)
 
 
-def test_settings_come_from_login_password_host_and_extra():
-    connection = Connection(
-        conn_id="cm", conn_type="clippingmagic", login="123", password="the-key", host="https://cm.example",
-        extra=json.dumps({"timeout": 30}),
-    )  # fmt: skip
-    settings = settings_from_connection(connection)
-    assert (settings.api_id, settings.api_key, settings.api_url, settings.timeout) == (
-        "123",
-        "the-key",
-        "https://cm.example/api/v1",
-        30.0,
-    )
-    assert "the-key" not in repr(settings)
-    with pytest.raises(ValueError, match="API id as login"):
-        settings_from_connection(Connection(conn_id="cm", conn_type="clippingmagic", password="k"))
+def test_credentials_timeout_and_retry_rules_come_from_the_connection():
+    chosen = settings("https://cm.example", timeout=30, rate_limit_wait="2.5", max_attempts=3)
+    assert (chosen.auth, chosen.api_key, chosen.timeout) == (("123", "the-key"), "the-key", 30.0)
+    assert chosen.retry == RetryRules(max_attempts=3, rate_limit_wait=2.5)
+    assert "the-key" not in repr(chosen)
+    assert settings(extra__clippingmagic__timeout=7).timeout == 7.0, "older forms prefix their fields"
+    with pytest.raises(ConfigError, match="API id as login"):
+        ClippingMagicSettings.from_connection(Connection(conn_id="cm", conn_type="clippingmagic", password="k"))
+    with pytest.raises(ConfigError, match="connection 'cm'"):
+        settings(max_attempts="many")
 
 
 def test_connection_type_is_valid_provider_info_for_this_hook():

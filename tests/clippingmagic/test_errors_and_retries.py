@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,41 +12,25 @@ import pytest
 import requests
 
 from clippingmagic.exceptions import (
-    AuthenticationError,
-    BadInputError,
-    BillingError,
-    ClippingMagicError,
+    ApiError,
+    AuthError,
+    BadRequestError,
+    CreditsError,
     NotFoundError,
-    RateLimitError,
+    RateLimitedError,
     ServerError,
 )
-from tests.clippingmagic.conftest import jpeg_bytes
+from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from clippingmagic.utils.models import ALPHA_MASK_PNG, CLIPPING_PATH_SVG
+from tests.clippingmagic.conftest import SleepRecorder, jpeg_bytes, use_connection
 
 BASE = 0.05
 
 
-class SleepRecorder:
-    """The hook's `sleep`: really waits, and remembers how long each thread was told to wait."""
-
-    def __init__(self) -> None:
-        self.waits: dict[str, list[float]] = defaultdict(list)
-        self._lock = threading.Lock()
-
-    def __call__(self, seconds: float) -> None:
-        with self._lock:
-            self.waits[threading.current_thread().name].append(round(seconds, 6))
-        time.sleep(seconds)
-
-
-def use_connection(monkeypatch, conn_id: str, **fields) -> None:
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "clippingmagic", **fields}))
-
-
 def test_wrong_api_key_is_an_authentication_error_and_the_test_button_says_so(hook_factory, cm, monkeypatch):
-    use_connection(monkeypatch, "cm_wrong_key", host=cm.url, login=cm.api_id, password="not-the-key")
-    hook = hook_factory(clippingmagic_conn_id="cm_wrong_key")
+    hook = ClippingMagicHook(use_connection(monkeypatch, "cm_wrong", host=cm.url, login=cm.api_id, password="wrong"))
 
-    with pytest.raises(AuthenticationError) as raised:
+    with pytest.raises(AuthError) as raised:
         hook.get_account()
 
     assert raised.value.status == 401 and isinstance(raised.value.code, int) and raised.value.message
@@ -58,8 +40,8 @@ def test_wrong_api_key_is_an_authentication_error_and_the_test_button_says_so(ho
 
 
 def test_plain_http_is_refused_except_to_loopback(hook_factory, cm, monkeypatch):
-    use_connection(monkeypatch, "cm_plain_http", host="http://clippingmagic.example.com", login="1", password="k")
-    ok, message = hook_factory(clippingmagic_conn_id="cm_plain_http").test_connection()
+    conn_id = use_connection(monkeypatch, "cm_plain", host="http://clippingmagic.example.com", login="1", password="k")
+    ok, message = ClippingMagicHook(conn_id).test_connection()
     assert not ok and "refusing plain http" in message
 
 
@@ -73,7 +55,7 @@ def test_downloading_before_any_result_is_bad_input_and_not_retried(hook_factory
     hook = hook_factory()
     image = hook.upload(jpeg_bytes(), filename="car.jpg", test=True)
 
-    with pytest.raises(BadInputError) as raised:
+    with pytest.raises(BadRequestError) as raised:
         hook.download(image.id, io.BytesIO())
 
     assert raised.value.status == 400
@@ -82,7 +64,7 @@ def test_downloading_before_any_result_is_bad_input_and_not_retried(hook_factory
 
 def test_no_credits_is_a_final_billing_error(hook_factory, cm):
     cm.configure(credits=0)
-    with pytest.raises(BillingError) as raised:
+    with pytest.raises(CreditsError) as raised:
         hook_factory().auto_clip(jpeg_bytes(), io.BytesIO(), filename="car.jpg")
     assert raised.value.status == 402
     assert cm.requests()["counts"]["upload"] == 1
@@ -93,7 +75,7 @@ def test_server_errors_are_retried_with_bounded_exponential_backoff(hook_factory
     sleep = SleepRecorder()
 
     with pytest.raises(ServerError) as raised:
-        hook_factory(max_attempts=4, backoff_base_wait=BASE, backoff_max_wait=3 * BASE, sleep=sleep).get_account()
+        hook_factory(max_attempts=4, retry_wait_min=BASE, retry_wait_max=3 * BASE, sleep=sleep).get_account()
 
     assert raised.value.status >= 500
     (waits,) = sleep.waits.values()
@@ -128,7 +110,7 @@ def test_429_backs_off_linearly_per_thread_and_resets_after_a_success(hook_facto
     """Documented: wait 5 s, 10 s, 15 s... per consecutive 429, per thread, reset after a success (base shrunk)."""
     cm.configure(concurrency_cap=1, latency_ms=600)
     sleep = SleepRecorder()
-    hook = hook_factory(rate_limit_base_wait=BASE, max_rate_limit_waits=50, sleep=sleep)
+    hook = hook_factory(rate_limit_wait=BASE, max_rate_limit_waits=50, sleep=sleep)
 
     def hold_the_only_slot() -> threading.Thread:
         blocker = threading.Thread(target=requests.get, args=(f"{cm.url}/api/v1/account",), kwargs={"timeout": 10})
@@ -158,22 +140,46 @@ def test_429_backs_off_linearly_per_thread_and_resets_after_a_success(hook_facto
     blocker.join()
     waits = sleep.waits[threading.current_thread().name]
     assert waits[:2] == [pytest.approx(BASE), pytest.approx(2 * BASE)]
-    assert hook.consecutive_rate_limits == 0
+    assert hook.rate_limits.count == 0
     assert cm.requests()["status_codes"]["429"] >= 6
 
 
-def test_too_many_429s_raise_rate_limit_error(hook_factory, cm):
-    cm.configure(concurrency_cap=1, latency_ms=1500)
-    hook = hook_factory(rate_limit_base_wait=0.01, max_rate_limit_waits=3, sleep=SleepRecorder())
-    blocker = threading.Thread(target=requests.get, args=(f"{cm.url}/api/v1/account",), kwargs={"timeout": 10})
-    blocker.start()
-    time.sleep(0.2)
-    try:
-        with pytest.raises(RateLimitError) as raised:
-            hook.get_account()
-    finally:
-        blocker.join()
+def test_after_giving_up_on_429s_the_next_call_backs_off_from_the_start_again(hook_factory, cm):
+    sleep = SleepRecorder()
+    hook = hook_factory(rate_limit_wait=BASE, max_rate_limit_waits=3, sleep=sleep)
+    cm.configure(rate_limit_next=4)
+
+    with pytest.raises(RateLimitedError) as raised:
+        hook.get_account()
+
     assert raised.value.status == 429
+    assert sleep.waits[threading.current_thread().name] == pytest.approx([BASE, 2 * BASE, 3 * BASE])
+    assert hook.rate_limits.count == 0, "giving up starts the count over"
+
+    sleep.waits.clear()
+    cm.configure(rate_limit_next=2)
+    assert "credits" in hook.get_account()
+    assert sleep.waits[threading.current_thread().name] == pytest.approx([BASE, 2 * BASE]), "not an instant failure"
+    assert cm.requests()["status_codes"]["429"] == 6
+
+
+def test_calls_that_return_files_accept_them(hook_factory, cm):
+    """A strict server answers 406 to an Accept header that excludes the file a call returns."""
+    cm.configure(strict_accept=True)
+    hook = hook_factory()
+    result = io.BytesIO()
+
+    clipped = hook.auto_clip(jpeg_bytes(), result, filename="car.jpg", test=True)
+    svg, mask = io.BytesIO(), io.BytesIO()
+    hook.download(clipped.image_id, svg, result_format=CLIPPING_PATH_SVG)
+    hook.download(clipped.image_id, mask, result_format=ALPHA_MASK_PNG)
+    cm._emulator("POST", f"images/{clipped.image_id}/edit", json={"background": "#ffffff"})
+    opaque = hook.download(clipped.image_id, io.BytesIO())
+
+    assert (clipped.content_type, opaque.content_type) == ("image/png", "image/jpeg")
+    assert svg.getvalue().lstrip().startswith(b"<svg") and mask.getvalue().startswith(b"\x89PNG")
+    assert hook.get_image(clipped.image_id).result_revision == 2 and hook.get_account()["credits"] > 0
+    assert "406" not in cm.requests()["status_codes"]
 
 
 class _HtmlErrorServer(BaseHTTPRequestHandler):
@@ -203,15 +209,17 @@ def html_error_server() -> Iterator[ThreadingHTTPServer]:
     server.server_close()
 
 
-@pytest.mark.parametrize(("status", "error_class"), [(502, ServerError), (403, AuthenticationError)])
+@pytest.mark.parametrize(("status", "error_class"), [(502, ServerError), (403, AuthError)])
 def test_non_json_error_bodies_become_typed_errors(hook_factory, monkeypatch, html_error_server, status, error_class):
     monkeypatch.setattr(_HtmlErrorServer, "status", status)
     host, port = html_error_server.server_address
-    use_connection(monkeypatch, "cm_html", host=f"http://{host}:{port}", login="1", password="key-key")
+    conn_id = use_connection(
+        monkeypatch, "cm_html", host=f"http://{host}:{port}", login="1", password="key-key", extra={"max_attempts": 2}
+    )
 
     with pytest.raises(error_class) as raised:
-        hook_factory(clippingmagic_conn_id="cm_html", max_attempts=2).get_account()
+        ClippingMagicHook(conn_id).get_account()
 
     assert raised.value.status == status and raised.value.code is None
     assert "Bad Gateway" in raised.value.message
-    assert isinstance(raised.value, ClippingMagicError)
+    assert isinstance(raised.value, ApiError) and raised.value.api == "Clipping Magic"

@@ -5,14 +5,16 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
+import time
 
 import pytest
 from PIL import Image
 
-from clippingmagic.exceptions import UnreadableImageError
-from clippingmagic.images import MAX_UPLOAD_PIXELS, prepared_image, shrunk_size
-from clippingmagic.models import ALPHA_MASK_PNG, CLIPPING_PATH_SVG, RESULT
-from tests.clippingmagic.conftest import jpeg_bytes
+from clippingmagic.utils.images import MAX_UPLOAD_PIXELS, PixelBudget, prepared_image, shrunk_size
+from clippingmagic.utils.models import ALPHA_MASK_PNG, CLIPPING_PATH_SVG, RESULT
+from image_common.inspection import UnusableImageError
+from tests.clippingmagic.conftest import huge_canvas_png, jpeg_bytes
 
 
 def test_upload_accepts_a_path_bytes_and_a_stream(hook_factory, cm, tmp_path):
@@ -109,7 +111,8 @@ def test_get_image_list_delete_and_account(hook_factory, cm):
     }
     assert hook.delete(ids[0]).id == ids[0]
     assert [image.id for image in hook.list_images()] == ids[1:]
-    assert hook.find_image_by_filename("car3.jpg").id == ids[3]
+    assert hook.find_upload("car3").id == ids[3]
+    assert hook.find_upload("car") is None
     account = hook.get_account()
     assert set(account) >= {"subscriptionPlan", "subscriptionState", "credits"}
     assert hook.test_connection() == (
@@ -126,7 +129,7 @@ def test_images_above_the_documented_size_are_shrunk_before_upload(hook_factory,
     big.save(buffer, "JPEG", quality=70)
 
     with prepared_image(buffer.getvalue(), "big.jpg") as prepared:
-        assert prepared.shrunk_from == (5000, 4000)
+        assert prepared.reencoded_from == ("JPEG", 5000, 4000) and prepared.filename == "big.jpg"
         assert prepared.width * prepared.height <= MAX_UPLOAD_PIXELS
         assert abs(prepared.width / prepared.height - 5000 / 4000) < 0.002
         assert Image.open(prepared.stream).size == (prepared.width, prepared.height)
@@ -139,7 +142,7 @@ def test_images_above_the_documented_size_are_shrunk_before_upload(hook_factory,
 def test_small_images_are_sent_unchanged():
     original = jpeg_bytes()
     with prepared_image(original, "small.jpg") as prepared:
-        assert prepared.shrunk_from is None and prepared.stream.read() == original
+        assert prepared.reencoded_from is None and prepared.stream.read() == original
 
 
 @pytest.mark.parametrize(("width", "height"), [(5000, 4000), (4096, 1025), (2049, 2049), (1, 5_000_000)])
@@ -154,11 +157,59 @@ def test_unreadable_input_fails_before_any_call_naming_the_file(hook_factory, cm
     broken = tmp_path / "not_a_photo.jpg"
     broken.write_text("this is text")
 
-    with pytest.raises(UnreadableImageError, match=re.escape(str(broken))):
+    with pytest.raises(UnusableImageError, match=re.escape(str(broken))):
         hook_factory().upload(broken)
-    with pytest.raises(UnreadableImageError, match=re.escape("missing.jpg")):
+    with pytest.raises(UnusableImageError, match=re.escape("missing.jpg")):
         hook_factory().upload(tmp_path / "missing.jpg")
     assert "upload" not in cm.requests()["counts"]
+
+
+def test_a_huge_canvas_is_refused_from_its_header_before_any_pixel_is_decoded(hook_factory, cm):
+    bomb = huge_canvas_png(12000, 12000)
+    assert len(bomb) < 100_000
+
+    with pytest.raises(UnusableImageError, match="12000x12000 = 144,000,000 pixels, over the 64,000,000 pixel limit"):
+        hook_factory().auto_clip(bomb, io.BytesIO(), filename="bomb.png")
+    with pytest.raises(UnusableImageError, match="over the 1,000,000 pixel limit"):
+        hook_factory().upload(huge_canvas_png(1200, 1000), filename="big.png", max_pixels=1_000_000)
+    assert "upload" not in cm.requests()["counts"]
+
+
+def test_webp_is_reencoded_for_clipping_magic(hook_factory, cm):
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), "teal").save(buffer, "WEBP")
+
+    with prepared_image(buffer.getvalue(), "car.webp") as prepared:
+        assert prepared.filename == "car.jpg" and prepared.content_type == "image/jpeg"
+        assert prepared.reencoded_from == ("WEBP", 300, 200)
+    image = hook_factory().upload(buffer.getvalue(), filename="car.webp", test=True)
+    assert image.original_filename == "car.jpg"
+
+
+def test_decoding_threads_share_one_pixel_budget():
+    budget = PixelBudget(100)
+    order: list[str] = []
+    first_holds = threading.Event()
+
+    def decode(name: str, pixels: int, hold: float) -> None:
+        with budget.hold(pixels):
+            order.append(f"{name} starts")
+            first_holds.set()
+            time.sleep(hold)
+            order.append(f"{name} ends")
+
+    first = threading.Thread(target=decode, args=("first", 70, 0.3))
+    first.start()
+    first_holds.wait()
+    second = threading.Thread(target=decode, args=("second", 70, 0))
+    second.start()
+    for thread in (first, second):
+        thread.join()
+    with budget.hold(500):  # alone, an image over the whole budget still goes
+        pass
+
+    assert order == ["first starts", "first ends", "second starts", "second ends"]
+    assert budget.in_use == 0
 
 
 def test_non_json_answers_of_the_account_are_parsed(hook_factory, cm):

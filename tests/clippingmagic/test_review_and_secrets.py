@@ -1,4 +1,4 @@
-"""Human review round trip (upload, deferrable wait, download, delete) and secrets kept out of logs and XCom."""
+"""Human review round trip (upload, deferrable wait, download) and secrets kept out of logs and XCom."""
 
 from __future__ import annotations
 
@@ -8,21 +8,25 @@ import time
 
 import requests
 
-from clippingmagic.editor_secret import decrypt_image_secret
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from clippingmagic.operators.review import ClippingMagicUploadForReviewOperator
+from clippingmagic.utils.editor_secret import decrypt_image_secret
+from clippingmagic.utils.upload_claims import upload_name
+from image_common.identity import s3_identities
+from image_common.record_store import ImageRecordStore
+from image_common.records import CLAIMED, ImageRecord, options_digest
+from image_common.sources import ImageSource
 from tests.clippingmagic.airflow_runs import run_dag, run_supervised, task_states, xcom
-from tests.clippingmagic.conftest import put_images
+from tests.clippingmagic.conftest import jpeg_bytes, put_images
 
 KEYS = ["photos/V5/3_interior.jpg", "photos/V5/4_detail.jpg"]
 
 
 def review_dag(bucket: str) -> str:
     return f"""
-    upload = ClippingMagicUploadForReviewOperator(
-        task_id="upload", source_bucket={bucket!r}, source_keys={KEYS!r}, rate_limit_base_wait=0.01
-    )
+    upload = ClippingMagicUploadForReviewOperator(task_id="upload", images={KEYS!r}, dest_bucket={bucket!r})
     edited = ClippingMagicResultSensor(
-        task_id="wait_for_edit", image_ids=upload.output, poke_interval=0.2, timeout=60
+        task_id="wait_for_edit", image_ids=upload.output, poke_interval=0.2, timeout=240, deferrable=True
     )
     download = ClippingMagicDownloadOperator(
         task_id="download", image_ids=edited.output, dest_bucket={bucket!r},
@@ -37,7 +41,7 @@ def edit_once_the_sensor_waits(cm, expected_images: int) -> threading.Thread:
     every image, so the sensor can only have succeeded through its deferred trigger."""
 
     def edit() -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             images = requests.get(f"{cm.url}/api/v1/images", auth=(cm.api_id, cm.api_key), timeout=5).json()
             polled = cm.requests()["counts"].get("download", 0)
@@ -89,27 +93,13 @@ def test_review_round_trip_waits_in_the_trigger_and_never_bills_twice(
     assert cm.requests()["counts"].get("storage", 0) == counts.get("storage", 0)
     assert cm.ledger()["charges"] == charges
 
-    deleted = run_dag(
-        tmp_path / "dags", monkeypatch, "cm_review_cleanup",
-        f"ClippingMagicDeleteOperator(task_id='delete', image_ids={[item['id'] for item in uploaded]!r})",
-    )  # fmt: skip
-    assert xcom(deleted, "delete") == {"deleted": [item["id"] for item in uploaded], "already_gone": []}
-    assert list(ClippingMagicHook().list_images()) == []
-    again = run_dag(
-        tmp_path / "dags", monkeypatch, "cm_review_cleanup",
-        f"ClippingMagicDeleteOperator(task_id='delete', image_ids={[item['id'] for item in uploaded]!r})",
-    )  # fmt: skip
-    assert xcom(again, "delete") == {"deleted": [], "already_gone": [item["id"] for item in uploaded]}
-
 
 def test_secrets_never_reach_the_task_log_or_xcom(airflow_home, cm, s3_client, bucket, tmp_path, monkeypatch):
     put_images(s3_client, bucket, KEYS[:1])
     run = run_dag(
         tmp_path / "dags", monkeypatch, "cm_secrets",
         f"""
-        upload = ClippingMagicUploadForReviewOperator(
-            task_id="upload", source_bucket={bucket!r}, source_keys={KEYS[:1]!r}
-        )
+        upload = ClippingMagicUploadForReviewOperator(task_id="upload", images={KEYS[:1]!r}, dest_bucket={bucket!r})
 
         @task
         def careless_logging(uploaded):
@@ -127,7 +117,9 @@ def test_secrets_never_reach_the_task_log_or_xcom(airflow_home, cm, s3_client, b
     )  # fmt: skip
     uploaded = xcom(run, "upload")[0]
     secret = image_secret(cm, uploaded["id"])
-    assert set(uploaded) == {"source", "id", "resultRevision", "originalFilename", "test", "secret_encrypted"}
+    assert set(uploaded) == {
+        "source", "vehicle_id", "name", "id", "resultRevision", "originalFilename", "test", "secret_encrypted"
+    }  # fmt: skip
     assert secret not in json.dumps(uploaded)
     assert decrypt_image_secret(uploaded["secret_encrypted"]) == secret
 
@@ -147,3 +139,28 @@ def image_secret(cm, image_id: int) -> str:
         f"{cm.url}/api/v1/images/{image_id}", params={"format": "json"}, auth=(cm.api_id, cm.api_key), timeout=5
     )
     return answer.json()["image"]["secret"]
+
+
+def test_a_review_upload_whose_answer_was_lost_is_found_not_duplicated(cm, s3_client, bucket, fast_conn):
+    put_images(s3_client, bucket, KEYS[:1])
+    uri = f"s3://{bucket}/{KEYS[0]}"
+    identity = s3_identities(s3_client, [ImageSource(uri)])[0][uri]
+    digest = options_digest(identity, {"review": True, "test": True})
+    # A crashed try claimed the image and uploaded it; the answer naming the image never arrived.
+    claim = ImageRecord("clippingmagic", identity, {"review": True, "test": True}, CLAIMED, source=uri,
+                        owner="clippingmagic_review/crashed/upload_for_review/-1", claimed_at=time.time() - 7200,
+                        upload_name=upload_name("3_interior", digest), attempts=1)  # fmt: skip
+    ImageRecordStore(bucket).create(claim)
+    lost = ClippingMagicHook(fast_conn()).upload(jpeg_bytes(), filename=f"{claim.upload_name}.jpg", test=True)
+    operator = ClippingMagicUploadForReviewOperator(
+        task_id="upload", images=[uri], dest_bucket=bucket, test=True, clippingmagic_conn_id=fast_conn()
+    )
+
+    (uploaded,) = operator.execute({})
+    (again,) = operator.execute({})
+
+    assert uploaded["id"] == again["id"] == lost.id and uploaded["test"] is True
+    assert decrypt_image_secret(uploaded["secret_encrypted"]) == lost.secret
+    assert cm.requests()["counts"]["upload"] == 1
+    record = ImageRecordStore(bucket).get("clippingmagic", digest).record
+    assert (record.status, record.provider_ref, record.attempts) == ("final", {"image_id": lost.id}, 2)

@@ -1,113 +1,125 @@
-"""Synchronous hook: one method per Clipping Magic API operation, with the documented retry rules."""
+"""`ClippingMagicHook`: one method per Clipping Magic operation (docs/clipping-magic-api.md), with its retry
+rules (`clippingmagic.utils.retries`)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Iterator
-from functools import cached_property
+from contextlib import contextmanager
+from functools import cached_property, partial
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 from requests_toolbelt import MultipartEncoder
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from clippingmagic.connection import ClippingMagicSettings, settings_from_connection
-from clippingmagic.exceptions import ClippingMagicError, RateLimitError, ServerError, error_from_response
-from clippingmagic.images import ImageInput, PreparedImage, prepared_image
-from clippingmagic.models import (
+from clippingmagic.exceptions import API, ApiError, RateLimitedError, ServerError, TransportError, error_from_response
+from clippingmagic.utils.connection import DEFAULT_CONN_ID, ClippingMagicConnectionType, ClippingMagicSettings
+from clippingmagic.utils.images import ImageInput, PreparedImage, prepared_image
+from clippingmagic.utils.models import (
+    ACCEPTED_MEDIA,
     JSON,
     RESULT,
-    RESULT_FORMATS,
     ClippingMagicImage,
     DownloadedResult,
+    check_result_format,
     filename_from_content_disposition,
 )
+from clippingmagic.utils.retries import RETRIED_ERRORS, RateLimitCounter
+from image_common.api_errors import transport_error
+from image_common.policy import DEFAULT_MAX_PIXELS
 
 T = TypeVar("T")
-
-# Failures after which the server may have processed the request although no answer came back.
-LOST_ANSWER_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-TRANSIENT_ERRORS = (RateLimitError, ServerError, *LOST_ANSWER_ERRORS)
-DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+ACCEPT_JSON = "application/json"
 LIST_PAGE_MAX = 100
+_CONNECT_TIMEOUT = 10.0
+_CHUNK_BYTES = 1024 * 1024
 
 
-class _UploadedAlready(ClippingMagicError):
-    """The upload was processed (its image id is known) but its result did not arrive."""
+class _UploadedAlready(Exception):
+    """The upload was processed (its image id is known) but its answer did not arrive whole."""
 
-    def __init__(self, image_id: int, what_happened: str) -> None:
-        super().__init__(what_happened)
+    def __init__(self, image_id: int, announced: bool) -> None:
+        super().__init__(f"image {image_id} was uploaded but its answer did not arrive whole")
         self.image_id = image_id
+        self.announced = announced
 
 
-class ClippingMagicHook(BaseHook):
+class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
+    """Talks to Clipping Magic with the API id (login) and key (password) of an Airflow connection.
+
+    :param clippingmagic_conn_id: the "clippingmagic" connection (host defaults to https://clippingmagic.com;
+        plain http is refused except on loopback; the extra may set `timeout` and the retry rules).
+    :param max_in_flight: requests this hook may have in flight at once, over all threads; a thread holds its
+        place while it backs off, so the documented per-thread back-off still spaces out the requests.
+    :param sleep: how to wait before a retry (tests pass a recorder).
     """
-    Talk to the Clipping Magic API with the API id and key of an Airflow connection.
-
-    Retries: 5xx, timeouts and dropped connections get bounded exponential backoff (``max_attempts``);
-    429 gets the documented linear back-off of ``rate_limit_base_wait`` x the number of consecutive 429s
-    seen by the calling thread, reset by a success; other 4xx are raised at once as typed errors.
-
-    :param clippingmagic_conn_id: connection with the API id as login, the API key as password and,
-        optionally, the host (default ``https://clippingmagic.com``; plain http only for loopback).
-    :param rate_limit_base_wait: seconds of the first 429 back-off (documented: 5).
-    :param sleep: how to wait between attempts; tests pass a recorder.
-    """
-
-    conn_name_attr = "clippingmagic_conn_id"
-    default_conn_name = "clippingmagic_default"
-    conn_type = "clippingmagic"
-    hook_name = "Clipping Magic"
 
     def __init__(
         self,
-        clippingmagic_conn_id: str = default_conn_name,
+        clippingmagic_conn_id: str = DEFAULT_CONN_ID,
         *,
-        max_attempts: int = 5,
-        backoff_base_wait: float = 1.0,
-        backoff_max_wait: float = 30.0,
-        rate_limit_base_wait: float = 5.0,
-        max_rate_limit_waits: int = 10,
+        max_in_flight: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__()
         self.clippingmagic_conn_id = clippingmagic_conn_id
-        self.max_attempts = max_attempts
-        self.backoff_base_wait = backoff_base_wait
-        self.backoff_max_wait = backoff_max_wait
-        self.rate_limit_base_wait = rate_limit_base_wait
-        self.max_rate_limit_waits = max_rate_limit_waits
         self.sleep = sleep
-        self._thread = threading.local()
+        self._places = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        self._threads = threading.local()  # each thread's session, and whether it holds a place
 
     @cached_property
     def settings(self) -> ClippingMagicSettings:
-        connection = self.get_connection(self.clippingmagic_conn_id)
-        settings = settings_from_connection(connection)
+        settings = ClippingMagicSettings.from_connection(self.get_connection(self.clippingmagic_conn_id))
         mask_secret(settings.api_key)
         return settings
 
+    @cached_property
+    def rate_limits(self) -> RateLimitCounter:
+        return RateLimitCounter(self.settings.retry)
+
     def get_conn(self) -> requests.Session:
-        """The calling thread's session (requests sessions are not shared across threads)."""
-        session = getattr(self._thread, "session", None)
+        """The calling thread's session: the API asks for threads that work independently."""
+        session = getattr(self._threads, "session", None)
         if session is None:
-            session = requests.Session()
-            session.auth = (self.settings.api_id, self.settings.api_key)
-            self._thread.session = session
+            session = self._threads.session = requests.Session()
+            session.auth = self.settings.auth  # requests drops it on the redirect to S3
         return session
 
-    # --- operations -------------------------------------------------------------------------------------
+    def test_connection(self) -> tuple[bool, str]:
+        """The connection form's "Test" button: reads the account, which costs nothing."""
+        try:
+            account = self.get_account()
+        except ApiError as error:
+            return False, str(error)
+        return True, (
+            f"Connected: plan {account.get('subscriptionPlan')} ({account.get('subscriptionState')}), "
+            f"{account.get('credits')} credits"
+        )
 
-    def upload(self, image: ImageInput, *, test: bool = False, filename: str | None = None) -> ClippingMagicImage:
-        """Upload for a human to clip in ClippingMagic.js (no Auto-Clip, free); returns the Image JSON Object."""
-        with prepared_image(image, filename) as prepared:
-            return self._call(
-                "POST", "/images", _image_from_response, body=_multipart(prepared, test=test, result_format=None)
-            )
+    # Uploads
+
+    def upload(
+        self,
+        image: ImageInput,
+        *,
+        test: bool = False,
+        filename: str | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> ClippingMagicImage:
+        """Upload without Auto-Clip (free), for a person to clip in ClippingMagic.js. An upload whose answer was
+        lost is looked for by its file name (give a unique one) instead of being sent again."""
+        with prepared_image(image, filename, max_pixels) as prepared:
+            try:
+                return self._call(
+                    "POST", "/images", _image_of, body=_multipart(prepared, test, None),
+                    before_retry=partial(self._raise_if_uploaded, prepared.filename),
+                )  # fmt: skip
+            except _UploadedAlready as uploaded:
+                return self.get_image(uploaded.image_id)
 
     def auto_clip(
         self,
@@ -118,224 +130,200 @@ class ClippingMagicHook(BaseHook):
         test: bool = False,
         filename: str | None = None,
         on_image_id: Callable[[int], None] | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> DownloadedResult:
-        """Upload with ``format=result`` (or svg / alpha mask) and stream the Auto-Clip result into ``output``.
+        """Upload with Auto-Clip and write its `result_format` file into the seekable `output`. A production
+        result is charged, so the image is never uploaded twice here:
 
-        Never uploads the same image twice within one call, since a production result is charged:
-
-        - ``on_image_id`` is called with the new image id as soon as the answer's headers arrive, before the
-          result body, so the caller can record it. If the body is then cut off, the result is downloaded
-          again by id (a repeat download of the same revision is free).
-        - If the connection fails with no answer at all, the upload may still have been processed; before
-          trying again the account's images are searched for ``filename`` (pass a name unique to this
-          image, e.g. with a digest in it) and a match is downloaded instead of uploaded.
+        - `on_image_id(id)` is called as soon as the answer's headers name the image, before the file is read,
+          so the caller can record it. A file cut off after that is downloaded by id (repeats are free).
+        - Before an upload is sent again after a lost answer, the account's images are searched for its file
+          name (give a name unique to the image and its options); a match is downloaded instead.
         """
-        if result_format not in RESULT_FORMATS:
-            raise ValueError(f"result_format must be one of {RESULT_FORMATS}, got {result_format!r}")
+        check_result_format(result_format)
         start = _start_of(output)
-        announced: list[int] = []
-
-        def announce(image_id: int) -> None:
-            if not announced:
-                announced.append(image_id)
-                if on_image_id:
-                    on_image_id(image_id)
-
-        def consume(response: requests.Response) -> DownloadedResult:
-            image_id = _header_int(response, "x-amz-meta-id")
-            if secret := response.headers.get("x-amz-meta-secret"):
-                mask_secret(secret)
-            announce(image_id)
-            try:
-                return _write_result(response, image_id, result_format, output, start)
-            except TRANSIENT_ERRORS as error:
-                raise _UploadedAlready(image_id, f"its result was cut off ({error})") from error
-
-        with prepared_image(image, filename) as prepared:
-
-            def look_for_lost_upload(previous_error: BaseException) -> None:
-                if isinstance(previous_error, LOST_ANSWER_ERRORS):
-                    found = self.find_image_by_filename(prepared.filename)
-                    if found is not None:
-                        announce(found.id)
-                        raise _UploadedAlready(found.id, f"the answer to its upload was lost ({previous_error})")
-
+        with prepared_image(image, filename, max_pixels) as prepared:
             try:
                 return self._call(
-                    "POST", "/images", consume, body=_multipart(prepared, test=test, result_format=result_format),
-                    stream=True, before_retry=look_for_lost_upload,
+                    "POST", "/images", partial(self._read_clip, result_format, output, start, on_image_id),
+                    body=_multipart(prepared, test, result_format), accept=ACCEPTED_MEDIA[result_format],
+                    before_retry=partial(self._raise_if_uploaded, prepared.filename),
                 )  # fmt: skip
             except _UploadedAlready as uploaded:
-                self.log.warning("image %s was uploaded but %s; downloading it by id", uploaded.image_id, uploaded)
+                self.log.warning("%s; downloading it by id", uploaded)
+                if on_image_id is not None and not uploaded.announced:
+                    on_image_id(uploaded.image_id)
                 return self.download(uploaded.image_id, output, result_format=result_format)
 
-    def download(self, image_id: int, output: BinaryIO, *, result_format: str = RESULT) -> DownloadedResult:
-        """Stream a result into the seekable file object ``output``, following the redirect to its storage.
+    def _read_clip(
+        self,
+        result_format: str,
+        output: BinaryIO,
+        start: int,
+        on_image_id: Callable[[int], None] | None,
+        response: requests.Response,
+    ) -> DownloadedResult:
+        """The Auto-Clip answer: the image id from the headers (announced at once), then the file."""
+        image_id = response.headers.get("x-amz-meta-id", "")
+        if not image_id.isdigit():
+            raise ApiError(API, "the Auto-Clip answer has no valid x-amz-meta-id header", status=response.status_code)
+        if secret := response.headers.get("x-amz-meta-secret"):
+            mask_secret(secret)
+        if on_image_id is not None:
+            on_image_id(int(image_id))
+        try:
+            return _write_result(response, int(image_id), result_format, output, start)
+        except TransportError:
+            raise _UploadedAlready(int(image_id), announced=True) from None
 
-        A production result costs one credit on its first download per revision; repeats are free.
-        """
-        if result_format not in RESULT_FORMATS:
-            raise ValueError(f"result_format must be one of {RESULT_FORMATS}, got {result_format!r}")
+    def _raise_if_uploaded(self, filename: str, error: ApiError) -> None:
+        """Before an upload is sent again: if the failed attempt may have been processed (no answer, or a server
+        error) and the account has an image of that name, that is the upload."""
+        if isinstance(error, ServerError) or (isinstance(error, TransportError) and error.sent):
+            found = self.find_upload(PurePosixPath(filename).stem)
+            if found is not None:
+                raise _UploadedAlready(found.id, announced=False)
+
+    # Images
+
+    def download(self, image_id: int, output: BinaryIO, *, result_format: str = RESULT) -> DownloadedResult:
+        """Write a result file into the seekable `output`, following the redirect to its storage. A production
+        result costs a credit on its first download per revision; repeats are free."""
+        check_result_format(result_format)
         start = _start_of(output)
-        params = {} if result_format == RESULT else {"format": result_format}
         return self._call(
-            "GET",
-            f"/images/{int(image_id)}",
+            "GET", f"/images/{int(image_id)}",
             lambda response: _write_result(response, int(image_id), result_format, output, start),
-            params=params,
-            stream=True,
-        )
+            params={} if result_format == RESULT else {"format": result_format}, accept=ACCEPTED_MEDIA[result_format],
+        )  # fmt: skip
 
     def get_image(self, image_id: int) -> ClippingMagicImage:
-        """The Image JSON Object (``format=json``): free, tells the current ``resultRevision``."""
-        return self._call("GET", f"/images/{int(image_id)}", _image_from_response, params={"format": JSON})
+        """The Image JSON Object (`format=json`, free): tells the current `resultRevision`."""
+        return self._call("GET", f"/images/{int(image_id)}", _image_of, params={"format": JSON})
 
     def list_images(self, page_size: int = LIST_PAGE_MAX) -> Iterator[ClippingMagicImage]:
         """Every image of the account, page after page."""
         offset = 0
         while True:
-            page = self._call(
-                "GET", "/images", lambda response: response.json(), params={"limit": page_size, "offset": offset}
-            )
+            page = self._call("GET", "/images", _json_of, params={"limit": page_size, "offset": offset})
             images = page.get("images") or []
-            for image in images:
-                yield ClippingMagicImage.from_json(image)
+            yield from (ClippingMagicImage.from_json(image) for image in images)
             if len(images) < int(page.get("limit") or page_size):
                 return
             offset = int(page.get("offset") or offset) + len(images)
 
-    def find_image_by_filename(self, filename: str) -> ClippingMagicImage | None:
-        """The most recent image uploaded with this ``originalFilename`` (walks the whole list)."""
+    def find_upload(self, upload_name: str) -> ClippingMagicImage | None:
+        """The newest image uploaded as `upload_name` with any extension (the whole list is read)."""
         found = None
         for image in self.list_images():
-            if image.original_filename == filename and (found is None or image.id > found.id):
+            stem = PurePosixPath(image.original_filename or "").stem
+            if stem == upload_name and (found is None or image.id > found.id):
                 found = image
         return found
 
     def delete(self, image_id: int) -> ClippingMagicImage:
         """Delete an image; returns the deleted Image JSON Object."""
-        return self._call("POST", f"/images/{int(image_id)}/delete", _image_from_response)
+        return self._call("POST", f"/images/{int(image_id)}/delete", _image_of)
 
     def get_account(self) -> dict[str, Any]:
-        """``subscriptionPlan``, ``subscriptionState`` and ``credits``."""
-        return self._call("GET", "/account", lambda response: response.json())
+        """`subscriptionPlan`, `subscriptionState` and `credits`."""
+        return self._call("GET", "/account", _json_of)
 
-    def test_connection(self) -> tuple[bool, str]:
-        """The connection form's Test button: calls the account endpoint."""
-        try:
-            account = self.get_account()
-        except (ClippingMagicError, requests.RequestException, ValueError) as error:
-            return False, str(error)
-        return True, (
-            f"Connected: plan {account.get('subscriptionPlan')} ({account.get('subscriptionState')}), "
-            f"{account.get('credits')} credits"
-        )
-
-    # --- one request, with retries ----------------------------------------------------------------------
+    # Transport
 
     def _call(
         self,
         method: str,
         path: str,
-        consume: Callable[[requests.Response], T],
+        read: Callable[[requests.Response], T],
         *,
-        params: dict[str, Any] | None = None,
-        body: Callable[[], tuple[Any, dict[str, str]]] | None = None,
-        stream: bool = False,
-        before_retry: Callable[[BaseException], None] | None = None,
+        accept: str = ACCEPT_JSON,
+        before_retry: Callable[[ApiError], None] | None = None,
+        **request: Any,
     ) -> T:
-        other_failures = 0
-        previous_error: BaseException | None = None
+        """One request and the reading of its answer, retried by Clipping Magic's rules; `before_retry` may
+        stop a retry by raising."""
+        failures = 0
+        with self.request_place():
+            while True:
+                try:
+                    answer = self._send(method, path, read, accept, **request)
+                except RETRIED_ERRORS as error:
+                    if isinstance(error, RateLimitedError):
+                        wait = self.rate_limits.wait_after_429()
+                    else:
+                        failures += 1
+                        wait = self.settings.retry.failure_wait(failures)
+                    if wait is None:
+                        raise
+                    self.log.warning("Clipping Magic %s %s failed (%s); retrying in %.1f s", method, path, error, wait)
+                    self.sleep(wait)
+                    if before_retry is not None:
+                        before_retry(error)
+                    continue
+                self.rate_limits.reset()
+                return answer
 
-        def attempt() -> T:
-            nonlocal other_failures, previous_error
-            if previous_error is not None and before_retry is not None:
-                before_retry(previous_error)
-            try:
-                return self._call_once(method, path, consume, params, body, stream)
-            except RateLimitError as error:
-                previous_error = error
-                raise
-            except TRANSIENT_ERRORS as error:
-                previous_error = error
-                other_failures += 1
-                raise
-
-        def stop(state: RetryCallState) -> bool:
-            if isinstance(state.outcome.exception(), RateLimitError):
-                return self.consecutive_rate_limits > self.max_rate_limit_waits
-            return other_failures >= self.max_attempts
-
-        def wait(state: RetryCallState) -> float:
-            if isinstance(state.outcome.exception(), RateLimitError):
-                return self.rate_limit_base_wait * self.consecutive_rate_limits
-            return min(self.backoff_max_wait, self.backoff_base_wait * 2 ** (other_failures - 1))
-
-        def log_retry(state: RetryCallState) -> None:
-            self.log.warning(
-                "Clipping Magic %s %s failed (%s); retrying in %.1f s",
-                method, path, state.outcome.exception(), state.upcoming_sleep,
-            )  # fmt: skip
-
-        retrying = Retrying(
-            retry=retry_if_exception_type(TRANSIENT_ERRORS),
-            stop=stop,
-            wait=wait,
-            sleep=self.sleep,
-            before_sleep=log_retry,
-            reraise=True,
-        )
-        return retrying(attempt)
-
-    def _call_once(
+    def _send(
         self,
         method: str,
         path: str,
-        consume: Callable[[requests.Response], T],
-        params: dict[str, Any] | None,
-        body: Callable[[], tuple[Any, dict[str, str]]] | None,
-        stream: bool,
+        read: Callable[[requests.Response], T],
+        accept: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Callable[[], MultipartEncoder] | None = None,
     ) -> T:
-        data, headers = body() if body else (None, None)
-        with self.get_conn().request(
-            method,
-            f"{self.settings.api_url}{path}",
-            params=params,
-            data=data,
-            headers=headers,
-            timeout=self.settings.timeout,
-            stream=stream,
-        ) as response:
-            if response.status_code == 429:
-                self._thread.consecutive_rate_limits = self.consecutive_rate_limits + 1
-            if not response.ok:
-                raise error_from_response(response)
-            self._thread.consecutive_rate_limits = 0
-            return consume(response)
+        """One request, no retry: the answer read, or the matching ApiError."""
+        data = body() if body else None
+        headers = {"Accept": accept, **({"Content-Type": data.content_type} if data else {})}
+        try:
+            with self.get_conn().request(
+                method, f"{self.settings.api_url}{path}", params=params, data=data, headers=headers, stream=True,
+                timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
+            ) as response:  # fmt: skip
+                if response.status_code >= 400:
+                    raise error_from_response(response.status_code, response.text)
+                return read(response)
+        except requests.RequestException as error:
+            raise transport_error(API, error, path) from None
 
-    @property
-    def consecutive_rate_limits(self) -> int:
-        """429 answers in a row received by the calling thread."""
-        return getattr(self._thread, "consecutive_rate_limits", 0)
+    @contextmanager
+    def request_place(self) -> Iterator[None]:
+        """One of the `max_in_flight` places, held by the calling thread for a whole call (its retries, and the
+        lookups before them, included) or for several: a thread holding one reuses it."""
+        if self._places is None or getattr(self._threads, "holds_place", False):
+            yield
+            return
+        with self._places:
+            self._threads.holds_place = True
+            try:
+                yield
+            finally:
+                self._threads.holds_place = False
 
 
-def _image_from_response(response: requests.Response) -> ClippingMagicImage:
-    return ClippingMagicImage.from_json(response.json()["image"])
+def _image_of(response: requests.Response) -> ClippingMagicImage:
+    return ClippingMagicImage.from_json(_json_of(response)["image"])
 
 
-def _multipart(
-    prepared: PreparedImage, *, test: bool, result_format: str | None
-) -> Callable[[], tuple[MultipartEncoder, dict[str, str]]]:
-    """A fresh streaming multipart body per attempt (the image is read from its stream, not held in memory)."""
+def _json_of(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ApiError(API, "the answer is not JSON", status=response.status_code) from None
 
-    def build() -> tuple[MultipartEncoder, dict[str, str]]:
+
+def _multipart(prepared: PreparedImage, test: bool, result_format: str | None) -> Callable[[], MultipartEncoder]:
+    """A fresh streaming multipart body per attempt: the image is read from its stream, not held in memory."""
+
+    def build() -> MultipartEncoder:
         fields: dict[str, Any] = {"image": (prepared.filename, prepared.rewind(), prepared.content_type)}
         if test:
             fields["test"] = "true"
         if result_format:
             fields["format"] = result_format
-        encoder = MultipartEncoder(fields)
-        return encoder, {"Content-Type": encoder.content_type}
+        return MultipartEncoder(fields)
 
     return build
 
@@ -352,22 +340,19 @@ def _write_result(
     output.seek(start)
     output.truncate()
     size = 0
-    for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
-        output.write(chunk)
-        size += len(chunk)
-    revision = response.headers.get("x-amz-meta-resultrevision")
+    try:
+        for chunk in response.iter_content(_CHUNK_BYTES):
+            output.write(chunk)
+            size += len(chunk)
+    except requests.RequestException as error:
+        cut_off = f"the result of image {image_id} was cut off ({type(error).__name__})"
+        raise TransportError(API, cut_off, sent=True) from None
+    revision = response.headers.get("x-amz-meta-resultrevision", "")
     return DownloadedResult(
         image_id=image_id,
         format=result_format,
-        result_revision=int(revision) if revision else None,
+        result_revision=int(revision) if revision.isdigit() else None,
         filename=filename_from_content_disposition(response.headers.get("Content-Disposition")),
         content_type=response.headers.get("Content-Type"),
         size=size,
     )
-
-
-def _header_int(response: requests.Response, name: str) -> int:
-    value = response.headers.get(name)
-    if value is None or not value.strip().isdigit():
-        raise ClippingMagicError(f"Clipping Magic answered a result without a valid {name} header")
-    return int(value)

@@ -1,4 +1,4 @@
-"""Asynchronous twin of the hook for triggers: reads an image's JSON with aiohttp."""
+"""`ClippingMagicAsyncHook`: the aiohttp twin of `ClippingMagicHook` for the calls a trigger makes."""
 
 from __future__ import annotations
 
@@ -8,60 +8,61 @@ import aiohttp
 from airflow.sdk import BaseHook
 from airflow.sdk.log import amask_secret
 
-from clippingmagic.connection import ClippingMagicSettings, settings_from_connection
-from clippingmagic.exceptions import ClippingMagicError, error_for, parse_error_json
-from clippingmagic.models import JSON, ClippingMagicImage
+from clippingmagic.exceptions import API, ApiError, TransportError, error_from_response
+from clippingmagic.hooks.clippingmagic import ACCEPT_JSON
+from clippingmagic.utils.connection import DEFAULT_CONN_ID, ClippingMagicConnectionType, ClippingMagicSettings
+from clippingmagic.utils.models import JSON, ClippingMagicImage
 
 
-class ClippingMagicAsyncHook(BaseHook):
+class ClippingMagicAsyncHook(ClippingMagicConnectionType, BaseHook):
+    """Use as `async with ClippingMagicAsyncHook(conn_id) as hook:`, which holds one aiohttp session.
+
+    Every call is one request and raises the typed errors of `clippingmagic.exceptions`; the caller (a polling
+    trigger) decides when to ask again, and how long to back off after a 429.
+
+    :param max_connections: HTTP connections the session may hold open at once.
     """
-    The read-only calls a trigger needs, without blocking the triggerer's event loop.
 
-    It makes one request per call and raises the same typed errors as ``ClippingMagicHook``; the caller
-    (a polling trigger) decides when to ask again.
-    """
+    settings: ClippingMagicSettings | None = None
+    _session: aiohttp.ClientSession | None = None
 
-    conn_name_attr = "clippingmagic_conn_id"
-    default_conn_name = "clippingmagic_default"
-    conn_type = "clippingmagic"
-    hook_name = "Clipping Magic"
+    def __init__(self, clippingmagic_conn_id: str = DEFAULT_CONN_ID, max_connections: int = 5) -> None:
+        super().__init__()
+        self.clippingmagic_conn_id, self.max_connections = clippingmagic_conn_id, max_connections
 
-    def __init__(self, clippingmagic_conn_id: str = default_conn_name, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.clippingmagic_conn_id = clippingmagic_conn_id
-        self._settings: ClippingMagicSettings | None = None
+    async def __aenter__(self) -> ClippingMagicAsyncHook:
+        self.settings = ClippingMagicSettings.from_connection(await self.aget_connection(self.clippingmagic_conn_id))
+        await amask_secret(self.settings.api_key)
+        self._session = aiohttp.ClientSession(
+            auth=aiohttp.BasicAuth(*self.settings.auth),
+            headers={"Accept": ACCEPT_JSON},
+            connector=aiohttp.TCPConnector(limit=self.max_connections),
+            timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+        )
+        return self
 
-    async def get_settings(self) -> ClippingMagicSettings:
-        if self._settings is None:
-            connection = await self.aget_connection(self.clippingmagic_conn_id)
-            self._settings = settings_from_connection(connection)
-            await amask_secret(self._settings.api_key)
-        return self._settings
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self._session = None
 
-    async def get_image(self, image_id: int, session: aiohttp.ClientSession | None = None) -> ClippingMagicImage:
-        """The Image JSON Object (``format=json``, free of charge), without its secret."""
-        settings = await self.get_settings()
-        url = f"{settings.api_url}/images/{int(image_id)}"
-        if session is not None:
-            return await self._get_image(session, settings, url)
-        async with aiohttp.ClientSession() as own_session:
-            return await self._get_image(own_session, settings, url)
-
-    async def _get_image(
-        self, session: aiohttp.ClientSession, settings: ClippingMagicSettings, url: str
-    ) -> ClippingMagicImage:
-        async with session.get(
-            url,
-            params={"format": JSON},
-            auth=aiohttp.BasicAuth(settings.api_id, settings.api_key),
-            timeout=aiohttp.ClientTimeout(total=settings.timeout),
-        ) as response:
-            text = await response.text()
-            if response.status >= 400:
-                raise error_for(response.status, *parse_error_json(response.status, text))
-            try:
-                image = dict(json.loads(text)["image"])
-            except (ValueError, KeyError, TypeError) as error:
-                raise ClippingMagicError(f"unexpected answer for {url}: {error}", status=response.status) from error
-            image.pop("secret", None)  # a trigger never needs it; dropping it keeps it out of events and logs
-            return ClippingMagicImage.from_json(image)
+    async def get_image(self, image_id: int) -> ClippingMagicImage:
+        """The Image JSON Object (`format=json`, free), without its secret: a trigger never needs it, and
+        leaving it out keeps it out of events and logs."""
+        if self.settings is None or self._session is None:
+            raise RuntimeError("use ClippingMagicAsyncHook inside 'async with'")
+        path = f"/images/{int(image_id)}"
+        try:
+            async with self._session.get(f"{self.settings.api_url}{path}", params={"format": JSON}) as response:
+                body = await response.text()
+        except (TimeoutError, aiohttp.ClientError) as error:
+            never_sent = isinstance(error, aiohttp.ClientConnectorError)
+            raise TransportError(API, f"{type(error).__name__} on {path}", sent=not never_sent) from None
+        if response.status >= 400:
+            raise error_from_response(response.status, body)
+        try:
+            image = dict(json.loads(body)["image"])
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(API, f"the answer for {path} is not an Image JSON Object", status=response.status) from None
+        image.pop("secret", None)
+        return ClippingMagicImage.from_json(image)

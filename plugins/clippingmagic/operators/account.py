@@ -1,4 +1,4 @@
-"""Check the Clipping Magic account before spending credits."""
+"""`ClippingMagicAccountOperator`: the Clipping Magic account checked before credits are spent."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ ON_LOW_CREDITS = ("fail", "warn")
 
 
 class ClippingMagicAccountOperator(BaseOperator):
-    """
-    Read the account (``subscriptionPlan``, ``subscriptionState``, ``credits``) and return it.
+    """Reads the account (`subscriptionPlan`, `subscriptionState`, `credits`) and returns it.
 
-    Below ``min_credits`` the task fails (``on_low_credits="fail"``) or logs a warning (``"warn"``).
+    Below `min_credits` the task fails without retry (`on_low_credits="fail"`) or logs a warning (`"warn"`).
     """
 
     template_fields: Sequence[str] = ("min_credits", "on_low_credits")
@@ -32,8 +31,7 @@ class ClippingMagicAccountOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.min_credits = min_credits
-        self.on_low_credits = on_low_credits
+        self.min_credits, self.on_low_credits = min_credits, on_low_credits
         self.clippingmagic_conn_id = clippingmagic_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Delete images from Clipping Magic once their outputs are archived in S3."""
+"""`ClippingMagicDeleteOperator`: images deleted from Clipping Magic once their outputs are archived in S3."""
 
 from __future__ import annotations
 
@@ -6,55 +6,42 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from clippingmagic.exceptions import NotFoundError
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.operators.common import PROVIDER, image_ids_of
-from image_records import ImageRecord, ImageRecordStore
+from clippingmagic.operators.bases import PROVIDER, ClippingMagicImagesOperator
+from clippingmagic.utils.arguments import image_ids_of
+from image_common.record_index import RecordIndex
 
 
-class ClippingMagicDeleteOperator(BaseOperator):
+class ClippingMagicDeleteOperator(ClippingMagicImagesOperator):
+    """Delete images from Clipping Magic: the given `image_ids` (e.g. right after their results were stored;
+    items the download operator reports as failed are kept), and/or, with `older_than_days`, every image on
+    the account whose final record in the record index (`s3://<records_bucket>/<records_prefix>/_index/
+    clippingmagic/`) holds stored outputs and was last updated more than that many days ago. Images without
+    such a record, such as ones still waiting for a person's edit, are never deleted by age.
+
+    An id that is already gone counts as deleted. Returns `{"deleted": [...], "already_gone": [...]}`.
     """
-    Delete images from Clipping Magic: the given ``image_ids`` (e.g. right after archiving their results),
-    and/or, with ``older_than_days``, every image on the account whose outputs an image record in
-    ``s3://<records_bucket>/<records_prefix>/clippingmagic/`` shows stored in S3 and whose record was last
-    updated more than that many days ago. Images without such a record are never deleted by age.
 
-    An id that is already gone counts as deleted. Returns ``{"deleted": [...], "already_gone": [...]}``.
-    """
+    template_fields: Sequence[str] = (*ClippingMagicImagesOperator.template_fields, "image_ids", "older_than_days")
 
-    template_fields: Sequence[str] = ("image_ids", "older_than_days", "records_bucket", "records_prefix")
-    ui_color = "#c9e4f5"
-
-    def __init__(
-        self,
-        *,
-        image_ids: Any = None,
-        older_than_days: int | str | None = None,
-        records_bucket: str | None = None,
-        records_prefix: str = "records",
-        clippingmagic_conn_id: str = ClippingMagicHook.default_conn_name,
-        aws_conn_id: str | None = "aws_default",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, image_ids: Any = None, older_than_days: int | str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if image_ids is None and older_than_days is None:
-            raise ValueError("give image_ids, older_than_days, or both")
-        if older_than_days is not None and not records_bucket:
-            raise ValueError("older_than_days needs records_bucket: only archived images are deleted")
         self.image_ids = image_ids
         self.older_than_days = older_than_days
-        self.records_bucket = records_bucket
-        self.records_prefix = records_prefix
-        self.clippingmagic_conn_id = clippingmagic_conn_id
-        self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> dict[str, list[int]]:
+        by_age = self.older_than_days not in (None, "")
+        if self.image_ids is None and not by_age:
+            raise ValueError("give image_ids, older_than_days, or both")
+        if by_age and not self.records_bucket:
+            raise ValueError("older_than_days needs records_bucket: only images archived in S3 are deleted by age")
         hook = ClippingMagicHook(self.clippingmagic_conn_id)
-        wanted = image_ids_of(_archived_only(self.image_ids))
-        if self.older_than_days is not None:
-            wanted += self._archived_and_older(hook, int(self.older_than_days))
+        wanted = image_ids_of([item for item in _listed(self.image_ids) if _stored(item)])
+        if by_age:
+            wanted += self._archived_before(hook, datetime.now(UTC) - timedelta(days=int(self.older_than_days)))
         deleted, already_gone = [], []
         for image_id in dict.fromkeys(wanted):
             try:
@@ -62,33 +49,32 @@ class ClippingMagicDeleteOperator(BaseOperator):
                 deleted.append(image_id)
             except NotFoundError:
                 already_gone.append(image_id)
-        self.log.info("deleted %d image(s); %d were already gone", len(deleted), len(already_gone))
+        self.log.info("deleted %d images; %d were already gone", len(deleted), len(already_gone))
         return {"deleted": deleted, "already_gone": already_gone}
 
-    def _archived_and_older(self, hook: ClippingMagicHook, days: int) -> list[int]:
-        cutoff = datetime.now(UTC) - timedelta(days=days)
-        store = ImageRecordStore(self.records_bucket or "", self.records_prefix, self.aws_conn_id)
+    def _archived_before(self, hook: ClippingMagicHook, cutoff: datetime) -> list[int]:
+        """Images on the account whose outputs were archived before `cutoff`, by their indexed final records."""
         archived_at: dict[int, datetime] = {}
-        for record in store.iter_records(PROVIDER):
+        for record in RecordIndex(self.record_store(), PROVIDER).load().values():
             image_id = record.provider_ref.get("image_id")
-            if image_id is not None and _is_archived(record):
+            if image_id is not None and record.outputs:
                 updated = datetime.fromisoformat(record.updated_at)
                 archived_at[int(image_id)] = min(updated, archived_at.get(int(image_id), updated))
         on_account = [image.id for image in hook.list_images()]
         old = [image_id for image_id in on_account if image_id in archived_at and archived_at[image_id] < cutoff]
         self.log.info(
-            "%d image(s) on the account, %d archived, %d archived more than %d day(s) ago",
-            len(on_account), len(archived_at), len(old), days,
+            "%d images on the account, %d archived, %d archived before %s",
+            len(on_account), len(archived_at), len(old), cutoff.isoformat(timespec="seconds"),
         )  # fmt: skip
         return old
 
 
-def _is_archived(record: ImageRecord) -> bool:
-    return record.is_final and bool(record.outputs)
+def _listed(items: Any) -> list[Any]:
+    if items is None:
+        return []
+    return list(items) if isinstance(items, list | tuple) else [items]
 
 
-def _archived_only(items: Any) -> Any:
-    """Results of the download operator whose download failed are kept on the service, not deleted."""
-    if isinstance(items, list | tuple):
-        return [item for item in items if not (isinstance(item, dict) and item.get("status") == "error")]
-    return items
+def _stored(item: Any) -> bool:
+    """Rows of the download operator whose results were not stored are kept on the service."""
+    return not (isinstance(item, dict) and item.get("status") not in (None, "final"))

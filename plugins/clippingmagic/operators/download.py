@@ -1,46 +1,58 @@
-"""Download results of images by id (for example after a human edit) into S3, once per revision."""
+"""`ClippingMagicDownloadOperator`: the current results of images known by id (e.g. after a person's edit) into
+S3, once per revision."""
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
-from clippingmagic.exceptions import ClippingMagicError
+from clippingmagic.exceptions import API, ApiError, BadRequestError
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.models import JSON, RESULT, RESULT_FORMATS
-from clippingmagic.operators.common import OUTPUT_NAMES, OUTPUT_SUFFIXES, PROVIDER, failure_summary
-from clippingmagic.s3_objects import S3Location, put_json, spooled, upload
-from image_records import ImageRecord, ImageRecordStore
-from image_records.record import FINAL
+from clippingmagic.operators.bases import PROVIDER, START_CONCURRENCY, ClippingMagicImagesOperator
+from clippingmagic.utils.arguments import image_ids_of
+from clippingmagic.utils.files import put_file
+from clippingmagic.utils.images import SPOOL_MAX_BYTES
+from clippingmagic.utils.models import JSON, RESULT, RESULT_FORMATS, ClippingMagicImage
+from image_common.record_index import RecordIndex
+from image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
+from image_common.records import FINAL, ImageRecord, options_digest
 
 DOWNLOAD_FORMATS = (*RESULT_FORMATS, JSON)
+SUFFIXES = {"clipping_path_svg": ".svg", "alpha_mask_png": ".mask.png", JSON: ".json"}
 
 
 def image_identity(image_id: int) -> str:
-    """Record identity of an image known only by its Clipping Magic id."""
+    """The record identity of an image known only by its Clipping Magic id."""
     return f"clippingmagic:image/{image_id}"
 
 
-class ClippingMagicDownloadOperator(BaseOperator):
+class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
+    """Store the current result of each image in S3 under `<dest_prefix>/<id>/r<revision>` + `.png` / `.jpeg`
+    (result), `.svg`, `.mask.png`, `.json` (the Image JSON Object without its secret).
+
+    A production result costs a credit on its first download per revision, so the revision stored is recorded
+    (`<records_prefix>/clippingmagic/`, and in the record index, which `ClippingMagicDeleteOperator` reads) and
+    a revision stored before is never downloaded again: reruns and backfills return the recorded outputs. The
+    task fails, after trying every image, if any of them could not be stored.
+
+    Returns one dict per image: `id`, `source`, `revision`, `test`, `credits_charged` (in this run), `reused`,
+    `status` (final / failed), `outputs` (format -> s3 URI) and `error`.
+
+    :param image_ids: ids, or dicts with an `id` (e.g. the output of the result sensor), templated.
+    :param formats: any of `result`, `clipping_path_svg`, `alpha_mask_png`, `json`.
+    :param records_bucket: default `dest_bucket`.
     """
-    Store the current result of each image in S3 under ``<dest_prefix>/<id>/r<revision>`` + ``.png`` /
-    ``.jpeg`` (result), ``.svg``, ``.mask.png``, ``.json`` (the Image JSON Object without its secret).
 
-    A production result costs a credit on its first download per revision, so the revision stored is
-    recorded (``<records_prefix>/clippingmagic/``) and a revision already stored is never downloaded again:
-    reruns and backfills return the recorded outputs.
-
-    :param image_ids: ids, or dicts with an ``id`` (e.g. the output of the result sensor), templated.
-    :param formats: any of ``result``, ``clipping_path_svg``, ``alpha_mask_png``, ``json``.
-    """
-
-    template_fields: Sequence[str] = ("image_ids", "dest_bucket", "dest_prefix", "records_bucket", "records_prefix")
-    ui_color = "#c9e4f5"
+    template_fields: Sequence[str] = (*ClippingMagicImagesOperator.template_fields, "image_ids", "dest_bucket",
+                                      "dest_prefix")  # fmt: skip
 
     def __init__(
         self,
@@ -49,106 +61,99 @@ class ClippingMagicDownloadOperator(BaseOperator):
         dest_bucket: str,
         dest_prefix: str = "clippingmagic/results",
         formats: Sequence[str] = (RESULT,),
-        concurrency: int = 5,
-        records_bucket: str | None = None,
-        records_prefix: str = "records",
-        clippingmagic_conn_id: str = ClippingMagicHook.default_conn_name,
-        aws_conn_id: str | None = "aws_default",
-        rate_limit_base_wait: float = 5.0,
+        concurrency: int = START_CONCURRENCY,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not formats or set(formats) - set(DOWNLOAD_FORMATS):
-            raise ValueError(f"formats must be a non-empty subset of {DOWNLOAD_FORMATS}, got {list(formats)}")
-        self.image_ids = image_ids
-        self.dest_bucket = dest_bucket
-        self.dest_prefix = dest_prefix
-        self.formats = tuple(formats)
+        self.image_ids, self.formats = image_ids, formats
+        self.dest_bucket, self.dest_prefix = dest_bucket, dest_prefix
         self.concurrency = concurrency
-        self.records_bucket = records_bucket
-        self.records_prefix = records_prefix
-        self.clippingmagic_conn_id = clippingmagic_conn_id
-        self.aws_conn_id = aws_conn_id
-        self.rate_limit_base_wait = rate_limit_base_wait
+
+    @cached_property
+    def hook(self) -> ClippingMagicHook:
+        return ClippingMagicHook(self.clippingmagic_conn_id, max_in_flight=int(self.concurrency))
+
+    @cached_property
+    def records(self) -> ImageRecordStore:
+        return self.record_store(default_bucket=self.dest_bucket)
+
+    @cached_property
+    def s3(self) -> Any:
+        return S3Hook(aws_conn_id=self.aws_conn_id).conn
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
-        store = ImageRecordStore(self.records_bucket or self.dest_bucket, self.records_prefix, self.aws_conn_id)
-        store.client  # noqa: B018 - create the S3 client before the threads share it
-        hook = ClippingMagicHook(self.clippingmagic_conn_id, rate_limit_base_wait=self.rate_limit_base_wait)
-        hook.settings  # noqa: B018 - read the connection once, not in every thread
-        options = {"download": sorted(self.formats)}
-
-        def download_one(item: Any) -> dict[str, Any]:
-            image_id = int(item["id"]) if isinstance(item, dict) else int(item)
-            source = item.get("source", "") if isinstance(item, dict) else ""
-            try:
-                return self._download(hook, client, store, image_id, source, options)
-            except ClippingMagicError as error:
-                self.log.warning("image %s: %s", image_id, error)
-                return {"id": image_id, "source": source, "status": "error", "error": str(error), "outputs": {}}
-
+        if not self.formats or set(self.formats) - set(DOWNLOAD_FORMATS):
+            raise ValueError(f"formats must be a non-empty subset of {DOWNLOAD_FORMATS}, got {list(self.formats)}")
         items = self.image_ids if isinstance(self.image_ids, list | tuple) else [self.image_ids]
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="clippingmagic") as pool:
-            results = list(pool.map(download_one, items))
+        sources = {image_id: str(item.get("source") or "") if isinstance(item, dict) else ""
+                   for image_id, item in zip(image_ids_of(items), items, strict=True)}  # fmt: skip
+        with ThreadPoolExecutor(int(self.concurrency), "clippingmagic") as pool:
+            outcomes = list(pool.map(lambda image_id: self._download_one(image_id, sources[image_id]), sources))
+        RecordIndex(self.records, PROVIDER).append(record for _, record in outcomes if record is not None)
+        results = [result for result, _ in outcomes]
         failed = [result for result in results if result["status"] != FINAL]
         if failed:
-            raise AirflowException(failure_summary(failed, len(results), 0.0, None))
+            lines = [f"image {result['id']}: {result['error']}" for result in failed]
+            raise AirflowException(f"{len(failed)} of {len(results)} results were not stored:\n" + "\n".join(lines))
         return results
 
-    def _download(
-        self,
-        hook: ClippingMagicHook,
-        client: Any,
-        store: ImageRecordStore,
-        image_id: int,
-        source: str,
-        options: dict[str, Any],
-    ) -> dict[str, Any]:
+    def _download_one(self, image_id: int, source: str) -> tuple[dict[str, Any], ImageRecord | None]:
+        """The image's result row, and its record when this task stored a new revision."""
+        try:
+            return self._download(image_id, source)
+        except ApiError as error:
+            self.log.warning("image %s: %s", image_id, error)
+            return {"id": image_id, "source": source, "status": "failed", "error": str(error), "outputs": {}}, None
+
+    def _download(self, image_id: int, source: str) -> tuple[dict[str, Any], ImageRecord | None]:
+        options = {"download": sorted(self.formats)}
         identity = image_identity(image_id)
-        record = store.get(PROVIDER, identity, options)
-        image = hook.get_image(image_id)  # free: tells the revision there is to download
-        if record is not None and record.is_final and record.revision == image.result_revision:
+        stored = self.records.get(PROVIDER, options_digest(identity, options))
+        image = self.hook.get_image(image_id)  # free: tells the revision there is to download
+        if stored is not None and stored.record.is_final and stored.record.revision == image.result_revision:
             self.log.info("image %s revision %s is stored already", image_id, image.result_revision)
-            return _result(record, image.test, credits=0, reused=True)
+            return _result(stored.record, image, credits=0, reused=True), None
         if image.result_revision == 0:
-            raise ClippingMagicError(f"image {image_id} has no result yet (resultRevision 0)")
-        stem = f"{self.dest_prefix.strip('/')}/{image_id}/r{image.result_revision}"
-        outputs: dict[str, str] = {}
-        revision = image.result_revision
-        for result_format in (f for f in self.formats if f != JSON):
-            with spooled() as stream:
-                fetched = hook.download(image_id, stream, result_format=result_format)
-                revision = fetched.result_revision or revision
-                suffix = fetched.extension if result_format == RESULT else OUTPUT_SUFFIXES[result_format]
-                location = S3Location(self.dest_bucket, f"{stem}{suffix}")
-                outputs[OUTPUT_NAMES[result_format]] = upload(client, stream, location, fetched.content_type)
-        if JSON in self.formats:
-            outputs["json"] = put_json(client, S3Location(self.dest_bucket, f"{stem}.json"), image.to_dict())
+            raise BadRequestError(API, f"image {image_id} has no result yet (resultRevision 0)")
+        outputs = {name: self._store(image, name) for name in self.formats}
         charged = 0 if image.test or set(self.formats) == {JSON} else 1
-        base = record or ImageRecord(PROVIDER, identity, options, FINAL, source=source or identity)
-        record = base.touched(
-            status=FINAL,
-            provider_ref={"image_id": image_id},
-            revision=revision,
-            outputs=outputs,
-            credits_charged=base.credits_charged + charged,
-            attempts=base.attempts + 1,
-            last_error=None,
+        earlier = (
+            stored.record if stored is not None else ImageRecord(PROVIDER, identity, options, FINAL, source=source)
         )
-        store.put(record)
-        return _result(record, image.test, credits=charged, reused=False)
+        record = earlier.touched(
+            status=FINAL, source=source or earlier.source, provider_ref={"image_id": image_id},
+            revision=image.result_revision, outputs=outputs, credits_charged=earlier.credits_charged + charged,
+            attempts=earlier.attempts + 1, last_error=None,
+        )  # fmt: skip
+        self._save(stored, record)
+        return _result(record, image, credits=charged, reused=False), record
+
+    def _store(self, image: ClippingMagicImage, name: str) -> str:
+        """One format of the image's current revision in S3 (a repeat download of a revision is free)."""
+        stem = f"{self.dest_prefix.strip('/')}/{image.id}/r{image.result_revision}"
+        with tempfile.SpooledTemporaryFile(SPOOL_MAX_BYTES) as file:
+            if name == JSON:
+                file.write(json.dumps(image.to_dict(), indent=1, sort_keys=True).encode())
+                return put_file(self.s3, file, self.dest_bucket, f"{stem}{SUFFIXES[JSON]}", "application/json")
+            fetched = self.hook.download(image.id, file, result_format=name)
+            suffix = fetched.extension if name == RESULT else SUFFIXES[name]
+            return put_file(self.s3, file, self.dest_bucket, f"{stem}{suffix}", fetched.content_type)
+
+    def _save(self, stored: StoredRecord | None, record: ImageRecord) -> None:
+        """Conditional, like every record write; losing the race only means another task stored this revision
+        too (a repeat download costs nothing)."""
+        if stored is None:
+            self.records.create(record)
+        else:
+            try:
+                self.records.replace(stored, record)
+            except RecordChangedError:
+                self.log.info("the record of %s was written meanwhile; keeping it", record.identity)
 
 
-def _result(record: ImageRecord, test: bool, credits: int, reused: bool) -> dict[str, Any]:
+def _result(record: ImageRecord, image: ClippingMagicImage, credits: int, reused: bool) -> dict[str, Any]:
     return {
-        "id": record.provider_ref.get("image_id"),
-        "source": record.source,
-        "revision": record.revision,
-        "test": test,
-        "credits_charged": credits,
-        "reused": reused,
-        "status": record.status,
-        "outputs": dict(record.outputs),
+        "id": image.id, "source": record.source, "revision": record.revision, "test": image.test,
+        "credits_charged": credits, "reused": reused, "status": record.status, "outputs": dict(record.outputs),
         "error": None,
-    }
+    }  # fmt: skip

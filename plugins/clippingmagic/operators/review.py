@@ -1,120 +1,132 @@
-"""Upload S3 images for a human to touch up the clip in ClippingMagic.js."""
+"""`ClippingMagicUploadForReviewOperator`: images uploaded for a person to touch up the clip in ClippingMagic.js."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import PurePosixPath
+from functools import partial
 from typing import Any
 
-import requests
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
-from clippingmagic.editor_secret import encrypt_image_secret
-from clippingmagic.exceptions import ClippingMagicError, NotFoundError
-from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.models import JSON, ClippingMagicImage
-from clippingmagic.operators.common import PROVIDER, as_bool
-from clippingmagic.s3_objects import SourceImage, downloaded, source_locations
-from image_records import ImageRecord, ImageRecordStore
-from image_records.record import SUBMITTED
+from clippingmagic.exceptions import ApiError, AuthError, BadRequestError, CreditsError, NotFoundError
+from clippingmagic.operators.bases import ClippingMagicBatchOperator
+from clippingmagic.utils.arguments import as_bool
+from clippingmagic.utils.editor_secret import encrypt_image_secret
+from clippingmagic.utils.files import SourceFile
+from clippingmagic.utils.models import ClippingMagicImage
+from clippingmagic.utils.upload_claims import HeldClaim, UploadClaims
+from image_common.batch_operator import ImageBatchOperator
+from image_common.fetch import SourceFetchError
+from image_common.inspection import UnusableImageError
+from image_common.policy import SourceNotAllowedError
+from image_common.records import FINAL, ImageRecord, options_digest
+from image_common.results import FAILED, ImageResult
+from image_common.sources import ImageItem
+
+_REFUSALS = (SourceFetchError, SourceNotAllowedError, UnusableImageError)
+_NOT_UPLOADED = (BadRequestError, CreditsError, AuthError, *_REFUSALS)
 
 
-class ClippingMagicUploadForReviewOperator(BaseOperator):
+class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
+    """Upload images without Auto-Clip (free), so that a person can clip them in ClippingMagic.js.
+
+    Each image is read once and inspected first (unusable ones are refused and pushed as the XCom `refused`).
+    Its upload is claimed like an auto-clip, so an upload whose answer was lost is found by its name rather
+    than duplicated, and an image uploaded for review before (same identity, same test flag) that Clipping
+    Magic still has is not uploaded again. A failed upload fails the task once the others are uploaded.
+
+    Returns one dict per uploaded image: `source`, `vehicle_id`, `name`, `id`, `resultRevision`,
+    `originalFilename`, `test` and `secret_encrypted`, the image secret ClippingMagic.js needs, encrypted with
+    Airflow's Fernet key (`clippingmagic.utils.editor_secret`; None without a key). The secret itself is never
+    returned or logged.
+
+    :param images: as for every batch operator; plain keys are objects of `dest_bucket` (templated).
+    :param dest_bucket: the bucket of plain keys and of the image records (nothing else is written).
+    :param test: upload Clipping Magic test images: free, results watermarked (templated).
     """
-    Upload images without Auto-Clip (free) so that a person can clip them in ClippingMagic.js.
 
-    An image uploaded for review before (same S3 object, same test flag) is not uploaded again: its
-    recorded id is reused while Clipping Magic still has it.
+    template_fields: Sequence[str] = (*ImageBatchOperator.template_fields, "test")
 
-    Returns one dict per image: ``source``, ``id``, ``resultRevision``, ``originalFilename``, ``test`` and
-    ``secret_encrypted`` (the image secret encrypted with Airflow's Fernet key, for the editor page;
-    ``None`` if no Fernet key is configured). The secret itself is never returned or logged.
-    """
-
-    template_fields: Sequence[str] = (
-        "source_bucket",
-        "source_keys",
-        "manifest_key",
-        "records_bucket",
-        "records_prefix",
-        "test",
-    )
-    ui_color = "#c9e4f5"
-
-    def __init__(
-        self,
-        *,
-        source_bucket: str | None = None,
-        source_keys: list[str] | str | None = None,
-        manifest_key: str | None = None,
-        test: bool | str = False,
-        concurrency: int = 5,
-        records_bucket: str | None = None,
-        records_prefix: str = "records",
-        clippingmagic_conn_id: str = ClippingMagicHook.default_conn_name,
-        aws_conn_id: str | None = "aws_default",
-        rate_limit_base_wait: float = 5.0,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, test: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.source_bucket = source_bucket
-        self.source_keys = source_keys
-        self.manifest_key = manifest_key
         self.test = test
-        self.concurrency = concurrency
-        self.records_bucket = records_bucket
-        self.records_prefix = records_prefix
-        self.clippingmagic_conn_id = clippingmagic_conn_id
-        self.aws_conn_id = aws_conn_id
-        self.rate_limit_base_wait = rate_limit_base_wait
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id)
-        client = s3.get_conn()
-        web = requests.Session()
-        sources = source_locations(client, self.source_keys, self.manifest_key, self.source_bucket)
-        first_bucket = next((source.location.bucket for source in sources if not source.is_url), "")
-        bucket = self.records_bucket or self.source_bucket or first_bucket
-        store = ImageRecordStore(bucket, self.records_prefix, self.aws_conn_id)
-        store.client  # noqa: B018 - create the S3 client before the threads share it
-        hook = ClippingMagicHook(self.clippingmagic_conn_id, rate_limit_base_wait=self.rate_limit_base_wait)
-        hook.settings  # noqa: B018 - read the connection once, not in every thread
+        self.check_arguments()
         test = as_bool(self.test)
-        options = {"format": JSON, "test": test}
+        claims = self.upload_claims(context)
+        items, refused = self.read_batch(default_bucket=self.dest_bucket)
+        items, unreadable = self.identify(items)
+        with ThreadPoolExecutor(int(self.concurrency), "clippingmagic") as pool:
+            outcomes = list(pool.map(lambda item: self._upload(item, claims, test), items))
+        refused += unreadable + [o for o in outcomes if isinstance(o, ImageResult) and o.status != FAILED]
+        failed = [o for o in outcomes if isinstance(o, ImageResult) and o.status == FAILED]
+        if refused and context and context.get("ti"):
+            context["ti"].xcom_push(key="refused", value=[result.to_dict() for result in refused])
+        if failed:
+            lines = [f"{r.vehicle_id}/{r.name} ({r.source}): {r.error}" for r in failed]
+            raise AirflowException(f"{len(failed)} of {len(outcomes)} uploads for review failed:\n" + "\n".join(lines))
+        return [outcome for outcome in outcomes if isinstance(outcome, dict)]
 
-        def upload_one(source: SourceImage) -> dict[str, Any]:
-            identity = source.identity(s3, web)
-            record = store.get(PROVIDER, identity, options)
-            image = _still_there(hook, record)
-            if image is None:
-                with downloaded(client, source, web) as stream:
-                    image = hook.upload(stream, test=test, filename=PurePosixPath(source.path).name)
-                attempts = record.attempts + 1 if record else 1
-                store.put(
-                    ImageRecord(
-                        PROVIDER, identity, options, SUBMITTED, source=source.uri,
-                        provider_ref={"image_id": image.id}, attempts=attempts,
-                    )
-                )  # fmt: skip
-            else:
-                self.log.info("%s is already uploaded for review as image %s", source.uri, image.id)
-            return {"source": source.uri, **image.to_dict(), "secret_encrypted": encrypt_image_secret(image.secret)}
-
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="clippingmagic") as pool:
+    def _upload(self, item: ImageItem, claims: UploadClaims, test: bool) -> dict[str, Any] | ImageResult:
+        with self.source_file(item) as source:
             try:
-                return list(pool.map(upload_one, sources))
-            except ClippingMagicError as error:
-                raise AirflowException(f"upload for review failed: {error}") from error
+                image = self._uploaded(item, source, claims, test)
+            except _REFUSALS as error:
+                return self.refusal(item, str(error))
+            except ApiError as error:
+                self.log.warning("image %s of %s: %s", item.name, item.vehicle_id, error)
+                return ImageResult(
+                    self.provider, item.vehicle_id, item.name, str(item.source), FAILED, error=str(error)
+                )
+        return {
+            "source": str(item.source), "vehicle_id": item.vehicle_id, "name": item.name, **image.to_dict(),
+            "secret_encrypted": encrypt_image_secret(image.secret),
+        }  # fmt: skip
 
+    def _uploaded(self, item: ImageItem, source: SourceFile, claims: UploadClaims, test: bool) -> ClippingMagicImage:
+        """The image on Clipping Magic: uploaded before and still there, or uploaded now."""
+        identity = item.identity or source.content_identity()
+        options = {"review": True, "test": test}
+        new_claim = partial(self.new_claim, claims, item, source, identity, options)
+        while True:
+            outcome = claims.acquire(self.provider, options_digest(identity, options), new_claim)
+            if isinstance(outcome, HeldClaim):
+                return self._upload_claimed(outcome, source, claims, test)
+            image = self._still_there(outcome.record)
+            if image is not None:
+                self.log.info("%s is already uploaded for review as image %s", item.source, image.id)
+                return image
+            reopened = claims.reopen(outcome)
+            if reopened is not None:
+                return self._upload_claimed(reopened, source, claims, test)
 
-def _still_there(hook: ClippingMagicHook, record: ImageRecord | None) -> ClippingMagicImage | None:
-    image_id = record.provider_ref.get("image_id") if record else None
-    if image_id is None:
-        return None
-    try:
-        return hook.get_image(image_id)
-    except NotFoundError:
-        return None
+    def _upload_claimed(
+        self, claim: HeldClaim, source: SourceFile, claims: UploadClaims, test: bool
+    ) -> ClippingMagicImage:
+        try:
+            if claim.image_id is not None:  # found after a lost answer, or recorded by an earlier try
+                image = self.hook.get_image(claim.image_id)
+            else:
+                source.inspect()
+                image = self.hook.upload(
+                    source.file, test=test, filename=f"{claim.record.upload_name}{source.extension}",
+                    max_pixels=self.policy.max_pixels,
+                )  # fmt: skip
+        except _NOT_UPLOADED:
+            if claim.image_id is None:
+                claims.give_back(claim)
+            raise
+        claim.save(status=FINAL, provider_ref={"image_id": image.id}, last_error=None)
+        return image
+
+    def _still_there(self, record: ImageRecord) -> ClippingMagicImage | None:
+        image_id = record.provider_ref.get("image_id")
+        if record.status != FINAL or image_id is None:
+            return None
+        try:
+            return self.hook.get_image(image_id)
+        except NotFoundError:
+            return None

@@ -1,4 +1,4 @@
-"""Deferrable sensor: wait until a human finished editing images (their resultRevision went up)."""
+"""`ClippingMagicResultSensor`: wait until a person finished editing images (their `resultRevision` went up)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,24 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.triggers.result import ClippingMagicResultTrigger
+from clippingmagic.triggers.result import SUCCESS, TIMEOUT, ClippingMagicResultTrigger
 
 
 class ClippingMagicResultSensor(BaseSensorOperator):
-    """
-    Wait until every image's ``resultRevision`` is greater than the revision it had (default 0: no result).
+    """Succeeds when every image's `resultRevision` is above the revision it had; returns the images' JSON
+    without secrets: `[{"id", "resultRevision", "originalFilename", "test"}]`.
 
-    Returns (XCom) the images' JSON without secrets: ``[{"id", "resultRevision", "originalFilename", "test"}]``.
+    It pokes once, then (deferrable) waits in the triggerer, one trigger for all the images.
 
-    :param image_ids: one id or a list (templated; an XComArg of the upload-for-review operator works too:
-        items that are dicts are read for ``id`` and ``resultRevision``).
+    :param image_ids: one id or a list (templated); items that are dicts (the upload-for-review operator's
+        output) are read for `id` and `resultRevision`.
     :param after_revision: wait for a revision above this one. The default 0 means "any result", so a rerun
-        whose images were edited already does not wait again; ``None`` takes each item's ``resultRevision``
-        (for example to wait for a touch-up of an image that already had an Auto-Clip result).
-    :param deferrable: wait in the triggerer (default) instead of occupying a worker slot.
+        whose images were edited already does not wait again; None takes each item's `resultRevision` (e.g.
+        to wait for a touch-up of an image that already had an Auto-Clip result).
     """
 
     template_fields: Sequence[str] = ("image_ids", "after_revision")
@@ -33,57 +32,55 @@ class ClippingMagicResultSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        image_ids: int | str | list[Any],
+        image_ids: Any,
         after_revision: int | None = 0,
         clippingmagic_conn_id: str = ClippingMagicHook.default_conn_name,
-        deferrable: bool = True,
-        rate_limit_base_wait: float = 5.0,
-        poke_interval: float = 60,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
-        super().__init__(poke_interval=poke_interval, **kwargs)
-        self.image_ids = image_ids
-        self.after_revision = after_revision
+        super().__init__(**kwargs)
+        self.image_ids, self.after_revision = image_ids, after_revision
         self.clippingmagic_conn_id = clippingmagic_conn_id
         self.deferrable = deferrable
-        self.rate_limit_base_wait = rate_limit_base_wait
 
     def execute(self, context: Context) -> Any:
-        if not self.deferrable:
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        if not self.deferrable:  # poke again every poke_interval, in this worker
             return super().execute(context)
-        done = self.poke(context)
-        if done.is_done:
-            return done.xcom_value
+        revisions = self._after_revisions()
         self.defer(
             trigger=ClippingMagicResultTrigger(
-                image_ids=list(self._after_revisions()),
-                after_revisions={str(image_id): revision for image_id, revision in self._after_revisions().items()},
+                image_ids=list(revisions),
+                deadline=time.time() + self.timeout,
+                after_revisions={str(image_id): revision for image_id, revision in revisions.items()},
                 clippingmagic_conn_id=self.clippingmagic_conn_id,
                 poll_interval=self.poke_interval,
-                end_time=time.time() + self.timeout,
-                rate_limit_base_wait=self.rate_limit_base_wait,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
-        hook = ClippingMagicHook(self.clippingmagic_conn_id, rate_limit_base_wait=self.rate_limit_base_wait)
-        images = [hook.get_image(image_id) for image_id in self._after_revisions()]
-        pending = [image.id for image in images if image.result_revision <= self._after_revisions()[image.id]]
+        hook = ClippingMagicHook(self.clippingmagic_conn_id)
+        revisions = self._after_revisions()
+        images = [hook.get_image(image_id) for image_id in revisions]
+        pending = [image.id for image in images if image.result_revision <= revisions[image.id]]
         if pending:
-            self.log.info("waiting for a new result of image(s) %s", pending)
+            self.log.info("waiting for a new result of images %s", pending)
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=[image.to_dict() for image in images])
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
-        if event["status"] == "success":
+        if event["status"] == SUCCESS:
             return event["images"]
-        if event["status"] == "timeout":
+        if event["status"] == TIMEOUT:
             raise AirflowSensorTimeout(f"images {event['pending']} got no new result within {self.timeout:.0f} s")
         raise AirflowException(f"waiting for Clipping Magic results failed: {event['message']}")
 
     def _after_revisions(self) -> dict[int, int]:
+        """Each image id and the revision it must pass."""
         items = self.image_ids if isinstance(self.image_ids, list | tuple) else [self.image_ids]
         revisions: dict[int, int] = {}
         for item in items:

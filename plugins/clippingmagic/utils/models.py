@@ -1,7 +1,9 @@
-"""What the API answers, as typed values whose public form never carries the image secret."""
+"""What the API answers, as typed values whose public form never carries the image secret, and the result
+formats with the media types each is answered as (docs/clipping-magic-api.md, "Download")."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -13,6 +15,16 @@ CLIPPING_PATH_SVG = "clipping_path_svg"
 ALPHA_MASK_PNG = "alpha_mask_png"
 JSON = "json"
 RESULT_FORMATS = (RESULT, CLIPPING_PATH_SVG, ALPHA_MASK_PNG)
+# The Accept header of each call that returns a file: a transparent result is a PNG, an opaque one a JPEG.
+ACCEPTED_MEDIA = {RESULT: "image/png, image/jpeg", CLIPPING_PATH_SVG: "image/svg+xml", ALPHA_MASK_PNG: "image/png"}
+# Where the file name does not say (Content-Disposition missing).
+DEFAULT_EXTENSIONS = {RESULT: ".png", CLIPPING_PATH_SVG: ".svg", ALPHA_MASK_PNG: ".png"}
+
+
+def check_result_format(result_format: str) -> str:
+    if result_format not in RESULT_FORMATS:
+        raise ValueError(f"result format must be one of {', '.join(RESULT_FORMATS)}, got {result_format!r}")
+    return result_format
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,7 @@ class ClippingMagicImage:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The Image JSON Object without its secret, under the API's field names."""
         return {
             "id": self.id,
             "resultRevision": self.result_revision,
@@ -49,7 +62,7 @@ class ClippingMagicImage:
 
 @dataclass(frozen=True)
 class DownloadedResult:
-    """A result (image, SVG clipping path or alpha mask) that was written to a file object."""
+    """A result file (image, SVG clipping path or alpha mask) written to a file object."""
 
     image_id: int
     format: str
@@ -60,20 +73,13 @@ class DownloadedResult:
 
     @property
     def extension(self) -> str:
-        """`.png` / `.jpeg` for results as Content-Disposition names them, `.svg` / `.png` for the others."""
+        """The file name's extension (`.png` or `.jpeg` for a result, as Clipping Magic names it)."""
         if self.filename and "." in self.filename:
             return "." + self.filename.rsplit(".", 1)[1].lower()
-        return {CLIPPING_PATH_SVG: ".svg", ALPHA_MASK_PNG: ".png"}.get(self.format, ".png")
+        return DEFAULT_EXTENSIONS[self.format]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "image_id": self.image_id,
-            "format": self.format,
-            "result_revision": self.result_revision,
-            "filename": self.filename,
-            "content_type": self.content_type,
-            "size": self.size,
-        }
+        return dataclasses.asdict(self)
 
 
 def filename_from_content_disposition(value: str | None) -> str | None:
