@@ -65,8 +65,8 @@ def vehicle_listings() -> None:
         execution_timeout=minutes(minutes=5),
         retries=1,
     )
-    plan = task(run_tasks.plan_run, multiple_outputs=True, execution_timeout=minutes(hours=1))(settings)
-    wait >> plan
+    batches = task(run_tasks.plan_run, execution_timeout=minutes(hours=1))(settings)
+    wait >> batches
 
     storage = {"dest_bucket": settings["bucket"], "dest_prefix": settings["processed_prefix"],
                "records_prefix": settings["records_prefix"]}  # fmt: skip
@@ -78,7 +78,7 @@ def vehicle_listings() -> None:
     }  # fmt: skip
     registered = CarCutterRegisterVehiclesOperator.partial(
         task_id="register_vehicles", pool=CARCUTTER_POOL
-    ).expand(vehicles=plan["register_vehicles"])
+    ).expand(vehicles=batches.map(run_tasks.register_vehicles_input))
     carcutter = CarCutterProcessImagesOperator.partial(
         task_id="process_carcutter_images",
         pool=CARCUTTER_POOL,
@@ -91,7 +91,7 @@ def vehicle_listings() -> None:
         deferrable=True,
         trigger_rule="none_failed",  # runs when there was nothing to register
         execution_timeout=minutes(hours=1),
-    ).expand_kwargs(plan["process_carcutter_images"])
+    ).expand_kwargs(batches.map(run_tasks.process_carcutter_images_input))
     clippingmagic = ClippingMagicAutoClipOperator.partial(
         task_id="autoclip_images",
         pool=CLIPPINGMAGIC_POOL,
@@ -101,22 +101,23 @@ def vehicle_listings() -> None:
         outputs=settings["clippingmagic_outputs"],
         max_failure_ratio=0.1,
         execution_timeout=minutes(hours=2),
-    ).expand_kwargs(plan["autoclip_images"])
+    ).expand_kwargs(batches.map(run_tasks.autoclip_images_input))
     features = CarCutterSetFeaturesOperator.partial(
         task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-    ).expand(vehicles=plan["set_features"])
+    ).expand(vehicles=batches.map(run_tasks.set_features_input))
     hotspots = CarCutterSetAnnotationsOperator.partial(
         task_id="set_hotspots", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-    ).expand(images=plan["set_hotspots"])
+    ).expand(images=batches.map(run_tasks.set_hotspots_input))
     registered >> [carcutter, features, hotspots]
     deleted = CarCutterDeleteVehiclesOperator(
-        task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=plan["gone_vehicles"]
+        task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=settings["gone_vehicles_uri"]
     )
+    batches >> deleted
 
     publish = RunReportOperator(
         task_id="publish_run",
         python_callable=run_tasks.publish_run,
-        op_kwargs={"settings": settings, "plan_uri": plan["plan_uri"]},
+        op_kwargs={"settings": settings},
         outlets=[ARCHIVE],
         trigger_rule="all_done",
         execution_timeout=minutes(hours=1),
@@ -126,7 +127,7 @@ def vehicle_listings() -> None:
     watcher = task(
         run_tasks.fail_run_if_a_task_failed, trigger_rule="one_failed", retries=0, execution_timeout=minutes(minutes=1)
     )()
-    [wait, plan, registered, carcutter, clippingmagic, features, hotspots, deleted, publish] >> watcher
+    [wait, batches, registered, carcutter, clippingmagic, features, hotspots, deleted, publish] >> watcher
 
 
 vehicle_listings()

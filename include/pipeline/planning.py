@@ -1,9 +1,10 @@
 """The `plan_run` step: every listing file of the date validated, every image either known already (reused or
 refused) or planned into a batch, and the batches' inputs written to S3 for the mapped tasks.
 
-What it returns goes through XCom, so it holds only references (the `s3://` URIs of each mapped task's input
-and results) and counts, whatever the number of images. The plan itself (`<run prefix>plan.json.gz`) is read by
-`publish_run`.
+What it returns goes through XCom, so it holds only references: one entry per batch of vehicles with work, with
+the `s3://` URI of each mapped task's input and results, whatever the number of images (at most `max_batches`
+entries). The plan itself (`<run prefix>plan.json.gz`) is read by `publish_run`. A dry run stops here: the
+task is skipped after logging what the run would spend, and everything downstream with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from image_common.items import put_bytes, put_json
 from image_common.results import results_jsonl
@@ -48,7 +49,7 @@ def s3_hook_for(settings: PipelineSettings) -> S3Hook:
     return S3Hook(aws_conn_id="aws_default", config={"max_pool_connections": 32})
 
 
-def plan_run(settings: PipelineSettings) -> dict[str, Any]:
+def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
     s3_hook = s3_hook_for(settings)
     objects = find_listing_objects(s3_hook, settings)
     files, too_big = read_listing_files(s3_hook, settings.bucket, objects, settings.max_listing_file_bytes)
@@ -93,36 +94,30 @@ def plan_run(settings: PipelineSettings) -> dict[str, Any]:
         "credits this run would spend: Car-Cutter %(carcutter)d, Clipping Magic %(clippingmagic)d", credits
     )
     if settings.dry_run:
-        log.info("dry run: nothing is sent to the services; %d rows were rejected", len(rejected))
-        return {"dry_run": True, "plan_uri": None, "counts": counts, "credits": credits, **_no_work()}
+        raise AirflowSkipException(f"dry run: nothing is sent to the services; {len(rejected)} rows were rejected")
     _check_clippingmagic_balance(credits["clippingmagic"])
 
-    plan_uri = f"s3://{settings.bucket}/{settings.run_prefix}plan.json.gz"
-    work_lists, applied_by_task = _write_batch_inputs(s3_hook, settings, [w for w in works if w.has_work])
-    deletions_uri = None
-    if deletions:
-        deletions_uri = put_json(s3_hook, f"s3://{settings.bucket}/{settings.run_prefix}gone-vehicles.json",
-                                 [item for item, _ in deletions])  # fmt: skip
-        applied_by_task[DELETE_TASK] = [[
-            {"aspect": "deleted", "vehicle_id": vid, "digest": digest_of(item)} for item, vid in deletions
-        ]]  # fmt: skip
-    prior_uri = f"s3://{settings.bucket}/{settings.run_prefix}known-results.jsonl"
-    put_bytes(s3_hook, prior_uri, results_jsonl(known.results.values()), "application/x-ndjson")
+    batch_inputs, applied_by_task = _write_batch_inputs(s3_hook, settings, [w for w in works if w.has_work])
+    put_json(s3_hook, settings.gone_vehicles_uri, [item for item, _ in deletions])
+    applied_by_task[DELETE_TASK] = [[
+        {"aspect": "deleted", "vehicle_id": vid, "digest": digest_of(item)} for item, vid in deletions
+    ]]  # fmt: skip
+    known_uri = f"s3://{settings.bucket}/{settings.run_prefix}known-results.jsonl"
+    put_bytes(s3_hook, known_uri, results_jsonl(known.results.values()), "application/x-ndjson")
     document = {
         "listing_date": settings.listing_date,
         "listing_files": [obj.to_dict() for obj in objects],
         "rejected_uri": rejected_uri,
         "rejected_count": len(rejected),
         "images": [image.to_dict() for image in images],
-        "results_uris": [work["results_uri"] for task in IMAGE_TASKS for work in work_lists[task]],
-        "known_results_uri": prior_uri,
+        "results_uris": [batch[task]["results_uri"] for batch in batch_inputs for task in IMAGE_TASKS],
+        "known_results_uri": known_uri,
         "applied_by_task": applied_by_task,
         "counts": counts,
         "credits": credits,
     }
-    put_bytes(s3_hook, plan_uri, gzip.compress(json.dumps(document).encode()), "application/gzip")
-    return {"dry_run": False, "plan_uri": plan_uri, "counts": counts, "credits": credits,
-            "gone_vehicles": deletions_uri, **work_lists}  # fmt: skip
+    put_bytes(s3_hook, settings.plan_uri, gzip.compress(json.dumps(document).encode()), "application/gzip")
+    return batch_inputs
 
 
 def read_plan(s3_hook: S3Hook, plan_uri: str) -> dict[str, Any]:
@@ -136,30 +131,30 @@ def planned_images(plan: dict[str, Any]) -> list[PlannedImage]:
 
 def _write_batch_inputs(
     s3_hook: S3Hook, settings: PipelineSettings, works: list[VehicleWork]
-) -> tuple[dict[str, list[Any]], dict[str, list[list[dict[str, str]]]]]:
-    """One JSON input per mapped task instance, only where there is something to do. Returns what each mapped
-    task expands over, and per task and map index the vehicle-state entries its success applies."""
-    work_lists: dict[str, list[Any]] = {task: [] for task in (*VEHICLE_TASKS, *IMAGE_TASKS)}
+) -> tuple[list[dict[str, Any]], dict[str, list[list[dict[str, str]]]]]:
+    """One JSON input per batch and mapped task, where that task has something to do in the batch. Returns
+    the batches (what every mapped task expands over, each taking its own entry; None: nothing to do) and,
+    per task and batch, the vehicle-state entries its success applies."""
+    batch_inputs: list[dict[str, Any]] = []
     applied_by_task: dict[str, list[list[dict[str, str]]]] = {task: [] for task in VEHICLE_TASKS}
     base = f"s3://{settings.bucket}/{settings.run_prefix}"
     for number, group in enumerate(batches(works, settings)):
+        inputs: dict[str, Any] = {}
         for task, aspect in VEHICLE_TASKS.items():
             chosen = [work for work in group if getattr(work, aspect) is not None]
-            if not chosen:
-                continue
-            items = _flatten(getattr(work, aspect) for work in chosen) if aspect == "hotspots" else [
+            items = _flatten(work.hotspots for work in chosen) if aspect == "hotspots" else [
                 getattr(work, aspect) for work in chosen
             ]  # fmt: skip
-            work_lists[task].append(put_json(s3_hook, f"{base}b{number:04d}/{task}.json", items))
+            inputs[task] = put_json(s3_hook, f"{base}b{number:04d}/{task}.json", items) if items else None
             applied_by_task[task].append([e for work in chosen for e in work.applied if e["aspect"] == aspect])
         for task, provider in IMAGE_TASKS.items():
             items = [item for work in group for item in work.images[provider]]
-            if items:
-                work_lists[task].append({
-                    "images": put_json(s3_hook, f"{base}b{number:04d}/{task}.json", items),
-                    "results_uri": f"{base}b{number:04d}/{task}.results.jsonl",
-                })  # fmt: skip
-    return work_lists, applied_by_task
+            inputs[task] = {
+                "images": put_json(s3_hook, f"{base}b{number:04d}/{task}.json", items) if items else None,
+                "results_uri": f"{base}b{number:04d}/{task}.results.jsonl",
+            }
+        batch_inputs.append(inputs)
+    return batch_inputs, applied_by_task
 
 
 def _flatten(lists: Iterable[list[Any]]) -> list[Any]:
@@ -176,10 +171,6 @@ def _distinct_counts(identities: dict[tuple[str, str, str], str | None], images:
     return {provider: len(found) for provider, found in distinct.items()}
 
 
-def _no_work() -> dict[str, Any]:
-    return {task: [] for task in (*VEHICLE_TASKS, *IMAGE_TASKS)} | {"gone_vehicles": None}
-
-
 def _check_clippingmagic_balance(needed: int) -> None:
     if not needed:
         return
@@ -192,3 +183,4 @@ def _check_clippingmagic_balance(needed: int) -> None:
             "clippingmagic_extra_outputs_cost_credits); nothing was spent. Top up the account or run with "
             "clippingmagic_test_mode."
         )
+

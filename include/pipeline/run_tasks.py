@@ -14,7 +14,9 @@ from include.pipeline.settings import PipelineSettings, settings_for_run
 log = logging.getLogger(__name__)
 
 
-def prepare_run(params: dict[str, Any], dag_run: Any, logical_date: Any = None, run_id: str = "") -> dict[str, Any]:
+def prepare_run(
+    params: dict[str, Any], dag_run: Any, logical_date: Any = None, run_id: str | None = None
+) -> dict[str, Any]:
     """The run's settings (Params, else Variables, else defaults) and its listing date: the logical date, or for
     a manual run without one, the day it was triggered."""
     when = logical_date or dag_run.run_after
@@ -28,26 +30,50 @@ def prepare_run(params: dict[str, Any], dag_run: Any, logical_date: Any = None, 
         "incoming_prefix": settings.incoming_prefix,
         "archived_prefix": settings.archived_prefix,
         "listings_wait_seconds": settings.listings_wait_hours * 3600,
+        "gone_vehicles_uri": settings.gone_vehicles_uri,
     }
 
 
-def plan_run(settings: dict[str, Any]) -> dict[str, Any]:
+def plan_run(settings: dict[str, Any]) -> list[dict[str, Any]]:
     """Validate every listing file of the date, refuse or reuse what needs no work, and write the batches."""
     from include.pipeline.planning import plan_run as plan
 
     return plan(_settings(settings))
 
 
-def publish_run(settings: dict[str, Any], plan_uri: str | None, ti: Any = None) -> dict[str, Any]:
+# What each mapped task takes from a batch entry of plan_run (`XComArg.map`; Airflow keeps these functions by
+# their source, so each stands alone).
+def register_vehicles_input(batch: dict) -> object:
+    return batch["register_vehicles"]
+
+
+def set_features_input(batch: dict) -> object:
+    return batch["set_features"]
+
+
+def set_hotspots_input(batch: dict) -> object:
+    return batch["set_hotspots"]
+
+
+def process_carcutter_images_input(batch: dict) -> object:
+    return batch["process_carcutter_images"]
+
+
+def autoclip_images_input(batch: dict) -> object:
+    return batch["autoclip_images"]
+
+
+def publish_run(settings: dict[str, Any], ti: Any = None) -> dict[str, Any]:
     """Manifest, report, applied vehicle state and archive, whatever happened upstream."""
     from include.pipeline.planning import s3_hook_for
     from include.pipeline.publishing import publish_run as publish
     from include.pipeline.publishing import report_url
     from run_report import REPORT_URL_XCOM_KEY
 
-    if not plan_uri:
-        raise AirflowSkipException("dry run (or nothing planned): nothing to publish")
     resolved = _settings(settings)
+    if resolved.dry_run:
+        raise AirflowSkipException("dry run: nothing to publish")
+    plan_uri = resolved.plan_uri
 
     def task_output(task_id: str, map_index: int | None) -> Any:
         if map_index is None:

@@ -104,6 +104,14 @@ class PipelineSettings:
         return f"{self.dated(self.runs_prefix)}{self.run_key}/"
 
     @property
+    def plan_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.run_prefix}plan.json.gz"
+
+    @property
+    def gone_vehicles_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.run_prefix}gone-vehicles.json"
+
+    @property
     def image_buckets(self) -> tuple[str, ...]:
         return self.allowed_buckets or (self.bucket,)
 

@@ -14,13 +14,13 @@ import requests
 from airflow.sdk import BaseHook
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from carcutter.exceptions import API, ApiError, NotFoundError, TransportError, config_error, error_from_response
+from carcutter.exceptions import API, ApiError, NotFoundError, config_error, error_from_response
 from carcutter.utils import paths
 from carcutter.utils.connection import CarCutterSettings
 from carcutter.utils.retries import retry_arguments
 from carcutter.utils.statuses import UNKNOWN, ImageStatus, chunk_for_status, parse_status_response, status_query
+from image_common.api_errors import transport_error
 
 CUT_TYPES = ("complete", "normal", "blur", "none")
 PROCESSING_SPEEDS = ("normal", "lazy")
@@ -368,7 +368,7 @@ class CarCutterHook(BaseHook):
                 timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
             )  # fmt: skip
         except requests.RequestException as error:
-            raise _transport_error(error, path) from None
+            raise transport_error(API, error, path) from None
         if response.status_code >= 400:
             body = response.text
             response.close()
@@ -423,12 +423,3 @@ def _json_text(value: str | Mapping[str, Any] | None) -> str | None:
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     if value is not None and value not in choices:
         raise config_error(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-
-
-def _transport_error(error: requests.RequestException, path: str) -> TransportError:
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    never_sent = isinstance(error, requests.ConnectTimeout) or isinstance(
-        reason, NewConnectionError | ConnectTimeoutError
-    )
-    cause = type(reason).__name__ if reason is not None else "no answer"
-    return TransportError(API, f"{type(error).__name__} ({cause}) on {path}", sent=not never_sent)
