@@ -34,7 +34,13 @@ from include.pools import CLIPPINGMAGIC_POOL
     render_template_as_native_obj=True,
     tags=["vehicle-photos", "clippingmagic", "human-in-the-loop"],
     doc_md=__doc__,
-    default_args={"owner": "vehicle-photos", "retries": 2, "retry_delay": pendulum.duration(minutes=1)},
+    default_args={
+        "owner": "vehicle-photos",
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=1),
+        "retry_exponential_backoff": True,
+        "execution_timeout": pendulum.duration(minutes=30),  # the wait for people is deferred, not timed here
+    },
     params={
         "bucket": Param("vehicle-photos", type="string", description="Bucket of the images and the results"),
         "source_keys": Param([], type="array", description="S3 keys or s3:// URIs of the images to review"),

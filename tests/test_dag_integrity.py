@@ -57,3 +57,26 @@ def test_every_dag_has_an_owner_and_retries(dagbag: DagBag) -> None:
     tasks = [(dag_id, task) for dag_id, dag in dagbag.dags.items() for task in dag.tasks]
     unowned = [f"{dag_id}.{task.task_id}" for dag_id, task in tasks if task.owner == "airflow"]
     assert unowned == []
+
+
+def test_every_task_has_a_timeout(dagbag: DagBag) -> None:
+    """No task can hang: each has an execution_timeout suited to its job."""
+    missing = [f"{dag_id}.{task.task_id}" for dag_id, dag in dagbag.dags.items() for task in dag.tasks
+               if task.execution_timeout is None]  # fmt: skip
+    assert missing == []
+
+
+def test_values_from_upstream_tasks_go_only_to_templated_fields(dagbag: DagBag) -> None:
+    """An XComArg given to an argument that is not templated would reach the operator unresolved."""
+    from airflow.sdk.definitions.xcom_arg import XComArg
+
+    problems = []
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            given = {**vars(task), **getattr(task, "partial_kwargs", {})}
+            problems += [
+                f"{dag_id}.{task.task_id}.{name}"
+                for name, value in given.items()
+                if isinstance(value, XComArg) and name not in task.template_fields
+            ]
+    assert problems == []

@@ -60,7 +60,8 @@ class ImageBatchOperator(BaseOperator):
     provider: ClassVar[str]
     template_fields: Sequence[str] = (
         "images", "dest_bucket", "dest_prefix", "records_bucket", "records_prefix", "results_uri",
-        "allowed_buckets", "allowed_networks",
+        "allowed_buckets", "allowed_networks", "max_source_bytes", "source_deadline_seconds", "max_pixels",
+        "claim_lease_seconds",
     )  # fmt: skip
 
     def __init__(
