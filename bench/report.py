@@ -31,6 +31,7 @@ COLUMNS = (
     ("result/img", "{result:.3f}"), ("other/img", "{other:.2f}"), ("429s", "{status_429}"),
     ("failed", "{failed_images}"), ("credits/img", "{credits_per_image:.2f}"), ("S3 req/img", "{s3_per_image}"),
     ("largest XCom", "{xcom}"), ("CPU ms/img", "{cpu_ms_per_image:.1f}"), ("peak RSS MB", "{peak_rss_mb:.0f}"),
+    ("task retries", "{retries}"),
 )  # fmt: skip
 STEADY_COLUMNS = (
     ("N", "{n}"), ("new", "{new}"), ("wall s", "{wall_seconds:.1f}"), ("goal s", "{wall_goal_seconds:.1f}"),
@@ -39,7 +40,7 @@ STEADY_COLUMNS = (
     ("S3 req/unchanged img", "{s3_requests_per_unchanged_image:.4f}"),
     ("API calls/unchanged img", "{api_calls_per_unchanged_image:.3f}"),
     ("credits/unchanged img", "{credits_per_unchanged_image:.3f}"), ("failed", "{failed_images}"),
-    ("largest XCom", "{xcom}"), ("peak RSS MB", "{peak_rss_mb:.0f}"),
+    ("largest XCom", "{xcom}"), ("peak RSS MB", "{peak_rss_mb:.0f}"), ("task retries (control)", "{retries}"),
 )  # fmt: skip
 
 
@@ -59,6 +60,7 @@ def row_values(row: dict[str, Any], processing_seconds: float) -> dict[str, Any]
         "peak_rss_mb": max((p["rss_bytes"] for p in row["processes"] if p["role"] != "s3"), default=0) / MB,
         "s3_per_image": f"{s3_total / row['n']:.2f}" if s3_total is not None and row["workload"] != "naive" else "-",
         "xcom": xcom_label(row.get("largest_xcom")),
+        "retries": len(row["extra"].get("retried_tasks", [])),
     }
 
 
@@ -75,21 +77,34 @@ def table(rows: list[dict[str, Any]], processing_seconds: float) -> str:
 
 
 def steady_table(steady: list[dict[str, Any]]) -> str:
-    return _markdown(STEADY_COLUMNS, [{**s, "xcom": xcom_label(s["largest_xcom"])} for s in steady])
+    values = [
+        {
+            **s,
+            "xcom": xcom_label(s["largest_xcom"]),
+            "retries": f"{len(s['extra']['retried_tasks'])} ({len(s['extra']['control_retried_tasks'])})",
+        }
+        for s in steady
+    ]
+    return _markdown(STEADY_COLUMNS, values)
 
 
 def s3_table(results: dict[str, Any]) -> str:
-    """S3 requests per operation of every DAG run: where the requests per image come from."""
+    """S3 requests of every DAG run by operation and top-level folder: where the requests per image come from."""
     runs = [(f"{r['workload']} N={r['n']}", r["s3_requests"]) for r in results["rows"] if r.get("s3_requests")]
     for s in results.get("steady_state", []):
         runs += [(f"steady control k={s['new']}", s["control_s3_requests"]), (f"steady N={s['n']}", s["s3_requests"])]
-    operations = sorted({op for _, counts in runs for op in counts["by_operation"]})
-    lines = ["| run | total | " + " | ".join(operations) + " | by folder |", "|---" * (len(operations) + 3) + "|"]
+    lines = ["| run | S3 requests | by operation and folder |", "|---|---|---|"]
     for name, counts in runs:
-        cells = [str(counts["by_operation"].get(op, 0)) for op in operations]
-        folders = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_prefix"].items(), key=lambda kv: -kv[1]))
-        lines.append(f"| {name} | {counts['total']} | " + " | ".join(cells) + f" | {folders} |")
+        spread = ", ".join(
+            f"{k} {v}"
+            for k, v in sorted((counts.get("by_operation_and_folder") or counts["by_operation"]).items(), key=_largest)
+        )
+        lines.append(f"| {name} | {counts['total']} | {spread} |")
     return "\n".join(lines)
+
+
+def _largest(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
 
 
 def process_table(rows: list[dict[str, Any]]) -> str:

@@ -23,7 +23,8 @@ PRESIGNED_QUERY = ("X-Amz-Signature", "Signature")
 class S3Requests:
     total: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)  # GET, PUT, HEAD, LIST, presigned GET, ...
-    by_prefix: dict[str, int] = field(default_factory=dict)  # the key's first folder: records, processed, ...
+    by_folder: dict[str, int] = field(default_factory=dict)  # the key's first folder: records, processed, ...
+    by_operation_and_folder: dict[str, int] = field(default_factory=dict)  # "GET records", "LIST bench", ...
     errors: int = 0  # answered with a status >= 400 (404s of record lookups among them)
 
     def minus(self, other: S3Requests) -> dict[str, int]:
@@ -67,7 +68,8 @@ class S3RequestLog:
             log.seek(start)
             text = log.read(max(0, end - start)).decode(errors="replace")
         operations: Counter[str] = Counter()
-        prefixes: Counter[str] = Counter()
+        folders: Counter[str] = Counter()
+        both: Counter[str] = Counter()
         errors = 0
         for line in text[: text.rfind("\n") + 1].splitlines():
             found = REQUEST_LINE.search(ANSI_ESCAPE.sub("", line))
@@ -78,7 +80,9 @@ class S3RequestLog:
             if bucket != self.bucket:
                 continue
             query = parse_qs(target.query, keep_blank_values=True)
-            operations[operation(found["method"], key, query)] += 1
-            prefixes[top_folder(key, query)] += 1
+            name, folder = operation(found["method"], key, query), top_folder(key, query)
+            operations[name] += 1
+            folders[folder] += 1
+            both[f"{name} {folder}"] += 1
             errors += int(found["status"]) >= 400
-        return S3Requests(sum(operations.values()), dict(operations), dict(prefixes), errors)
+        return S3Requests(sum(operations.values()), dict(operations), dict(folders), dict(both), errors)

@@ -259,7 +259,7 @@ class Bench:
         }
         return [
             subprocess.Popen(
-                [py_spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "50", "--nonblocking",
+                [py_spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "25", "--nonblocking",
                  "--format", "raw", "--output", str(self.profile_dir / f"{workload}-{date}-{role}.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
