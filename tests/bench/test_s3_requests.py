@@ -38,5 +38,7 @@ def test_counts_every_request_to_the_bucket_between_two_marks(local_stack: Local
 
     assert counted.by_operation == {"PUT": 3, "GET": 2, "HEAD": 1, "LIST": 1, "DELETE (batch)": 1, "presigned GET": 1}
     assert counted.total == 9
-    assert counted.by_prefix == {"records": 8, "(bucket)": 1}
+    assert counted.by_folder == {"records": 8, "(bucket)": 1}
+    assert counted.by_operation_and_folder["LIST records"] == 1
+    assert counted.by_operation_and_folder["DELETE (batch) (bucket)"] == 1
     assert counted.errors == 1
