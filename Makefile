@@ -44,8 +44,10 @@ stack-down: venv
 airflow: venv
 	$(BIN)/python -m dev.local_airflow standalone
 
+# make bench [QUICK=1] [SCALE=1] [ONLY=steady,clip] [PROFILE=1 | PROFILE=steady]; see README "Benchmark"
 bench: venv
-	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(filter 1,$(SCALE)),--scale) $(if $(ONLY),--only $(ONLY)) \
+		$(if $(PROFILE),--profile $(filter-out 1,$(PROFILE)))
 
 clean:
 	rm -rf .stack .airflow .demo

@@ -26,6 +26,12 @@ from dev.stack import LocalStack
 from dev.stack.services import free_port
 
 DAG_ID = "vehicle_listings"
+# The one place that names the DAG's processing tasks, per provider: their span is a workload's "processing".
+# Several ids may be listed (the span covers all that ran); update here when the DAG's task ids change.
+PROCESSING_TASKS: dict[str, tuple[str, ...]] = {
+    "carcutter": ("process_carcutter_images",),
+    "clippingmagic": ("autoclip_images",),
+}
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 FINISHED = ("success", "failed")
 
@@ -37,6 +43,15 @@ class TaskTiming:
     state: str | None
     start: datetime | None
     end: datetime | None
+    try_number: int = 1
+
+
+@dataclass
+class XComSize:
+    task_id: str
+    map_index: int
+    key: str
+    bytes: int
 
 
 @dataclass
@@ -51,12 +66,33 @@ class RunOutcome:
     def wall_seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
-    def span(self, task_id: str) -> float:
-        """Seconds from the first start to the last end of a (mapped) task."""
-        timings = [t for t in self.tasks if t.task_id == task_id and t.start and t.end]
+    def span(self, *task_ids: str) -> float:
+        """Seconds from the first start to the last end of the (mapped) tasks; 0 if none of them ran."""
+        timings = [t for t in self.tasks if t.task_id in task_ids and t.start and t.end]
         if not timings:
             return 0.0
         return (max(t.end for t in timings) - min(t.start for t in timings)).total_seconds()
+
+    @property
+    def retried(self) -> list[str]:
+        """Tasks that needed more than one try (`task_id[map_index] try n`): a retry waits out retry_delay."""
+        return sorted(
+            f"{t.task_id}{f'[{t.map_index}]' if t.map_index >= 0 else ''} try {t.try_number}"
+            for t in self.tasks
+            if t.try_number > 1
+        )
+
+    def processing_span(self, provider: str) -> float:
+        """The span of the provider's processing tasks; an error if the run has none of them at all (the DAG
+        was changed), rather than a benchmark that silently reports no processing time."""
+        task_ids = PROCESSING_TASKS[provider]
+        if not any(t.task_id in task_ids for t in self.tasks):
+            present = ", ".join(sorted({t.task_id for t in self.tasks}))
+            raise LookupError(
+                f"run {self.run_id} has none of the {provider} processing tasks {task_ids}; its tasks are: {present}. "
+                "Update PROCESSING_TASKS in bench/airflow_cluster.py."
+            )
+        return self.span(*task_ids)
 
 
 class AirflowCluster:
@@ -142,11 +178,24 @@ class AirflowCluster:
             time.sleep(0.5)
         raise TimeoutError(f"DAG run {run_id} did not finish within {timeout:.0f}s; logs in {self.home}")
 
+    def largest_xcom(self, run_id: str) -> XComSize | None:
+        """The largest XCom value the run wrote, as stored in the metadata DB (`xcom.value`, JSON text)."""
+        rows = self._query(
+            "SELECT task_id, map_index, key, length(CAST(value AS BLOB)) AS size FROM xcom WHERE run_id = ? "
+            "ORDER BY size DESC LIMIT 1",
+            run_id,
+        )
+        return XComSize(rows[0][0], rows[0][1], rows[0][2], rows[0][3] or 0) if rows else None
+
     def _task_timings(self, run_id: str) -> list[TaskTiming]:
         rows = self._query(
-            "SELECT task_id, map_index, state, start_date, end_date FROM task_instance WHERE run_id = ?", run_id
+            "SELECT task_id, map_index, state, start_date, end_date, try_number FROM task_instance WHERE run_id = ?",
+            run_id,
         )
-        return [TaskTiming(task, index, state, _parse(start), _parse(end)) for task, index, state, start, end in rows]
+        return [
+            TaskTiming(task, index, state, _parse(start), _parse(end), tries)
+            for task, index, state, start, end, tries in rows
+        ]
 
 
 def _parse(value: str | None) -> datetime | None:

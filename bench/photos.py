@@ -7,6 +7,7 @@ each key is its own image identity (key + ETag), so each is processed and billed
 
 from __future__ import annotations
 
+import io
 import json
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,23 @@ def photo_pool() -> list[PoolPhoto]:
     return [PoolPhoto(entry["angle"], (out / entry["path"]).read_bytes()) for entry in json.loads(index.read_text())]
 
 
+def downscaled(pool: list[PoolPhoto], megapixels: float) -> list[PoolPhoto]:
+    """The same photos at `megapixels`, for the 50,000-image case: moto keeps every object in memory, and
+    50,000 photos of 2 MP (about 330 KB each) would take 17 GB of it."""
+    from PIL import Image
+
+    smaller = []
+    for photo in pool:
+        image = Image.open(io.BytesIO(photo.body))
+        factor = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
+        out = io.BytesIO()
+        image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS).save(
+            out, "JPEG", quality=85
+        )
+        smaller.append(PoolPhoto(photo.angle, out.getvalue()))
+    return smaller
+
+
 @dataclass(frozen=True)
 class BenchListing:
     date: str
@@ -78,14 +96,39 @@ def make_listing(
     return BenchListing(date, rows, keys)
 
 
-def upload_listing(listing: BenchListing, pool: list[PoolPhoto], s3_client, bucket: str) -> None:
-    """Photos (public-read, like the sample data) and the listing file under `listings/dt=<date>/`."""
+def upload_photos(photo_keys: dict[str, int], pool: list[PoolPhoto], s3_client, bucket: str) -> None:
+    """Photos (public-read, like the sample data)."""
 
     def put(item: tuple[str, int]) -> None:
         key, photo = item
         s3_client.put_object(Bucket=bucket, Key=key, Body=pool[photo].body, ContentType="image/jpeg", ACL="public-read")
 
     with ThreadPoolExecutor(16) as threads:
-        list(threads.map(put, listing.photo_keys.items()))
+        list(threads.map(put, photo_keys.items()))
+
+
+def put_listing_file(listing: BenchListing, s3_client, bucket: str) -> None:
+    """The listing file under `listings/dt=<date>/`."""
     body = "".join(json.dumps(row) + "\n" for row in listing.rows).encode()
     s3_client.put_object(Bucket=bucket, Key=f"listings/dt={listing.date}/bench.jsonl", Body=body)
+
+
+def first_images(listing: BenchListing, images: int) -> tuple[list[dict], dict[str, int]]:
+    """The rows and photos of the listing's first `images` images: whole vehicles, and the last one cut short
+    if `images` ends inside it (the vehicles after it are left out, as sold vehicles drop out of an export)."""
+    rows, keys, left = [], {}, images
+    for row in listing.rows:
+        if left <= 0:
+            break
+        kept = row["images"][:left]
+        rows.append({**row, "images": kept})
+        keys.update({image["ref"]: listing.photo_keys[image["ref"]] for image in kept})
+        left -= len(kept)
+    return rows, keys
+
+
+def with_new_images(earlier: BenchListing, new: BenchListing, date: str) -> BenchListing:
+    """A date's listing of as many images as `earlier` lists: all but `new.image_count` of them the earlier
+    listing's (same keys, same ETags: already processed), the rest the `new` listing's vehicles."""
+    rows, keys = first_images(earlier, earlier.image_count - new.image_count)
+    return BenchListing(date, rows + new.rows, keys | new.photo_keys)

@@ -1,5 +1,6 @@
-"""The three workloads of the benchmark, each measured the same way: counters and ledger of the stand-in,
-peak RSS and CPU of every process, wall time from Airflow's own record of the DAG run."""
+"""The workloads of the benchmark, each DAG run measured the same way: the stand-ins' counters and ledgers,
+S3 requests from moto's access log, peak RSS and CPU of every process, wall time and the largest XCom value
+from Airflow's own metadata DB."""
 
 from __future__ import annotations
 
@@ -17,21 +18,48 @@ from typing import Any
 
 import requests
 
-from bench.airflow_cluster import AirflowCluster, RunOutcome
-from bench.monitor import Monitor
+from bench.airflow_cluster import AirflowCluster, RunOutcome, XComSize
+from bench.monitor import Monitor, ProcessPeak
 from bench.naive_client import run_naive_client
-from bench.photos import BenchListing, PoolPhoto, make_listing, upload_listing
+from bench.photos import BenchListing, PoolPhoto, make_listing, put_listing_file, upload_photos
+from bench.s3_requests import S3RequestLog, S3Requests
+from bench.services import ServiceCounts, calls_by_kind, reset_service, result_downloads
 from dev.stack import LocalStack
 from dev.stack.services import LOCAL_AWS_KEY, LOCAL_AWS_SECRET, LOCAL_CARCUTTER_TOKEN, LOCAL_REGION
 
 AIRFLOW_ROLES = ("api-server", "scheduler", "dag-processor", "triggerer")
-# Operation names of the stand-ins' `/_emulator/requests`, by kind; every other operation is "other".
-KINDS = {
-    "carcutter": {"submission": ("asyncSubmit",), "status": ("asyncStatus",), "result": ("asyncResult",)},
-    "clippingmagic": {"submission": ("upload",), "status": (), "result": ("download",)},
-}
-PROCESSING_TASK = {"carcutter": "process_carcutter_images", "clippingmagic": "autoclip_images"}
 PRESIGN_SECONDS = 3600
+IMAGES_PER_SUBMISSION = 60  # Car-Cutter's async submission takes at most 60 URLs, all of one vehicle
+MB = 1024 * 1024
+
+
+@dataclass
+class DagRun:
+    """One `vehicle_listings` run and what it cost, from just before it was triggered to its end."""
+
+    outcome: RunOutcome
+    processes: list[ProcessPeak]
+    cpu_by_role: dict[str, float]
+    services: dict[str, ServiceCounts]  # provider -> what the stand-in counted during the run
+    s3: S3Requests
+    largest_xcom: XComSize | None
+    statuses: dict[str, int]  # image status -> count, from the run's manifest
+
+    @property
+    def api_calls(self) -> int:
+        return sum(counts.calls for counts in self.services.values())
+
+    @property
+    def credits(self) -> int:
+        return sum(counts.credits for counts in self.services.values())
+
+    @property
+    def airflow_cpu_seconds(self) -> float:
+        return sum(self.cpu_by_role.get(role, 0.0) for role in AIRFLOW_ROLES)
+
+    @property
+    def airflow_peak_rss_mb(self) -> float:
+        return max((p.rss_bytes for p in self.processes if p.role in AIRFLOW_ROLES), default=0) / MB
 
 
 @dataclass
@@ -52,6 +80,10 @@ class Measurement:
     cpu_by_role: dict[str, float]
     processes: list[dict[str, Any]] = field(default_factory=list)
     run_state: str = "success"
+    s3_requests: dict[str, Any] = field(default_factory=dict)
+    largest_xcom: dict[str, Any] | None = None
+    submission_floor: int = 0  # fewest submissions the API allows: one per vehicle per 60 images
+    result_downloads: dict[str, Any] | None = None  # Car-Cutter stand-in's per-URL count, when it has one
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -66,25 +98,20 @@ class Measurement:
         data["calls_per_image"] = {kind: count / self.n for kind, count in self.calls.items()}
         data["credits_per_image"] = self.credits_charged / self.n
         data["cpu_ms_per_image"] = 1000 * self.airflow_cpu_seconds / self.n
+        data["s3_requests_per_image"] = self.s3_requests.get("total", 0) / self.n
         return data
 
 
-def service_json(url: str, path: str) -> dict[str, Any]:
-    response = requests.get(f"{url}/_emulator/{path}", timeout=30)
-    response.raise_for_status()
-    return response.json()
+def submission_floor(listing: BenchListing, provider: str) -> int:
+    images = Counter(
+        row["vehicle_id"] for row in listing.rows for image in row["images"] if image["provider"] == provider
+    )
+    return sum(-(-count // IMAGES_PER_SUBMISSION) for count in images.values())
 
 
-def reset_service(url: str) -> None:
-    requests.post(f"{url}/_emulator/reset", timeout=30).raise_for_status()
-
-
-def calls_by_kind(provider: str, counts: dict[str, int]) -> dict[str, int]:
-    kinds = Counter({"submission": 0, "status": 0, "result": 0, "other": 0})
-    for operation, count in counts.items():
-        kind = next((k for k, names in KINDS[provider].items() if operation in names), "other")
-        kinds[kind] += count
-    return dict(kinds)
+def profile_name(workload: str) -> str:
+    """The short name `--profile` and `--only` use for a workload."""
+    return {"carcutter-async": "async", "clippingmagic-autoclip": "clip"}.get(workload, workload)
 
 
 class Bench:
@@ -97,9 +124,11 @@ class Bench:
         pool: list[PoolPhoto],
         work: Path,
         profile_dir: Path | None = None,
+        profiled: set[str] | None = None,
     ) -> None:
+        """`profiled`: the workloads `profile_dir` gets py-spy samples of (None: every one)."""
         self.stack, self.cluster, self.pool, self.work = stack, cluster, pool, work
-        self.profile_dir = profile_dir
+        self.profile_dir, self.profiled = profile_dir, profiled
         import boto3
         from botocore.config import Config
 
@@ -108,9 +137,11 @@ class Bench:
             region_name=LOCAL_REGION, config=Config(max_pool_connections=32),
         )  # fmt: skip
         self.service_url = {"carcutter": stack.carcutter_url, "clippingmagic": stack.clippingmagic_url}
+        log_dir = stack.settings.log_dir or work / "logs"
+        self.s3_log = S3RequestLog(log_dir / "s3.log", stack.bucket)
         self.monitor: Monitor | None = None
         # Logical dates from the DAG's start_date on (Airflow creates no tasks for earlier dates).
-        self._dates = iter(f"2026-11-{day:02d}" for day in range(1, 23))
+        self._dates = iter(f"2026-11-{day:02d}" for day in range(1, 31))
 
     def watch(self) -> None:
         roots = {name: process.pid for name, process in self.stack.processes.items()}
@@ -118,45 +149,73 @@ class Bench:
             roots |= {name: process.pid for name, process in self.cluster.processes.items()}
         self.monitor = Monitor(roots)
 
-    def listing(self, tag: str, n: int, provider: str, per_vehicle: int) -> BenchListing:
-        date = next(self._dates)
-        listing = make_listing(f"{tag}-{date}", date, n, provider, [p.angle for p in self.pool], per_vehicle)
-        upload_listing(listing, self.pool, self.s3, self.stack.bucket)
+    def next_date(self) -> str:
+        return next(self._dates)
+
+    def new_photos(
+        self, tag: str, date: str, n: int, provider: str, per_vehicle: int, pool: list[PoolPhoto] | None = None
+    ) -> BenchListing:
+        """A listing of `n` new photos for `date`; the photos are uploaded, the listing file is not."""
+        pool = pool or self.pool
+        listing = make_listing(f"{tag}-{date}", date, n, provider, [p.angle for p in pool], per_vehicle)
+        upload_photos(listing.photo_keys, pool, self.s3, self.stack.bucket)
         return listing
 
-    # Workloads
+    def listing(
+        self, tag: str, n: int, provider: str, per_vehicle: int, pool: list[PoolPhoto] | None = None
+    ) -> BenchListing:
+        """The next date's listing of `n` new photos, uploaded with its photos."""
+        listing = self.new_photos(tag, self.next_date(), n, provider, per_vehicle, pool)
+        put_listing_file(listing, self.s3, self.stack.bucket)
+        return listing
 
-    def pipeline(self, workload: str, provider: str, n: int, per_vehicle: int, batch_size: int) -> Measurement:
-        """One `vehicle_listings` run under the scheduler with every image sent to `provider`."""
-        listing = self.listing(f"{workload}-{n}", n, provider, per_vehicle)
-        for url in self.service_url.values():
-            reset_service(url)
-        conf = {"batch_size": batch_size}
+    def run_dag(self, profile_as: str, listing: BenchListing, batch_size: int) -> DagRun:
+        """Trigger the DAG for the listing's date and measure it; the stand-ins keep the state they had."""
+        before = {provider: ServiceCounts.read(url) for provider, url in self.service_url.items()}
         cpu_before = self.monitor.cpu_seconds()
+        s3_start = self.s3_log.mark()
         self.monitor.start()
-        profilers = self._start_profilers(f"{workload}-{n}")
-        run_id = self.cluster.trigger(listing.date, conf)
-        outcome = self.cluster.wait(run_id, timeout=max(600, n))
+        profilers = self._start_profilers(profile_as, listing.date)
+        run_id = self.cluster.trigger(listing.date, {"batch_size": batch_size})
+        outcome = self.cluster.wait(run_id, timeout=max(600, listing.image_count))
+        s3_end = self.s3_log.mark()
         processes = self.monitor.stop()
         _stop_profilers(profilers)
         cpu_after = self.monitor.cpu_seconds()
-        counters = service_json(self.service_url[provider], "requests")
-        ledger = service_json(self.service_url[provider], "ledger")
-        statuses = self._manifest_statuses(listing.date)
-        processing = outcome.span(PROCESSING_TASK[provider])
-        cpu = {role: cpu_after[role] - cpu_before[role] for role in cpu_after}
+        if outcome.retried:
+            print(f"  warning: retried tasks (each waits out retry_delay): {', '.join(outcome.retried)}", flush=True)
+        return DagRun(
+            outcome=outcome, processes=processes,
+            cpu_by_role={role: cpu_after[role] - cpu_before[role] for role in cpu_after},
+            services={p: ServiceCounts.read(url).since(before[p]) for p, url in self.service_url.items()},
+            s3=self.s3_log.count(s3_start, s3_end), largest_xcom=self.cluster.largest_xcom(run_id),
+            statuses=self._manifest_statuses(listing.date),
+        )  # fmt: skip
+
+    # Workloads
+
+    def pipeline(self, workload: str, provider: str, listing: BenchListing, batch_size: int) -> Measurement:
+        """One `vehicle_listings` run under the scheduler, every image sent to `provider`, on fresh stand-ins."""
+        for url in self.service_url.values():
+            reset_service(url)
+        run = self.run_dag(profile_name(workload), listing, batch_size)
+        counts = run.services[provider]
+        n = listing.image_count
         measurement = Measurement(
-            workload=workload, n=n, wall_seconds=outcome.wall_seconds, processing_seconds=processing,
-            limit_images_per_second=0.0, limit_note="", calls=calls_by_kind(provider, counters["counts"]),
-            operations=counters["counts"], status_429=int(counters["status_codes"].get("429", 0)),
-            failed_images=n - statuses.get("final", 0), statuses=statuses,
-            credits_charged=sum(ledger["charges"].values()),
-            airflow_cpu_seconds=sum(cpu[role] for role in AIRFLOW_ROLES), cpu_by_role=cpu,
-            processes=[asdict(p) for p in processes], run_state=outcome.state,
-            extra={"tasks": _task_spans(outcome), "batch_size": batch_size},
+            workload=workload, n=n, wall_seconds=run.outcome.wall_seconds,
+            processing_seconds=run.outcome.processing_span(provider), limit_images_per_second=0.0, limit_note="",
+            calls=calls_by_kind(provider, dict(counts.operations)), operations=dict(counts.operations),
+            status_429=counts.status_codes.get("429", 0), failed_images=n - run.statuses.get("final", 0),
+            statuses=run.statuses, credits_charged=counts.credits, airflow_cpu_seconds=run.airflow_cpu_seconds,
+            cpu_by_role=run.cpu_by_role, processes=[asdict(p) for p in run.processes], run_state=run.outcome.state,
+            s3_requests=asdict(run.s3), largest_xcom=asdict(run.largest_xcom) if run.largest_xcom else None,
+            submission_floor=submission_floor(listing, provider),
+            extra={"tasks": task_spans(run.outcome), "retried_tasks": run.outcome.retried, "batch_size": batch_size,
+                   "date": listing.date},
         )  # fmt: skip
         if provider == "carcutter":
-            self._carcutter_limit(measurement, list(ledger["charges"]))
+            measurement.result_downloads = result_downloads(self.stack.carcutter_url)
+            self._carcutter_limit(measurement, list(counts.charges))
         return measurement
 
     def naive(self, n: int, processing_seconds: float) -> Measurement:
@@ -171,25 +230,25 @@ class Bench:
         self.monitor.start()
         outcome = run_naive_client(self.stack.carcutter_url, LOCAL_CARCUTTER_TOKEN, urls, self.work / "naive")
         processes = self.monitor.stop()
-        counters = service_json(self.stack.carcutter_url, "requests")
-        ledger = service_json(self.stack.carcutter_url, "ledger")
+        counts = ServiceCounts.read(self.stack.carcutter_url)
         return Measurement(
             workload="naive", n=n, wall_seconds=outcome.wall_seconds, processing_seconds=outcome.wall_seconds,
             limit_images_per_second=1 / processing_seconds,
             limit_note=f"one image at a time: at best P = {processing_seconds:g} s each",
-            calls=calls_by_kind("carcutter", counters["counts"]), operations=counters["counts"],
-            status_429=int(counters["status_codes"].get("429", 0)), failed_images=outcome.failed,
-            statuses={"final": n - outcome.failed}, credits_charged=sum(ledger["charges"].values()),
+            calls=calls_by_kind("carcutter", dict(counts.operations)), operations=dict(counts.operations),
+            status_429=counts.status_codes.get("429", 0), failed_images=outcome.failed,
+            statuses={"final": n - outcome.failed}, credits_charged=counts.credits,
             airflow_cpu_seconds=0.0, cpu_by_role={},
             processes=[asdict(p) for p in processes if p.role == "carcutter"],
+            submission_floor=submission_floor(listing, "carcutter"),
         )  # fmt: skip
 
     # Helpers
 
-    def _start_profilers(self, name: str) -> list[subprocess.Popen]:
+    def _start_profilers(self, workload: str, date: str) -> list[subprocess.Popen]:
         """py-spy samples (collapsed stacks, for `flamegraph.pl` or speedscope) of the scheduler tree (task
         processes included), the triggerer and S3."""
-        if self.profile_dir is None:
+        if self.profile_dir is None or (self.profiled is not None and workload not in self.profiled):
             return []
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -200,8 +259,8 @@ class Bench:
         }
         return [
             subprocess.Popen(
-                [py_spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "50", "--nonblocking",
-                 "--format", "raw", "--output", str(self.profile_dir / f"{name}-{role}.txt")],
+                [py_spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "25", "--nonblocking",
+                 "--format", "raw", "--output", str(self.profile_dir / f"{workload}-{date}-{role}.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             for role, pid in targets.items()
@@ -247,5 +306,5 @@ def _stop_profilers(profilers: list[subprocess.Popen]) -> None:
         profiler.wait(timeout=120)
 
 
-def _task_spans(outcome: RunOutcome) -> dict[str, float]:
+def task_spans(outcome: RunOutcome) -> dict[str, float]:
     return {task: round(outcome.span(task), 2) for task in sorted({t.task_id for t in outcome.tasks})}
