@@ -260,12 +260,16 @@ class AirflowCluster:
         ]
         for what, check in checks:
             while not check():
-                for name, process in self.processes.items():
-                    if process.poll() is not None:
-                        raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_path(name)}")
+                self.assert_running()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"no {what} after {timeout:.0f}s; logs in {self.home / 'logs'}")
                 time.sleep(0.5)
+
+    def assert_running(self) -> None:
+        """Raise if a component has exited (a crash, not a stop of ours)."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_path(name)}")
 
     def _parsed(self, dag_id: str) -> bool:
         return bool(self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", dag_id))
@@ -353,6 +357,7 @@ class AirflowCluster:
             states = {run_id: self.run_states(dag_id).get(run_id) for run_id in run_ids}
             if all(state in FINISHED for state in states.values()):
                 return states
+            self.assert_running()
             time.sleep(1)
         raise TimeoutError(f"runs {run_ids} of {dag_id} not finished within {timeout:.0f}s: {states}")
 

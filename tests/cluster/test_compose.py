@@ -32,8 +32,8 @@ def compose(*args: str, env_file: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     ("env_file", "profile"),
-    [(None, None), (REPO_ROOT / ".env.example", None), (None, "local"), (REPO_ROOT / ".env.example", "local")],
-    ids=["defaults", "env-example", "local-profile", "env-example-local-profile"],
+    [(None, None), (REPO_ROOT / ".env.example", "local")],
+    ids=["fresh-clone", "env-example-with-local-profile"],
 )
 def test_compose_file_is_valid(env_file, profile, tmp_path):
     if env_file is None:  # a fresh clone: no .env at all
