@@ -2,9 +2,9 @@
 
 Points Airflow at the profile's containers (moto S3 `s3`, the stand-ins `carcutter` and `clippingmagic`) by writing
 the local stack's connections and Variables into the metadata DB (the compose file leaves AIRFLOW_CONN_* empty, so
-the DB's are used), creates the bucket, uploads a sample data set for yesterday's date, unpauses vehicle_listings
-and triggers it for that date. The URLs can be overridden (LOCAL_S3_URL, LOCAL_CARCUTTER_URL,
-LOCAL_CLIPPINGMAGIC_URL) to try it outside containers.
+the DB's are used), creates the bucket, uploads a sample data set for today's date and unpauses vehicle_listings:
+its scheduled run for today (logical date today 00:00 UTC, catchup off) processes it. The URLs can be overridden
+(LOCAL_S3_URL, LOCAL_CARCUTTER_URL, LOCAL_CLIPPINGMAGIC_URL) to try it outside containers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dev.sampledata import generate, upload
@@ -65,7 +65,7 @@ def unpause_when_parsed(timeout: float = 300) -> None:
 
 def main() -> None:
     stack = ComposeStack(StackSettings(bucket=os.environ.get("AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET") or DEFAULT_BUCKET))
-    listing_date = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    listing_date = datetime.now(UTC).strftime("%Y-%m-%d")
     environment = stack.environment()
     os.environ.update({key: value for key, value in environment.items() if key.startswith("AWS_")})
     client = stack.s3_client()
@@ -77,9 +77,8 @@ def main() -> None:
                           http_base_url=f"{stack.s3_url}/{stack.bucket}", inject_bad_rows=True)  # fmt: skip
         upload(sample, bucket=stack.bucket, listing_date=listing_date, endpoint_url=stack.s3_url)
     unpause_when_parsed()
-    airflow("dags", "trigger", DAG_ID, "--logical-date", f"{listing_date}T00:00:00+00:00")
-    print(f"sample listings for {listing_date} in s3://{stack.bucket}/listings/dt={listing_date}/; "
-          f"{DAG_ID} triggered for that date: follow it in the UI (http://localhost:8080)")  # fmt: skip
+    print(f"sample listings for {listing_date} in s3://{stack.bucket}/listings/dt={listing_date}/; {DAG_ID} is "
+          "unpaused and its run for today processes them: follow it in the UI (http://localhost:8080)")  # fmt: skip
 
 
 if __name__ == "__main__":

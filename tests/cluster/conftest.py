@@ -26,6 +26,7 @@ TEST_VARIABLES = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
     "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
     "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",  # parsed once at start: CPU for the runs
     # the api-server's first task request loads the DAG: on a busy 2-core machine that can exceed 5 s
     "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
 }
