@@ -48,7 +48,8 @@ pytestmark = pytest.mark.timeout(900)
 DAILY = "2026-11-10"
 BACKFILL = ("2026-11-11", "2026-11-12", "2026-11-13")
 PROCESS_TASK = "process_carcutter_images"
-SEED, VEHICLES, IMAGES_PER_VEHICLE, MEGAPIXELS = 21, 2, 3, 0.1  # 4 Car-Cutter and 2 Clipping Magic images a data set
+# one active vehicle (2 Car-Cutter images, 1 Clipping Magic image), one sold, four bad rows
+SEED, VEHICLES, IMAGES_PER_VEHICLE, MEGAPIXELS = 21, 2, 3, 0.1
 # Holds each Car-Cutter request this long in the stand-in, so the worker is killed with a submission in flight.
 SUBMIT_LATENCY_MS = 2500
 DEFERRED_PROCESSING_SECONDS = 6
