@@ -361,14 +361,6 @@ class AirflowCluster:
             time.sleep(1)
         raise TimeoutError(f"runs {run_ids} of {dag_id} not finished within {timeout:.0f}s: {states}")
 
-    def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], tuple[str | None, int]]:
-        """(task id, map index) -> (state, try number) of one run."""
-        rows = self.query(
-            "SELECT task_id, map_index, state, try_number FROM task_instance WHERE dag_id = %s AND run_id = %s",
-            dag_id, run_id,
-        )  # fmt: skip
-        return {(task, index): (state, tries) for task, index, state, tries in rows}
-
     def worker_running(self, pid: int) -> str | None:
         """The worker whose process tree holds `pid` (a task's process), if any."""
         for name in self.workers:
