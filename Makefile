@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv system-packages lock test lint demo stack stack-down airflow bench clean
+.PHONY: venv system-packages lock test lint demo stack stack-down airflow cluster bench clean
 
 venv: $(STAMP)
 
@@ -44,10 +44,14 @@ stack-down: venv
 airflow: venv
 	$(BIN)/python -m dev.local_airflow standalone
 
+# docker-compose.yml's topology as processes: CeleryExecutor on this machine's Postgres and Redis, two workers.
+cluster: venv
+	$(BIN)/python -m dev.cluster
+
 # make bench [QUICK=1] [SCALE=1] [ONLY=steady,clip] [PROFILE=1 | PROFILE=steady]; see README "Benchmark"
 bench: venv
 	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(filter 1,$(SCALE)),--scale) $(if $(ONLY),--only $(ONLY)) \
 		$(if $(PROFILE),--profile $(filter-out 1,$(PROFILE)))
 
 clean:
-	rm -rf .stack .airflow .demo
+	rm -rf .stack .airflow .demo .cluster

@@ -1,6 +1,7 @@
 """Airflow pools that hold API concurrency: how many tasks may call each service at once.
 
-Created by `make airflow`, the demo and the benchmark (`airflow pools set`), and by the deployment.
+Created by `make airflow`, the demo and the benchmark (`airflow pools set`), and by the deployment's
+airflow-init (`python -m include.pools > pools.json; airflow pools import pools.json`).
 Threads inside a task are bounded separately by each operator's `concurrency` parameter.
 """
 
@@ -11,3 +12,14 @@ POOLS: dict[str, tuple[int, str]] = {
     CARCUTTER_POOL: (4, "Tasks calling the Car-Cutter API at once (each batches up to 60 images per call)"),
     CLIPPINGMAGIC_POOL: (2, "Tasks calling Clipping Magic at once (each runs its own bounded thread pool)"),
 }
+
+
+def pools_file() -> dict[str, dict[str, object]]:
+    """The pools in the format of `airflow pools import` (the deployment's airflow-init uses it)."""
+    return {name: {"slots": slots, "description": description} for name, (slots, description) in POOLS.items()}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(pools_file(), indent=1))
