@@ -87,7 +87,9 @@ def test_bad_lines_and_bad_images_cost_only_themselves(
         s3_client.put_object(Bucket=bucket, Key=f"listings/dt={DS}/{name}", Body=body)
 
     env = {"AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET": bucket, "AIRFLOW_VAR_VEHICLE_PHOTOS_MAX_SOURCE_BYTES":
-           str(MAX_SOURCE_BYTES), "AIRFLOW_VAR_VEHICLE_PHOTOS_SOURCE_DEADLINE_SECONDS": "3"}  # fmt: skip
+           str(MAX_SOURCE_BYTES), "AIRFLOW_VAR_VEHICLE_PHOTOS_SOURCE_DEADLINE_SECONDS": "3",
+           # a configured bucket that does not exist fails its images only; the private one is not configured
+           "AIRFLOW_VAR_VEHICLE_PHOTOS_ALLOWED_BUCKETS": f"{bucket},{bucket}-nonexistent"}  # fmt: skip
     run = start_dags_test("vehicle_listings", DS, tmp_path / "run.log", {}, **env)
     done, peak = threading.Event(), [0]
     watcher = threading.Thread(target=peak_rss_while, args=(psutil.Process(run.pid), done, peak))
