@@ -176,7 +176,8 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
     def _first_output(
         self, item: ImageItem, claim: HeldClaim, source: SourceFile, run: _Run, out: IO[bytes], charge: int
     ) -> DownloadedResult:
-        """The file of the first output: downloaded when the claim's upload happened already, else uploaded."""
+        """The file of the first output: downloaded when the claim's upload happened already, else uploaded
+        (and the new image's id recorded at once, outside the place the request held)."""
         if claim.image_id is not None:
             self.log.info("%s was uploaded before as image %s; downloading it", item.source, claim.image_id)
             if claim.found_by_name:
@@ -184,10 +185,11 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
             return self._send(run, partial(self.hook.download, claim.image_id, out, result_format=run.outputs[0]))
         source.inspect()  # a claim taken over from another task: this task has not read the image yet
         filename = f"{claim.record.upload_name}{source.extension}"
-        learn_image_id = partial(claim.learn_image_id, charge=charge, this_run=True)
         with prepared_image(source.file, filename, self.policy.max_pixels) as upload:
-            clip = partial(self.hook.auto_clip, upload, out, result_format=run.outputs[0], test=run.test)
-            return self._send(run, partial(clip, on_image_id=learn_image_id))
+            clipped = self._send(run, partial(self.hook.auto_clip, upload, out, result_format=run.outputs[0],
+                                              test=run.test))  # fmt: skip
+        claim.learn_image_id(clipped.image_id, charge, this_run=True)
+        return clipped
 
     def _send(self, run: _Run, call: Callable[[], DownloadedResult]) -> DownloadedResult:
         """`call()` once this thread may send, unless the batch stopped while it waited. A stopping error stops
