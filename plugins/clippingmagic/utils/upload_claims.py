@@ -65,6 +65,8 @@ class HeldClaim:
 
 
 class UploadClaims:
+    """The claims of one task (`holder`), and what it does about the claims it finds."""
+
     def __init__(
         self, records: ImageRecordStore, hook: ClippingMagicHook, holder: ClaimHolder, lease_seconds: float
     ) -> None:
@@ -73,8 +75,8 @@ class UploadClaims:
         self.holder = holder
         self.lease_seconds = float(lease_seconds)
 
-    def acquire(self, provider: str, digest: str, new_claim: Callable[[], ImageRecord]) -> HeldClaim | ImageRecord:
-        """The claim of one image, held by this task, or the record another task settled (final or failed).
+    def acquire(self, provider: str, digest: str, new_claim: Callable[[], ImageRecord]) -> HeldClaim | StoredRecord:
+        """The claim of one image, held by this task, or its settled record (final or failed), as read.
         `new_claim()` makes the claim to create when there is no record; it may raise to refuse the image."""
         wait = FIRST_WAIT_SECONDS
         stored = self.records.get(provider, digest)
