@@ -63,9 +63,10 @@ def uploads(cm) -> int:
 
 
 def test_record_options_and_the_worst_case_estimate_come_from_the_operator():
-    assert ClippingMagicAutoClipOperator.record_options(True, ["alpha_mask_png", "result", "result"]) == {
+    assert ClippingMagicAutoClipOperator.record_options(True, ["result", "alpha_mask_png", "result"]) == {
+        "format": "result",
         "test": True,
-        "outputs": ["result", "alpha_mask_png"],
+        "outputs": ["alpha_mask_png", "result"],
     }
     assert ClippingMagicAutoClipOperator.worst_case_credits_per_image(RESULT_FORMATS) == 3
     assert ClippingMagicAutoClipOperator.worst_case_credits_per_image(RESULT_FORMATS, False) == 1

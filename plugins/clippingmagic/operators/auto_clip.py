@@ -90,8 +90,9 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
     @classmethod
     def record_options(cls, test: bool, outputs: Sequence[str]) -> dict[str, Any]:
         """The options an image's record is keyed by: the one place they are made (the pipeline's credit
-        estimate and known-image lookup call this too)."""
-        return {"test": bool(test), "outputs": list(cls._checked_outputs(outputs))}
+        estimate and known-image lookup call this too). Their shape is the one the first release recorded, so
+        images processed before an upgrade are found, not paid for again."""
+        return {"format": RESULT, "test": bool(test), "outputs": sorted(cls._checked_outputs(outputs))}
 
     @classmethod
     def worst_case_credits_per_image(cls, outputs: Sequence[str], extra_outputs_cost_credits: bool = True) -> int:
