@@ -174,12 +174,12 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         return self._call("GET", f"/images/{int(image_id)}", _image_of, params={"format": JSON})
 
     def list_images(self, page_size: int = LIST_PAGE_MAX) -> Iterator[ClippingMagicImage]:
-        """Every image of the account, page after page."""
+        """Every image of the account, page after page, without their secrets (`get_image` has them)."""
         offset = 0
         while True:
             page = self._call("GET", "/images", _json_of, params={"limit": page_size, "offset": offset})
             images = page.get("images") or []
-            yield from (ClippingMagicImage.from_json(image) for image in images)
+            yield from (ClippingMagicImage.from_json(image, keep_secret=False) for image in images)
             if len(images) < int(page.get("limit") or page_size):
                 return
             offset = int(page.get("offset") or offset) + len(images)
@@ -305,9 +305,7 @@ def _read_clip(result_format: str, output: BinaryIO, start: int, response: reque
     image_id = response.headers.get("x-amz-meta-id", "")
     if not image_id.isdigit():
         raise ApiError(API, "the Auto-Clip answer has no valid x-amz-meta-id header", status=response.status_code)
-    if secret := response.headers.get("x-amz-meta-secret"):
-        mask_secret(secret)
-    try:
+    try:  # the image secret in its headers is not kept: nothing here edits the image
         return _write_result(response, int(image_id), result_format, output, start)
     except TransportError:
         raise _UploadedAlready(int(image_id)) from None

@@ -177,8 +177,7 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
     def _first_output(
         self, item: ImageItem, claim: HeldClaim, source: SourceFile, run: _Run, out: IO[bytes], charge: int
     ) -> DownloadedResult:
-        """The file of the first output: downloaded when the claim's upload happened already, else uploaded
-        (and the new image's id recorded at once, outside the place the request held)."""
+        """The file of the first output: downloaded when the claim's upload happened already, else uploaded."""
         if claim.image_id is not None:
             self.log.info("%s was uploaded before as image %s; downloading it", item.source, claim.image_id)
             if claim.found_by_name:
