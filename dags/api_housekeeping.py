@@ -7,8 +7,8 @@ Daily care of the two API accounts:
   fewer credits than `min_credits` (Param, or Variable `vehicle_photos_clippingmagic_min_credits`).
 - **Car-Cutter access**: the token still works (Car-Cutter publishes no credit balance; a run that runs
   out stops cleanly on the 402 and says so).
-- **Clipping Magic storage**: deletes images from the service whose outputs are archived in S3 (their
-  image record is final and has outputs) and older than `delete_after_days`. Images with no such record,
+- **Clipping Magic storage**: deletes images from the service whose outputs are archived in S3 (their final
+  record in the record index has outputs) and older than `delete_after_days`. Images with no such record,
   such as ones still waiting for a human edit, are never deleted.
 """
 

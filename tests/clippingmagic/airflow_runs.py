@@ -47,15 +47,9 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
     from sqlalchemy import select
 
     with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == dag_run.dag_id,
-                XComModel.run_id == dag_run.run_id,
-                XComModel.task_id == task_id,
-                XComModel.key == key,
-            )
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
+        row = session.scalars(select(XComModel).where(*_of_task(XComModel, dag_run, task_id), XComModel.key == key))
+        found = row.first()
+        return None if found is None else XComModel.deserialize_value(found)
 
 
 def run_supervised(dag_run: Any, task_id: str, log_path: Path) -> str:
@@ -70,13 +64,7 @@ def run_supervised(dag_run: Any, task_id: str, log_path: Path) -> str:
     from sqlalchemy import select
 
     with create_session() as session:
-        ti = session.scalars(
-            select(TaskInstance).where(
-                TaskInstance.dag_id == dag_run.dag_id,
-                TaskInstance.run_id == dag_run.run_id,
-                TaskInstance.task_id == task_id,
-            )
-        ).one()
+        ti = session.scalars(select(TaskInstance).where(*_of_task(TaskInstance, dag_run, task_id))).one()
         ti.state = TaskInstanceState.QUEUED
         ti.try_number += 1
         session.flush()
@@ -94,3 +82,8 @@ def run_supervised(dag_run: Any, task_id: str, log_path: Path) -> str:
     log = log_path.read_text()
     assert exit_code == 0, log[-3000:]
     return log
+
+
+def _of_task(model: Any, dag_run: Any, task_id: str) -> tuple[Any, ...]:
+    """The conditions selecting one task's rows of `model` in `dag_run`."""
+    return model.dag_id == dag_run.dag_id, model.run_id == dag_run.run_id, model.task_id == task_id

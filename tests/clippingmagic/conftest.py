@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 from PIL import Image
 
 from tests.conftest import StandIn
@@ -83,6 +84,27 @@ class SleepRecorder:
         with self._lock:
             self.waits[threading.current_thread().name].append(round(seconds, 6))
         time.sleep(seconds)
+
+
+def person_edits_when(server: StandIn, ready: Callable[[list[dict]], bool], settle: float = 0.0) -> threading.Thread:
+    """A person saving an edit of every image in ClippingMagic.js, once `ready(the account's images)` holds
+    (then `settle` seconds later); runs in a thread, which the test joins."""
+
+    def edit() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            answer = requests.get(f"{server.url}/api/v1/images", auth=(server.api_id, server.api_key), timeout=10)
+            images = answer.json()["images"]
+            if ready(images):
+                time.sleep(settle)
+                for image in images:
+                    requests.post(f"{server.url}/_emulator/images/{image['id']}/edit", timeout=10).raise_for_status()
+                return
+            time.sleep(0.05)
+
+    editor = threading.Thread(target=edit, daemon=True)
+    editor.start()
+    return editor
 
 
 # Images

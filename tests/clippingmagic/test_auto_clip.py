@@ -63,9 +63,10 @@ def uploads(cm) -> int:
 
 
 def test_record_options_and_the_worst_case_estimate_come_from_the_operator():
-    assert ClippingMagicAutoClipOperator.record_options(True, ["alpha_mask_png", "result", "result"]) == {
+    assert ClippingMagicAutoClipOperator.record_options(True, ["result", "alpha_mask_png", "result"]) == {
+        "format": "result",
         "test": True,
-        "outputs": ["result", "alpha_mask_png"],
+        "outputs": ["alpha_mask_png", "result"],
     }
     assert ClippingMagicAutoClipOperator.worst_case_credits_per_image(RESULT_FORMATS) == 3
     assert ClippingMagicAutoClipOperator.worst_case_credits_per_image(RESULT_FORMATS, False) == 1
@@ -345,3 +346,19 @@ def test_unanswered_uploads_stay_claimed_fail_the_task_and_a_rerun_resumes_them(
     assert sorted(cm.ledger()["charges"].values()) == [1, 1]
     digest = options_digest(identity_of(s3_client, bucket, KEYS[0]), PRODUCTION)
     assert ImageRecordStore(bucket).get("clippingmagic", digest).record.attempts == 2
+
+
+def test_an_upload_the_first_release_recorded_is_downloaded_not_paid_again(cm, s3_client, bucket, photos, auto_clip,
+                                                                           fast_conn):  # fmt: skip
+    earlier = ClippingMagicHook(fast_conn()).auto_clip(jpeg_bytes(), io.BytesIO(), filename="01-front.jpg")
+    identity = identity_of(s3_client, bucket, KEYS[0])
+    # What round 1 wrote once the upload had answered: same key and digest, no claim fields.
+    ImageRecordStore(bucket).create(ImageRecord(
+        "clippingmagic", identity, PRODUCTION, "submitted", source=f"s3://{bucket}/{KEYS[0]}",
+        provider_ref={"image_id": earlier.image_id}, credits_charged=1, attempts=1,
+    ))  # fmt: skip
+
+    (result,) = auto_clip(bucket, photos[:1])
+
+    assert result["status"] == "final" and result["credits_this_run"] == 0 and result["credits_charged"] == 1
+    assert uploads(cm) == 1 and cm.ledger()["charges"] == {str(earlier.image_id): 1}

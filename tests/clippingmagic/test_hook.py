@@ -49,12 +49,11 @@ def test_upload_accepts_a_path_bytes_and_a_stream(hook_factory, cm, tmp_path):
 
 def test_auto_clip_returns_each_format_and_charges_production_once(hook_factory, cm):
     hook = hook_factory()
-    announced = []
     result_file = io.BytesIO()
 
-    result = hook.auto_clip(jpeg_bytes(), result_file, filename="car.jpg", on_image_id=announced.append)
+    result = hook.auto_clip(jpeg_bytes(), result_file, filename="car.jpg")
 
-    assert announced == [result.image_id]
+    assert hook.get_image(result.image_id).original_filename == "car.jpg"
     assert result.format == RESULT and result.result_revision == 1
     assert result.filename.endswith(".png") and result.extension == ".png"
     assert Image.open(io.BytesIO(result_file.getvalue())).mode == "RGBA"

@@ -17,7 +17,7 @@ from image_common.record_store import ImageRecordStore
 from image_common.records import CLAIMED, ImageRecord, options_digest
 from image_common.sources import ImageSource
 from tests.clippingmagic.airflow_runs import run_dag, run_supervised, task_states, xcom
-from tests.clippingmagic.conftest import jpeg_bytes, put_images
+from tests.clippingmagic.conftest import jpeg_bytes, person_edits_when, put_images
 
 KEYS = ["photos/V5/3_interior.jpg", "photos/V5/4_detail.jpg"]
 
@@ -38,23 +38,12 @@ def review_dag(bucket: str) -> str:
 
 def edit_once_the_sensor_waits(cm, expected_images: int) -> threading.Thread:
     """A person finishing the clip in ClippingMagic.js after the sensor's first poke saw "no result yet" for
-    every image, so the sensor can only have succeeded through its deferred trigger."""
+    every image (and had time to defer), so the sensor can only succeed through its trigger."""
 
-    def edit() -> None:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            images = requests.get(f"{cm.url}/api/v1/images", auth=(cm.api_id, cm.api_key), timeout=5).json()
-            polled = cm.requests()["counts"].get("download", 0)
-            if len(images["images"]) == expected_images and polled >= expected_images:
-                time.sleep(0.5)  # let the sensor defer to its trigger
-                for image in images["images"]:
-                    requests.post(f"{cm.url}/_emulator/images/{image['id']}/edit", timeout=5).raise_for_status()
-                return
-            time.sleep(0.05)
+    def polled(images: list[dict]) -> bool:
+        return len(images) == expected_images and cm.requests()["counts"].get("download", 0) >= expected_images
 
-    editor = threading.Thread(target=edit, daemon=True)
-    editor.start()
-    return editor
+    return person_edits_when(cm, polled, settle=0.5)
 
 
 def test_review_round_trip_waits_in_the_trigger_and_never_bills_twice(

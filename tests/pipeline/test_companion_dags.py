@@ -5,13 +5,10 @@ Clipping Magic)."""
 from __future__ import annotations
 
 import io
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import requests
 from PIL import Image
 
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
@@ -19,7 +16,7 @@ from image_common.record_index import RecordIndex
 from image_common.record_store import ImageRecordStore
 from image_common.records import FINAL, ImageRecord
 from tests.clippingmagic.airflow_runs import task_states, xcom
-from tests.clippingmagic.conftest import jpeg_bytes
+from tests.clippingmagic.conftest import jpeg_bytes, person_edits_when
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
@@ -31,30 +28,11 @@ def run_companion(dag_id: str, conf: dict[str, Any]) -> Any:
     return dag.test(run_conf=conf)
 
 
-def edit_once_uploaded(server: Any, expected_images: int) -> threading.Thread:
-    """A person saving an edit of every image in ClippingMagic.js as soon as all are uploaded (the wait in the
-    trigger is tested in tests/clippingmagic/test_review_and_secrets.py)."""
-
-    def edit() -> None:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            images = list(ClippingMagicHook().list_images())
-            if len(images) == expected_images:
-                for image in images:
-                    requests.post(f"{server.url}/_emulator/images/{image.id}/edit", timeout=10).raise_for_status()
-                return
-            time.sleep(0.1)
-
-    editor = threading.Thread(target=edit, daemon=True)
-    editor.start()
-    return editor
-
-
 def test_review_round_trip(airflow_home, clippingmagic_server, s3_client, bucket):
     keys = ["photos/V1/7_interior.jpg", f"s3://{bucket}/photos/V2/3_detail.jpg"]
     for key in ("photos/V1/7_interior.jpg", "photos/V2/3_detail.jpg"):
         s3_client.put_object(Bucket=bucket, Key=key, Body=jpeg_bytes())
-    editor = edit_once_uploaded(clippingmagic_server, len(keys))
+    editor = person_edits_when(clippingmagic_server, lambda images: len(images) == len(keys))  # once uploaded
 
     run = run_companion("clippingmagic_review", {"bucket": bucket, "source_keys": keys})
     editor.join()

@@ -42,10 +42,9 @@ _CHUNK_BYTES = 1024 * 1024
 class _UploadedAlready(Exception):
     """The upload was processed (its image id is known) but its answer did not arrive whole."""
 
-    def __init__(self, image_id: int, announced: bool) -> None:
+    def __init__(self, image_id: int) -> None:
         super().__init__(f"image {image_id} was uploaded but its answer did not arrive whole")
         self.image_id = image_id
-        self.announced = announced
 
 
 class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
@@ -129,52 +128,25 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         result_format: str = RESULT,
         test: bool = False,
         filename: str | None = None,
-        on_image_id: Callable[[int], None] | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> DownloadedResult:
-        """Upload with Auto-Clip and write its `result_format` file into the seekable `output`. A production
-        result is charged, so the image is never uploaded twice here:
-
-        - `on_image_id(id)` is called as soon as the answer's headers name the image, before the file is read,
-          so the caller can record it. A file cut off after that is downloaded by id (repeats are free).
-        - Before an upload is sent again after a lost answer, the account's images are searched for its file
-          name (give a name unique to the image and its options); a match is downloaded instead.
-        """
+        """Upload with Auto-Clip and write its `result_format` file into the seekable `output`; the result names
+        the new image's id. A production result is charged, so the image is never uploaded twice here: a file
+        cut off after the answer named the image is downloaded by id (repeats are free), and before an upload is
+        sent again after a lost answer, the account's images are searched for its file name (give a name unique
+        to the image and its options); a match is downloaded instead."""
         check_result_format(result_format)
         start = _start_of(output)
         with prepared_image(image, filename, max_pixels) as prepared:
             try:
                 return self._call(
-                    "POST", "/images", partial(self._read_clip, result_format, output, start, on_image_id),
+                    "POST", "/images", partial(_read_clip, result_format, output, start),
                     body=_multipart(prepared, test, result_format), accept=ACCEPTED_MEDIA[result_format],
                     before_retry=partial(self._raise_if_uploaded, prepared.filename),
                 )  # fmt: skip
             except _UploadedAlready as uploaded:
                 self.log.warning("%s; downloading it by id", uploaded)
-                if on_image_id is not None and not uploaded.announced:
-                    on_image_id(uploaded.image_id)
                 return self.download(uploaded.image_id, output, result_format=result_format)
-
-    def _read_clip(
-        self,
-        result_format: str,
-        output: BinaryIO,
-        start: int,
-        on_image_id: Callable[[int], None] | None,
-        response: requests.Response,
-    ) -> DownloadedResult:
-        """The Auto-Clip answer: the image id from the headers (announced at once), then the file."""
-        image_id = response.headers.get("x-amz-meta-id", "")
-        if not image_id.isdigit():
-            raise ApiError(API, "the Auto-Clip answer has no valid x-amz-meta-id header", status=response.status_code)
-        if secret := response.headers.get("x-amz-meta-secret"):
-            mask_secret(secret)
-        if on_image_id is not None:
-            on_image_id(int(image_id))
-        try:
-            return _write_result(response, int(image_id), result_format, output, start)
-        except TransportError:
-            raise _UploadedAlready(int(image_id), announced=True) from None
 
     def _raise_if_uploaded(self, filename: str, error: ApiError) -> None:
         """Before an upload is sent again: if the failed attempt may have been processed (no answer, or a server
@@ -182,7 +154,7 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         if isinstance(error, ServerError) or (isinstance(error, TransportError) and error.sent):
             found = self.find_upload(PurePosixPath(filename).stem)
             if found is not None:
-                raise _UploadedAlready(found.id, announced=False)
+                raise _UploadedAlready(found.id)
 
     # Images
 
@@ -202,12 +174,12 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         return self._call("GET", f"/images/{int(image_id)}", _image_of, params={"format": JSON})
 
     def list_images(self, page_size: int = LIST_PAGE_MAX) -> Iterator[ClippingMagicImage]:
-        """Every image of the account, page after page."""
+        """Every image of the account, page after page, without their secrets (`get_image` has them)."""
         offset = 0
         while True:
             page = self._call("GET", "/images", _json_of, params={"limit": page_size, "offset": offset})
             images = page.get("images") or []
-            yield from (ClippingMagicImage.from_json(image) for image in images)
+            yield from (ClippingMagicImage.from_json(image, keep_secret=False) for image in images)
             if len(images) < int(page.get("limit") or page_size):
                 return
             offset = int(page.get("offset") or offset) + len(images)
@@ -326,6 +298,17 @@ def _multipart(prepared: PreparedImage, test: bool, result_format: str | None) -
         return MultipartEncoder(fields)
 
     return build
+
+
+def _read_clip(result_format: str, output: BinaryIO, start: int, response: requests.Response) -> DownloadedResult:
+    """The Auto-Clip answer: the image id from its headers, then the file."""
+    image_id = response.headers.get("x-amz-meta-id", "")
+    if not image_id.isdigit():
+        raise ApiError(API, "the Auto-Clip answer has no valid x-amz-meta-id header", status=response.status_code)
+    try:  # the image secret in its headers is not kept: nothing here edits the image
+        return _write_result(response, int(image_id), result_format, output, start)
+    except TransportError:
+        raise _UploadedAlready(int(image_id)) from None
 
 
 def _start_of(output: BinaryIO) -> int:

@@ -61,8 +61,6 @@ class ClippingMagicAsyncHook(ClippingMagicConnectionType, BaseHook):
         if response.status >= 400:
             raise error_from_response(response.status, body)
         try:
-            image = dict(json.loads(body)["image"])
+            return ClippingMagicImage.from_json(json.loads(body)["image"], keep_secret=False)
         except (ValueError, KeyError, TypeError):
             raise ApiError(API, f"the answer for {path} is not an Image JSON Object", status=response.status) from None
-        image.pop("secret", None)
-        return ClippingMagicImage.from_json(image)

@@ -90,8 +90,9 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
     @classmethod
     def record_options(cls, test: bool, outputs: Sequence[str]) -> dict[str, Any]:
         """The options an image's record is keyed by: the one place they are made (the pipeline's credit
-        estimate and known-image lookup call this too)."""
-        return {"test": bool(test), "outputs": list(cls._checked_outputs(outputs))}
+        estimate and known-image lookup call this too). Their shape is the one the first release recorded, so
+        images processed before an upgrade are found, not paid for again."""
+        return {"format": RESULT, "test": bool(test), "outputs": sorted(cls._checked_outputs(outputs))}
 
     @classmethod
     def worst_case_credits_per_image(cls, outputs: Sequence[str], extra_outputs_cost_credits: bool = True) -> int:
@@ -184,10 +185,11 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
             return self._send(run, partial(self.hook.download, claim.image_id, out, result_format=run.outputs[0]))
         source.inspect()  # a claim taken over from another task: this task has not read the image yet
         filename = f"{claim.record.upload_name}{source.extension}"
-        learn_image_id = partial(claim.learn_image_id, charge=charge, this_run=True)
         with prepared_image(source.file, filename, self.policy.max_pixels) as upload:
-            clip = partial(self.hook.auto_clip, upload, out, result_format=run.outputs[0], test=run.test)
-            return self._send(run, partial(clip, on_image_id=learn_image_id))
+            clipped = self._send(run, partial(self.hook.auto_clip, upload, out, result_format=run.outputs[0],
+                                              test=run.test))  # fmt: skip
+        claim.learn_image_id(clipped.image_id, charge, this_run=True)
+        return clipped
 
     def _send(self, run: _Run, call: Callable[[], DownloadedResult]) -> DownloadedResult:
         """`call()` once this thread may send, unless the batch stopped while it waited. A stopping error stops

@@ -29,7 +29,8 @@ def check_result_format(result_format: str) -> str:
 
 @dataclass(frozen=True)
 class ClippingMagicImage:
-    """The Image JSON Object. `secret` is registered with Airflow's secrets masker and left out of `to_dict`."""
+    """The Image JSON Object. A `secret` kept is registered with Airflow's secrets masker (which recompiles its
+    pattern for every new secret, so listings leave them out) and is left out of `to_dict`."""
 
     id: int
     result_revision: int
@@ -38,8 +39,8 @@ class ClippingMagicImage:
     secret: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClippingMagicImage:
-        secret = data.get("secret")
+    def from_json(cls, data: dict[str, Any], keep_secret: bool = True) -> ClippingMagicImage:
+        secret = data.get("secret") if keep_secret else None
         if secret:
             mask_secret(secret)
         return cls(

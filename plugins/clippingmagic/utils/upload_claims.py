@@ -31,11 +31,12 @@ def upload_name(name: str, digest: str) -> str:
 
 
 class HeldClaim:
-    """A claim this task holds. Every change is written to S3 at once, conditionally on the version held, so
-    whatever happens next the record already knows the upload's image id and what it cost.
+    """A claim this task holds; every write is conditional on the version held.
 
     `image_id` is the upload's once it happened (resume by downloading); `found_by_name` says it was learnt by
-    looking for the upload after a lost answer, so its charge is not in the record yet.
+    looking for the upload after a lost answer, so its charge is not in the record yet. A new image id and its
+    charge are written with the claim's next save (final, or the failure): one write fewer per image, and a
+    task killed in between is still resumed without paying again, by finding the upload by its name.
     """
 
     def __init__(
@@ -46,25 +47,32 @@ class HeldClaim:
         self.image_id = image_id
         self.found_by_name = found_by_name
         self.charged_this_run = 0
+        self._unrecorded_charge = 0
 
     @property
     def record(self) -> ImageRecord:
         return self.stored.record
 
-    def save(self, **changes: Any) -> ImageRecord:
-        """Write `changes`; RecordChangedError if someone took the claim over meanwhile."""
-        self.stored = self.records.replace(self.stored, self.record.touched(**changes))
-        return self.record
-
     def learn_image_id(self, image_id: int, charge: int, this_run: bool) -> None:
         """The upload's image id, and the credits it cost (by this task, or by the earlier try that lost it)."""
         self.image_id = image_id
         self.charged_this_run += charge if this_run else 0
-        provider_ref = {**self.record.provider_ref, "image_id": image_id}
-        self.save(provider_ref=provider_ref, credits_charged=self.record.credits_charged + charge)
+        self._unrecorded_charge += charge
+
+    def save(self, **changes: Any) -> ImageRecord:
+        """Write `changes` (and what was learnt since the last save); RecordChangedError if someone took the
+        claim over meanwhile."""
+        learnt: dict[str, Any] = {"credits_charged": self.record.credits_charged + self._unrecorded_charge}
+        if self.image_id is not None:
+            learnt["provider_ref"] = {**self.record.provider_ref, "image_id": self.image_id}
+        self.stored = self.records.replace(self.stored, self.record.touched(**{**learnt, **changes}))
+        self._unrecorded_charge = 0
+        return self.record
 
 
 class UploadClaims:
+    """The claims of one task (`holder`), and what it does about the claims it finds."""
+
     def __init__(
         self, records: ImageRecordStore, hook: ClippingMagicHook, holder: ClaimHolder, lease_seconds: float
     ) -> None:
@@ -73,8 +81,8 @@ class UploadClaims:
         self.holder = holder
         self.lease_seconds = float(lease_seconds)
 
-    def acquire(self, provider: str, digest: str, new_claim: Callable[[], ImageRecord]) -> HeldClaim | ImageRecord:
-        """The claim of one image, held by this task, or the record another task settled (final or failed).
+    def acquire(self, provider: str, digest: str, new_claim: Callable[[], ImageRecord]) -> HeldClaim | StoredRecord:
+        """The claim of one image, held by this task, or its settled record (final or failed), as read.
         `new_claim()` makes the claim to create when there is no record; it may raise to refuse the image."""
         wait = FIRST_WAIT_SECONDS
         stored = self.records.get(provider, digest)
