@@ -20,6 +20,7 @@ from airflow.sdk import Param, dag, task
 from carcutter.hooks.carcutter import CarCutterHook
 from clippingmagic.operators.account import ClippingMagicAccountOperator
 from clippingmagic.operators.delete import ClippingMagicDeleteOperator
+from include.dag_defaults import task_defaults
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
 
 
@@ -30,13 +31,7 @@ from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
     render_template_as_native_obj=True,
     tags=["vehicle-photos", "housekeeping", "carcutter", "clippingmagic"],
     doc_md=__doc__,
-    default_args={
-        "owner": "vehicle-photos",
-        "retries": 1,
-        "retry_delay": pendulum.duration(minutes=5),
-        "retry_exponential_backoff": True,
-        "execution_timeout": pendulum.duration(minutes=20),
-    },
+    default_args=task_defaults(1, pendulum.duration(minutes=5), execution_timeout=pendulum.duration(minutes=20)),
     params={
         "bucket": Param(None, type=["null", "string"], description="Default: Variable vehicle_photos_bucket"),
         "min_credits": Param(None, type=["null", "integer"], description="Default: Variable or 500"),

@@ -24,6 +24,7 @@ from clippingmagic.operators.delete import ClippingMagicDeleteOperator
 from clippingmagic.operators.download import ClippingMagicDownloadOperator
 from clippingmagic.operators.review import ClippingMagicUploadForReviewOperator
 from clippingmagic.sensors.result import ClippingMagicResultSensor
+from include.dag_defaults import task_defaults
 from include.pools import CLIPPINGMAGIC_POOL
 
 
@@ -34,13 +35,8 @@ from include.pools import CLIPPINGMAGIC_POOL
     render_template_as_native_obj=True,
     tags=["vehicle-photos", "clippingmagic", "human-in-the-loop"],
     doc_md=__doc__,
-    default_args={
-        "owner": "vehicle-photos",
-        "retries": 2,
-        "retry_delay": pendulum.duration(minutes=1),
-        "retry_exponential_backoff": True,
-        "execution_timeout": pendulum.duration(minutes=30),  # the wait for people is deferred, not timed here
-    },
+    # the wait for people is deferred, not counted in the timeout
+    default_args=task_defaults(2, pendulum.duration(minutes=1), execution_timeout=pendulum.duration(minutes=30)),
     params={
         "bucket": Param("vehicle-photos", type="string", description="Bucket of the images and the results"),
         "source_keys": Param([], type="array", description="S3 keys or s3:// URIs of the images to review"),

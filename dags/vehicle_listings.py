@@ -25,6 +25,7 @@ from carcutter.operators.features import CarCutterSetFeaturesOperator
 from carcutter.operators.process_images import CarCutterProcessImagesOperator
 from carcutter.operators.vehicles import CarCutterDeleteVehiclesOperator, CarCutterRegisterVehiclesOperator
 from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
+from include.dag_defaults import task_defaults
 from include.pipeline import run_tasks
 from include.pipeline.listings_wait import ListingFilesSensor
 from include.pipeline.params import vehicle_listings_params
@@ -42,28 +43,13 @@ minutes = pendulum.duration
     max_active_runs=1,
     tags=["vehicle-photos", "carcutter", "clippingmagic"],
     doc_md=__doc__,
-    default_args={
-        "owner": "vehicle-photos",
-        "retries": 3,
-        "retry_delay": minutes(seconds=30),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": minutes(minutes=15),
-        "execution_timeout": minutes(minutes=30),
-    },
+    default_args=task_defaults(3, minutes(seconds=30), execution_timeout=minutes(minutes=30)),
     params=vehicle_listings_params(),
 )
 def vehicle_listings() -> None:
     settings = task(run_tasks.prepare_run, multiple_outputs=True, execution_timeout=minutes(minutes=5))()
     wait = ListingFilesSensor(
-        task_id="wait_for_listings",
-        bucket=settings["bucket"],
-        incoming_prefix=settings["incoming_prefix"],
-        archive_prefix=settings["archived_prefix"],
-        quiet_seconds=settings["listings_quiet_seconds"],
-        wait_seconds=settings["listings_wait_seconds"],
-        poll_seconds=settings["listings_poll_seconds"],
-        execution_timeout=minutes(minutes=5),
-        retries=1,
+        task_id="wait_for_listings", settings=settings, execution_timeout=minutes(minutes=5), retries=1
     )
     batches = task(run_tasks.plan_run, execution_timeout=minutes(hours=1))(settings)
     wait >> batches

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,61 +41,54 @@ def describe(incoming: list[datetime], archived: int, quiet_seconds: float, now:
     return True, there
 
 
-class ListingFilesTrigger(BaseTrigger):
-    """Polls the date's two prefixes until the date is ready (`describe`) or `deadline` (epoch seconds)."""
+@dataclass(frozen=True)
+class ListingWait:
+    """What is waited for: a date's two prefixes in a bucket, quiet for `quiet_seconds`, until `deadline`."""
 
-    def __init__(
-        self,
-        bucket: str,
-        incoming_prefix: str,
-        archive_prefix: str,
-        quiet_seconds: float,
-        deadline: float,
-        poll_interval: float = 60.0,
-        aws_conn_id: str | None = "aws_default",
-    ) -> None:
+    bucket: str
+    incoming_prefix: str
+    archive_prefix: str
+    quiet_seconds: float
+    deadline: float
+    poll_interval: float = 60.0
+    aws_conn_id: str | None = "aws_default"
+
+    @property
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.incoming_prefix}"
+
+
+class ListingFilesTrigger(BaseTrigger):
+    """Polls the date's two prefixes until the date is ready (`describe`) or the wait's deadline; its keyword
+    arguments are those of `ListingWait`."""
+
+    def __init__(self, **wait: Any) -> None:
         super().__init__()
-        self.bucket = bucket
-        self.incoming_prefix = incoming_prefix
-        self.archive_prefix = archive_prefix
-        self.quiet_seconds = quiet_seconds
-        self.deadline = deadline
-        self.poll_interval = poll_interval
-        self.aws_conn_id = aws_conn_id
+        self.wait = ListingWait(**wait)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "bucket": self.bucket,
-                "incoming_prefix": self.incoming_prefix,
-                "archive_prefix": self.archive_prefix,
-                "quiet_seconds": self.quiet_seconds,
-                "deadline": self.deadline,
-                "poll_interval": self.poll_interval,
-                "aws_conn_id": self.aws_conn_id,
-            },
-        )
+        return f"{type(self).__module__}.{type(self).__qualname__}", asdict(self.wait)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        async with await S3Hook(aws_conn_id=self.aws_conn_id).get_async_conn() as client:
+        wait = self.wait
+        async with await S3Hook(aws_conn_id=wait.aws_conn_id).get_async_conn() as client:
             while True:
-                incoming = await self._last_modified(client, self.incoming_prefix)
-                archived = len(await self._last_modified(client, self.archive_prefix))
-                ready, state = describe(incoming, archived, self.quiet_seconds, time.time())
+                incoming = await self._last_modified(client, wait.incoming_prefix)
+                archived = len(await self._last_modified(client, wait.archive_prefix))
+                ready, state = describe(incoming, archived, wait.quiet_seconds, time.time())
                 if ready:
                     yield TriggerEvent({"status": READY, "message": state})
                     return
-                if time.time() >= self.deadline:
+                if time.time() >= wait.deadline:
                     yield TriggerEvent({"status": TIMEOUT, "message": state})
                     return
-                self.log.info("s3://%s/%s: %s", self.bucket, self.incoming_prefix, state)
-                await asyncio.sleep(max(0.0, min(self.poll_interval, self.deadline - time.time())))
+                self.log.info("%s: %s", wait.where, state)
+                await asyncio.sleep(max(0.0, min(wait.poll_interval, wait.deadline - time.time())))
 
     async def _last_modified(self, client: Any, prefix: str) -> list[datetime]:
         found: list[datetime] = []
         paginator = client.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        async for page in paginator.paginate(Bucket=self.wait.bucket, Prefix=prefix):
             found.extend(item["LastModified"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
         return found
 
@@ -105,78 +99,60 @@ class ListingFilesSensor(BaseSensorOperator):
     Its log says what it waits for and until when; at the deadline it fails with what it saw. To stop a date
     that waits for listings that will never come, mark this task failed (or success, to publish an empty run).
 
-    :param wait_seconds: how long to wait in all (templated; the `listings_wait_hours` setting in the DAG).
+    :param settings: the run's settings (`prepare_run`'s output; templated): `bucket`, `incoming_prefix`,
+        `archived_prefix`, `listings_quiet_seconds`, `listings_wait_seconds`, `listings_poll_seconds`.
     """
 
-    template_fields: Sequence[str] = (
-        "bucket", "incoming_prefix", "archive_prefix", "quiet_seconds", "wait_seconds", "poll_seconds",
-    )  # fmt: skip
+    template_fields: Sequence[str] = ("settings",)
 
-    def __init__(
-        self,
-        *,
-        bucket: str,
-        incoming_prefix: str,
-        archive_prefix: str,
-        quiet_seconds: float | str = 300.0,
-        wait_seconds: float | str = 20 * 3600.0,
-        poll_seconds: float | str = 60.0,
-        aws_conn_id: str | None = "aws_default",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, settings: Any, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.bucket = bucket
-        self.incoming_prefix = incoming_prefix
-        self.archive_prefix = archive_prefix
-        self.quiet_seconds = quiet_seconds
-        self.wait_seconds = wait_seconds
-        self.poll_seconds = poll_seconds
+        self.settings = settings
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> str:
-        ready, state = self._check()
-        where = f"s3://{self.bucket}/{self.incoming_prefix}"
+        wait_seconds = float(self.settings["listings_wait_seconds"])
+        wait = ListingWait(
+            bucket=self.settings["bucket"],
+            incoming_prefix=self.settings["incoming_prefix"],
+            archive_prefix=self.settings["archived_prefix"],
+            quiet_seconds=float(self.settings["listings_quiet_seconds"]),
+            deadline=time.time() + wait_seconds,
+            poll_interval=float(self.settings["listings_poll_seconds"]),
+            aws_conn_id=self.aws_conn_id,
+        )
+        ready, state = self._check(wait)
         if ready:
-            self.log.info("Listing files ready under %s: %s", where, state)
+            self.log.info("Listing files ready under %s: %s", wait.where, state)
             return state
-        deadline = time.time() + float(self.wait_seconds)
         self.log.info(
             "Waiting for listing files under %s (or already archived under s3://%s/%s), unchanged for %.0f s, "
             "until %s: %s. To stop waiting, mark this task failed.",
-            where, self.bucket, self.archive_prefix, float(self.quiet_seconds),
-            datetime.fromtimestamp(deadline, UTC).isoformat(timespec="minutes"), state,
+            wait.where, wait.bucket, wait.archive_prefix, wait.quiet_seconds,
+            datetime.fromtimestamp(wait.deadline, UTC).isoformat(timespec="minutes"), state,
         )  # fmt: skip
         self.defer(
-            trigger=ListingFilesTrigger(
-                bucket=self.bucket,
-                incoming_prefix=self.incoming_prefix,
-                archive_prefix=self.archive_prefix,
-                quiet_seconds=float(self.quiet_seconds),
-                deadline=deadline,
-                poll_interval=float(self.poll_seconds),
-                aws_conn_id=self.aws_conn_id,
-            ),
+            trigger=ListingFilesTrigger(**asdict(wait)),
             method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.wait_seconds) + 600),
+            timeout=timedelta(seconds=wait_seconds + 600),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         if event["status"] != READY:
             raise AirflowSensorTimeout(
-                f"No usable listing files under s3://{self.bucket}/{self.incoming_prefix} within "
-                f"{float(self.wait_seconds) / 3600:.1f} h ({event['message']})"
+                f"No usable listing files under s3://{self.settings['bucket']}/{self.settings['incoming_prefix']} "
+                f"within {float(self.settings['listings_wait_seconds']) / 3600:.1f} h ({event['message']})"
             )
         self.log.info("Listing files ready: %s", event["message"])
         return event["message"]
 
-    def _check(self) -> tuple[bool, str]:
-        hook = S3Hook(aws_conn_id=self.aws_conn_id)
-        paginator = hook.conn.get_paginator("list_objects_v2")
+    def _check(self, wait: ListingWait) -> tuple[bool, str]:
+        paginator = S3Hook(aws_conn_id=wait.aws_conn_id).conn.get_paginator("list_objects_v2")
 
         def listed(prefix: str) -> list[datetime]:
-            pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            pages = paginator.paginate(Bucket=wait.bucket, Prefix=prefix)
             return [item["LastModified"] for page in pages for item in page.get("Contents", [])
                     if not item["Key"].endswith("/")]  # fmt: skip
 
-        return describe(listed(self.incoming_prefix), len(listed(self.archive_prefix)), float(self.quiet_seconds),
-                        time.time())  # fmt: skip
+        incoming, archived = listed(wait.incoming_prefix), len(listed(wait.archive_prefix))
+        return describe(incoming, archived, wait.quiet_seconds, time.time())

@@ -10,19 +10,8 @@ from __future__ import annotations
 import json
 import re
 
-from image_common.api_errors import (  # noqa: F401 - re-exported: Car-Cutter's hierarchy
-    ApiError,
-    AuthError,
-    BadRequestError,
-    ConfigError,
-    CreditsError,
-    ExpiredError,
-    NotFoundError,
-    RateLimitedError,
-    ServerError,
-    TransportError,
-    error_class_for_status,
-)
+from image_common.api_errors import *  # noqa: F403 - the shared hierarchy, re-exported
+from image_common.api_errors import ApiError, ConfigError, error_class_for_status
 
 API = "Car-Cutter"
 
