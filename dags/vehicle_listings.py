@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
 from carcutter.operators.hotspots import CarCutterSyncAnnotationsOperator, CarCutterSyncFeaturesOperator
 from carcutter.operators.process_images import CarCutterProcessImagesOperator
@@ -26,7 +26,7 @@ from carcutter.operators.vehicles import CarCutterDeleteVehiclesOperator, CarCut
 from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from include.pipeline import plan as planning
 from include.pipeline import run_tasks
-from include.pipeline.settings import CUT_TYPES, DEFAULT_CLIPPINGMAGIC_ANGLES
+from include.pipeline.params import vehicle_listings_params
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
 from run_report import RunReportOperator
 
@@ -46,17 +46,7 @@ def setting(name: str) -> str:
     tags=["vehicle-photos", "carcutter", "clippingmagic"],
     doc_md=__doc__,
     default_args={"owner": "vehicle-photos", "retries": 2, "retry_delay": pendulum.duration(minutes=1)},
-    params={
-        "bucket": Param(None, type=["null", "string"], description="Default: Variable vehicle_photos_bucket"),
-        "vehicle_ids": Param([], type="array", description="Only these vehicle ids (empty: every vehicle)"),
-        "dry_run": Param(False, type="boolean", description="Validate and print the credits it would spend"),
-        "clippingmagic_test_mode": Param(False, type="boolean", description="Free, watermarked test results"),
-        "cut_type": Param(None, type=["null", "string"], enum=[None, *CUT_TYPES], description="Car-Cutter cut type"),
-        "batch_size": Param(20, type="integer", minimum=1, description="Vehicles per mapped task"),
-        "clippingmagic_angles": Param(
-            list(DEFAULT_CLIPPINGMAGIC_ANGLES), type="array", description="Angles sent to Clipping Magic"
-        ),
-    },
+    params=vehicle_listings_params(),
 )
 def vehicle_listings() -> None:
     settings = task(run_tasks.resolve_settings)()
