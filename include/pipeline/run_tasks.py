@@ -10,7 +10,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from include.pipeline.settings import PipelineSettings, settings_for_run
-from run_report import REPORT_URL_XCOM_KEY
+from run_report import REPORT_URI_XCOM_KEY
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def publish_run(
         [_results(ti, CLIPPINGMAGIC_TASK, "image_results")],
         deleted,
     )
-    ti.xcom_push(key=REPORT_URL_XCOM_KEY, value=published["outputs"]["report_url"])
+    ti.xcom_push(key=REPORT_URI_XCOM_KEY, value=published["outputs"]["report"])
     return published
 
 
