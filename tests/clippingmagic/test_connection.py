@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 from airflow.sdk import Connection
 
-from clippingmagic import CONNECTION_TYPE
 from clippingmagic.connection import base_url_from, settings_from_connection
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from clippingmagic.provider_info import CONNECTION_TYPE
 
 
 @pytest.mark.parametrize(
