@@ -70,7 +70,7 @@ def standalone_environment(
 ) -> dict[str, str]:
     """`airflow_environment` for `make airflow`: the UI on host:port, connections in the metadata DB rather
     than in variables (which would hide the DB's and ignore edits made in the UI), no scheduled runs."""
-    env = {key: value for key, value in airflow_environment(home, stack_env).items()}
+    env = airflow_environment(home, stack_env)
     for key in [key for key in env if key.startswith(CONNECTION_PREFIX)]:
         del env[key]
     env.update(
@@ -108,8 +108,8 @@ def is_loopback(host: str) -> bool:
 def connections_from(stack_env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """The stack's `AIRFLOW_CONN_<ID>` variables as `airflow connections import` entries.
 
-    Each gets an explicit port: the UI's edit form posts `port: 0` to its Test button when the stored port is
-    empty, which Airflow then refuses ("Bad Request") as a test against another endpoint.
+    Each gets an explicit port: for a connection stored without one, the Test button of Admin -> Connections
+    posts `port: 0`, which Airflow 3.3 refuses ("Bad Request") as a test against another endpoint.
     """
     from urllib.parse import urlsplit
 
@@ -123,12 +123,6 @@ def connections_from(stack_env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         connection.setdefault("description", CONNECTION_DESCRIPTIONS.get(connection["conn_type"]))
         connections[key.removeprefix(CONNECTION_PREFIX).lower()] = connection
     return connections
-
-
-def airflow(env: Mapping[str, str], *args: str, quiet: bool = False) -> subprocess.CompletedProcess:
-    """Run the `airflow` CLI of this venv; raises if it fails."""
-    output = subprocess.DEVNULL if quiet else None
-    return subprocess.run([sys.executable, "-m", "airflow", *args], env=dict(env), check=True, stdout=output)
 
 
 def airflow_commands(env: Mapping[str, str], commands: Sequence[Sequence[str]], quiet: bool = True) -> None:
@@ -218,6 +212,8 @@ def standalone(home: Path, stack_env_file: Path, host: str, port: int, login: bo
         started_stack = True
     try:
         stack_env = read_stack_env(stack_env_file)
+        if not stack_answers(stack_env):
+            sys.exit(f"the stack of {stack_env_file} does not answer: `make stack-down`, then `make airflow` again")
         home.mkdir(parents=True, exist_ok=True)
         env = standalone_environment(home, stack_env, host=host, port=port, login=login)
         # the scheduler's and triggerer's log servers: free ports, not 8793 / 8794, which others may hold
@@ -241,6 +237,16 @@ def standalone(home: Path, stack_env_file: Path, host: str, port: int, login: bo
     finally:
         if started_stack:
             subprocess.run([sys.executable, "-m", "dev.stack", "down"], check=False, cwd=REPO_ROOT)
+
+
+def stack_answers(stack_env: Mapping[str, str]) -> bool:
+    import requests
+
+    try:
+        requests.get(stack_env["STACK_S3_URL"], timeout=5)
+    except requests.RequestException:
+        return False
+    return True
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -309,7 +315,7 @@ def backfill(home: Path, first: dt.date, last: dt.date, reprocess: str) -> None:
     print(
         f"\nbackfill of {DAG_ID} {first} .. {last} created; follow it at {state['url']}/dags/{DAG_ID}/runs\n"
         "A date whose listings never arrive holds the backfill until its sensor times out: open that run "
-        "and use 'Mark run as ... Failed' to move on to the next date."
+        "and use 'Mark Dag Run as... -> Failed' (Shift+F) to move on to the next date."
     )
 
 
