@@ -90,7 +90,7 @@ def test_pipeline_end_to_end_and_rerun_charges_nothing(
     assert f"Vehicle photos for {DS}" in report
     assert report.count("<img ") == 2 * len(active_images)  # a before and an after thumbnail per image
     assert report.count('src="data:image/') == 2 * len(active_images)  # embedded: the report stands alone
-    assert report_link_in_ui().endswith(f"/{bucket}/reports/dt={DS}/report.html")
+    assert report_link_in_ui().startswith("/run-report/vehicle_listings/publish_run?run_id=")  # the api-server's app
     assert keys(s3_client, bucket, f"listings/dt={DS}/") == []
     assert len(keys(s3_client, bucket, f"archive/dt={DS}/")) == len(sample.listing_files)
 
