@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv system-packages lock test lint demo stack stack-down airflow cluster bench clean
+.PHONY: venv system-packages lock test lint demo stack stack-down airflow sample-data backfill cluster bench clean
 
 venv: $(STAMP)
 
@@ -41,8 +41,24 @@ stack: venv
 stack-down: venv
 	$(BIN)/python -m dev.stack down
 
+# The Airflow UI on the local stack until Ctrl-C; prints its URL. UI_PORT=8090, UI_HOST=0.0.0.0 (then with a
+# login), LOGIN=1 (user admin, password in .airflow/simple_auth_manager_passwords.json.generated).
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 8080
 airflow: venv
-	$(BIN)/python -m dev.local_airflow standalone
+	$(BIN)/python -m dev.local_airflow standalone --host $(UI_HOST) --port $(UI_PORT) $(if $(LOGIN),--login,)
+
+# A date's listing files and photos into the running stack: make sample-data DATE=2026-11-02 (default: today,
+# UTC); BAD_ROWS=1 adds rows the pipeline must reject.
+sample-data: venv
+	$(BIN)/python -m dev.sampledata --stack $(if $(DATE),--listing-date $(DATE),) $(if $(BAD_ROWS),--inject-bad-rows,)
+
+# Backfill vehicle_listings in the running `make airflow`: make backfill FROM=2026-11-01 TO=2026-11-07
+# (one date at a time; dates that succeeded are skipped, failed ones rerun; REPROCESS=none|failed|completed).
+backfill: venv
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2; }
+	$(BIN)/python -m dev.local_airflow backfill --from-date $(FROM) --to-date $(TO) \
+		$(if $(REPROCESS),--reprocess-behavior $(REPROCESS),)
 
 # docker-compose.yml's topology as processes: CeleryExecutor on this machine's Postgres and Redis, two workers.
 cluster: venv

@@ -1,10 +1,21 @@
-"""The project's Airflow plugin: registers the "Run report" extra link so the UI can show it."""
+"""The project's Airflow plugin: the "Run report" extra link, and the app in the api-server that serves it."""
+
+from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
 from run_report import RunReportLink
+from run_report.links import REPORT_APP_PREFIX
 
 
 class VehiclePhotosPlugin(AirflowPlugin):
     name = "vehicle_photos"
     operator_extra_links = [RunReportLink()]
+
+    @property
+    def fastapi_apps(self) -> list[dict[str, Any]]:
+        """Imported when asked for, i.e. by the api-server: every task process loads the plugins as well, and
+        importing Airflow's API modules there would cost each task more than a second."""
+        from run_report.app import app
+
+        return [{"app": app, "url_prefix": REPORT_APP_PREFIX, "name": "Run report"}]

@@ -1,4 +1,9 @@
-"""The Params of the vehicle_listings DAG (the trigger form of a manual run)."""
+"""The Params of the vehicle_listings DAG: what the trigger form shows.
+
+Every type admits null, so the form marks no field as required; a field left empty (null) means "not given"
+to `settings_for_run`: the Variable `vehicle_photos_<name>`, then the built-in default. The Variables are
+not read here: the DAG file is parsed without lookups, so the form names them instead.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,73 @@ from airflow.sdk import Param
 
 from include.pipeline.settings import CUT_TYPES, DEFAULT_CLIPPINGMAGIC_ANGLES
 
+PROCESSING_SECTION = "Processing options"
+
+CUT_TYPE_LABELS = {
+    None: "Deployment default",
+    "complete": "complete: the vehicle on a studio background",
+    "normal": "normal: ground kept, background replaced",
+    "blur": "blur: background blurred",
+    "none": "none: resized only",
+}
+
 
 def vehicle_listings_params() -> dict[str, Param]:
+    """Params for `@dag(params=...)`, in the order the form shows them."""
+    angles = ", ".join(DEFAULT_CLIPPINGMAGIC_ANGLES)
     return {
-        "bucket": Param(None, type=["null", "string"], description="Default: Variable vehicle_photos_bucket"),
-        "vehicle_ids": Param([], type="array", description="Only these vehicle ids (empty: every vehicle)"),
-        "dry_run": Param(False, type="boolean", description="Validate and print the credits it would spend"),
-        "clippingmagic_test_mode": Param(False, type="boolean", description="Free, watermarked test results"),
-        "cut_type": Param(None, type=["null", "string"], enum=[None, *CUT_TYPES], description="Car-Cutter cut type"),
-        "batch_size": Param(20, type="integer", minimum=1, description="Vehicles per mapped task"),
+        "vehicle_ids": Param(
+            [],
+            type=["array", "null"],
+            items={"type": "string"},
+            title="Only these vehicles",
+            description="Vehicle ids (VINs), one per line. Empty: every vehicle in the date's listings.",
+        ),
+        "dry_run": Param(
+            False,
+            type=["boolean", "null"],
+            title="Dry run",
+            description="Validate the listings, write the rejected rows and log the credits the run would "
+            "spend; send nothing to Car-Cutter or Clipping Magic.",
+        ),
+        "clippingmagic_test_mode": Param(
+            False,
+            type=["boolean", "null"],
+            title="Clipping Magic test mode",
+            description="Free, watermarked Clipping Magic results, for trying things out.",
+        ),
+        "cut_type": Param(
+            None,
+            type=["string", "null"],
+            enum=[None, *CUT_TYPES],
+            values_display=CUT_TYPE_LABELS,
+            title="Car-Cutter cut type",
+            description="How Car-Cutter presents the exterior shots. Deployment default: the Variable "
+            "vehicle_photos_cut_type, else complete.",
+            section=PROCESSING_SECTION,
+        ),
         "clippingmagic_angles": Param(
-            list(DEFAULT_CLIPPINGMAGIC_ANGLES), type="array", description="Angles sent to Clipping Magic"
+            list(DEFAULT_CLIPPINGMAGIC_ANGLES),
+            type=["array", "null"],
+            items={"type": "string"},
+            title="Angles sent to Clipping Magic",
+            description=f"Angles that go to Clipping Magic instead of Car-Cutter, one per line. Empty: {angles}.",
+            section=PROCESSING_SECTION,
+        ),
+        "batch_size": Param(
+            20,
+            type=["integer", "null"],
+            minimum=1,
+            title="Vehicles per task",
+            description="Vehicles per mapped processing task. Empty: 20.",
+            section=PROCESSING_SECTION,
+        ),
+        "bucket": Param(
+            None,
+            type=["string", "null"],
+            title="S3 bucket",
+            description="The bucket with listings/, the photos and every output. "
+            "Empty: the Variable vehicle_photos_bucket, else vehicle-photos.",
+            section=PROCESSING_SECTION,
         ),
     }

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import quote
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -75,15 +74,6 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
     _compact_indexes(s3_hook, settings)
     log.info("run summary: %s", asdict(summary))
     return {"summary": summary.to_dict(), "outputs": outputs}
-
-
-def report_url(s3_hook: S3Hook, report_uri: str) -> str:
-    """Where a person opens the report: the object on a custom endpoint (local stack), else the S3 console."""
-    bucket, key = S3Hook.parse_s3_url(report_uri)
-    endpoint = s3_hook.conn_config.endpoint_url
-    if endpoint:
-        return f"{endpoint.rstrip('/')}/{bucket}/{quote(key, safe='/=')}"
-    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={quote(key)}"
 
 
 def _record_applied_state(

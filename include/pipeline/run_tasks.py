@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.pipeline.settings import PipelineSettings, settings_for_run
+from run_report import REPORT_URI_XCOM_KEY
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,7 @@ def autoclip_images_input(batch: dict) -> object:
 
 def publish_run(settings: dict[str, Any], ti: Any = None) -> dict[str, Any]:
     """Manifest, report, applied vehicle state and archive, whatever happened upstream."""
-    from include.pipeline.planning import s3_hook_for
     from include.pipeline.publishing import publish_run as publish
-    from include.pipeline.publishing import report_url
-    from run_report import REPORT_URL_XCOM_KEY
 
     resolved = _settings(settings)
     if resolved.dry_run:
@@ -81,7 +79,7 @@ def publish_run(settings: dict[str, Any], ti: Any = None) -> dict[str, Any]:
         return ti.xcom_pull(task_ids=task_id, map_indexes=map_index, default=None)
 
     published = publish(resolved, plan_uri, task_output)
-    ti.xcom_push(key=REPORT_URL_XCOM_KEY, value=report_url(s3_hook_for(resolved), published["outputs"]["report"]))
+    ti.xcom_push(key=REPORT_URI_XCOM_KEY, value=published["outputs"]["report"])
     return published
 
 

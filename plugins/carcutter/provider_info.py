@@ -1,7 +1,9 @@
 """The "Car-Cutter" connection type as Airflow 3 declares it: labelled form fields and field behaviour.
 
 `vehicle_photos_provider.get_provider_info()` puts `CONNECTION_TYPE` into its "connection-types" list;
-Airflow builds the connection form from it without importing the hook.
+Airflow builds the connection form from it without importing the hook. Airflow 3.3's Test button
+(Admin -> Connections) sends port 0 for a connection stored without a port and is refused ("Bad Request"),
+hence the port's placeholder.
 """
 
 from typing import Any
@@ -15,7 +17,7 @@ CONNECTION_TYPE: dict[str, Any] = {
         "relabeling": {"host": "API base URL", "password": "API token (Bearer)"},
         "placeholders": {
             "host": "https://api.car-cutter.com (http only for 127.0.0.1 / localhost)",
-            "port": "443",
+            "port": "443 (fill it in: the Test button needs a stored port)",
             "password": "token from the Car-Cutter customer portal",
         },
     },

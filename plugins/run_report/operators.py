@@ -6,7 +6,7 @@ from run_report.links import RunReportLink
 
 
 class RunReportOperator(PythonOperator):
-    """A PythonOperator whose callable publishes a report and pushes its URL under `run_report_url`;
+    """A PythonOperator whose callable publishes a report and pushes its S3 URI under `run_report_uri`;
     the task then shows a "Run report" link in the UI."""
 
     operator_extra_links = (RunReportLink(),)

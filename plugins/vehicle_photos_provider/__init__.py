@@ -8,7 +8,7 @@ the connection form. Each package declares its own form; this module only lists 
 from typing import Any
 
 from carcutter.provider_info import CONNECTION_TYPE as CARCUTTER_CONNECTION_TYPE
-from clippingmagic import CONNECTION_TYPE as CLIPPINGMAGIC_CONNECTION_TYPE
+from clippingmagic.provider_info import CONNECTION_TYPE as CLIPPINGMAGIC_CONNECTION_TYPE
 
 
 def get_provider_info() -> dict[str, Any]:

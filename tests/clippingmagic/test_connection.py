@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 from airflow.sdk import Connection
 
-from clippingmagic import CONNECTION_TYPE
 from clippingmagic.exceptions import ConfigError
 from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from clippingmagic.provider_info import CONNECTION_TYPE
 from clippingmagic.utils.connection import ClippingMagicSettings
 from clippingmagic.utils.retries import RetryRules
 

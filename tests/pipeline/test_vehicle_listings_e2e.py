@@ -81,6 +81,7 @@ def test_pipeline_end_to_end_and_rerun_charges_nothing(
     assert f"Vehicle photos for {DS}" in report
     assert report.count("<img ") == 2 * len(active_images)  # a before and an after thumbnail per image
     assert report.count('src="data:image/') == 2 * len(active_images)  # embedded: the report stands alone
+    assert report_link_in_ui().startswith("/run-report/vehicle_listings/publish_run?run_id=")  # the api-server's app
     assert keys(s3_client, bucket, f"listings/dt={DS}/") == []
     assert len(keys(s3_client, bucket, f"archive/dt={DS}/")) == len(sample.listing_files)
 
@@ -119,6 +120,25 @@ def test_pipeline_end_to_end_and_rerun_charges_nothing(
     dry_log = tmp_path / "dry-after-real.log"
     run_dag(bucket, dry_log, dry_run=True)
     assert "credits this run would spend: Car-Cutter 0, Clipping Magic 0" in dry_log.read_text()
+
+
+def report_link_in_ui() -> str:
+    """What the "Run report" button of the publish_run task opens (stored by Airflow as the link's XCom)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from run_report import RunReportLink
+
+    with create_session() as session:
+        stored = session.scalars(
+            select(XComModel.value)
+            .where(XComModel.dag_id == "vehicle_listings", XComModel.task_id == "publish_run")
+            .where(XComModel.key == RunReportLink().xcom_key)
+            .order_by(XComModel.timestamp.desc())
+        ).first()
+    assert stored, "publish_run stored no Run report link"
+    return stored.strip('"') if isinstance(stored, str) else stored
 
 
 def largest_xcom(dag_id: str) -> int:
