@@ -28,6 +28,7 @@ system-packages:
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: lint system-packages
 	$(BIN)/pytest

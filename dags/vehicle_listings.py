@@ -62,9 +62,9 @@ def vehicle_listings() -> None:
         "source_deadline_seconds": settings["source_deadline_seconds"],
         "claim_lease_seconds": settings["claim_lease_seconds"],
     }  # fmt: skip
-    registered = CarCutterRegisterVehiclesOperator.partial(
-        task_id="register_vehicles", pool=CARCUTTER_POOL
-    ).expand(vehicles=batches.map(run_tasks.register_vehicles_input))
+    registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
+        vehicles=batches.map(run_tasks.register_vehicles_input)
+    )
     carcutter = CarCutterProcessImagesOperator.partial(
         task_id="process_carcutter_images",
         pool=CARCUTTER_POOL,

@@ -63,12 +63,16 @@ def read_json(stack: LocalStack, key: str) -> Any:
 def print_summary(stack: LocalStack, run: int, seconds: float, charged: dict[str, int]) -> None:
     summary = read_json(stack, f"reports/dt={DEMO_DATE}/summary.json")
     print(f"\n== run {run} of {DAG_ID} for {DEMO_DATE}: {seconds:.0f} s")
-    print(f"   vehicles {summary['vehicles']}, images {summary['images']} "
-          f"({', '.join(f'{k} {v}' for k, v in summary['by_provider'].items())})")
+    print(
+        f"   vehicles {summary['vehicles']}, images {summary['images']} "
+        f"({', '.join(f'{k} {v}' for k, v in summary['by_provider'].items())})"
+    )
     print(f"   status: {', '.join(f'{k} {v}' for k, v in summary['by_status'].items())}; retakes {summary['retakes']}")
     print(f"   rejected rows {summary['rejected_rows']}, sold vehicles removed {summary['sold_vehicles_deleted']}")
-    print(f"   credits charged by this run: {summary['credits_this_run']} "
-          f"(stand-in ledgers: Car-Cutter {charged['carcutter']}, Clipping Magic {charged['clippingmagic']})")
+    print(
+        f"   credits charged by this run: {summary['credits_this_run']} "
+        f"(stand-in ledgers: Car-Cutter {charged['carcutter']}, Clipping Magic {charged['clippingmagic']})"
+    )
 
 
 def main() -> None:

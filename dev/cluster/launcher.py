@@ -100,9 +100,11 @@ class AirflowCluster:
         self.home = settings.home
         self.api_port = settings.api_port or free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
-        self.database_url = make_url(settings.postgres_url).set(
-            drivername="postgresql+psycopg2", database=settings.name
-        ).render_as_string(hide_password=False)
+        self.database_url = (
+            make_url(settings.postgres_url)
+            .set(drivername="postgresql+psycopg2", database=settings.name)
+            .render_as_string(hide_password=False)
+        )
         self.key_prefix = f"{settings.name}:"
         read_by_compose = compose_variables()
         self.variables = {
@@ -116,7 +118,13 @@ class AirflowCluster:
             "_AIRFLOW_WWW_USER_PASSWORD": settings.admin_password,
             **settings.variables,
         }
-        self.stack_extras = {key: value for key, value in stack_env.items() if key not in read_by_compose}
+        # Airflow's own settings come only from the compose file and the config airflow-init writes (with its
+        # generated Fernet key), never from the local stack's environment
+        self.stack_extras = {
+            key: value
+            for key, value in stack_env.items()
+            if key not in read_by_compose and not key.startswith("AIRFLOW__")
+        }
         self.ports = {"scheduler": free_port(), "triggerer": free_port()}
         self.services = airflow_services(self.variables)
         self.components = self._components()

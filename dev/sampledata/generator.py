@@ -81,14 +81,23 @@ def generate(
         titles = {feature["title"] for feature in vehicle.features}
         refs, hotspots = [], []
         for image in vehicle.images:
-            spec = PhotoSpec(image.angle, image.background, vehicle.body, COLOURS[vehicle.colour],
-                             image.close_background, width, height)
+            spec = PhotoSpec(
+                image.angle,
+                image.background,
+                vehicle.body,
+                COLOURS[vehicle.colour],
+                image.close_background,
+                width,
+                height,
+            )
             photo = render_photo(spec, np.random.default_rng([seed, vehicle_index, image.index]))
             path = write_file(out / image.key, jpeg_bytes(photo.image))
-            mask_path = write_file(out / "masks" / image.key.removeprefix("photos/").replace(".jpg", ".png"),
-                                   png_bytes(photo.mask))
-            sample.photos.append(GeneratedPhoto(vehicle.vehicle_id, image.angle, image.background, image.key,
-                                                mask_path, path))
+            mask_path = write_file(
+                out / "masks" / image.key.removeprefix("photos/").replace(".jpg", ".png"), png_bytes(photo.mask)
+            )
+            sample.photos.append(
+                GeneratedPhoto(vehicle.vehicle_id, image.angle, image.background, image.key, mask_path, path)
+            )
             refs.append(image_ref(image, vehicle_index, bucket, http_base))
             if image.angle not in NON_EXTERIOR_ANGLES or image.angle == "detail":
                 hotspots.extend(hotspots_for(image.index, photo.parts, titles, limit=1))

@@ -21,9 +21,18 @@ MAKES = (  # make, world manufacturer identifier, models
     ("Hyundai", "KMH", ("i30", "Tucson", "Kona")),
 )
 COLOURS = {
-    "white": (236, 236, 234), "black": (28, 28, 30), "silver": (180, 183, 186), "grey": (110, 112, 115),
-    "red": (170, 25, 30), "blue": (30, 60, 150), "dark-blue": (20, 30, 70), "green": (30, 100, 60),
-    "yellow": (230, 190, 40), "orange": (220, 110, 30), "brown": (100, 65, 40), "beige": (200, 185, 155),
+    "white": (236, 236, 234),
+    "black": (28, 28, 30),
+    "silver": (180, 183, 186),
+    "grey": (110, 112, 115),
+    "red": (170, 25, 30),
+    "blue": (30, 60, 150),
+    "dark-blue": (20, 30, 70),
+    "green": (30, 100, 60),
+    "yellow": (230, 190, 40),
+    "orange": (220, 110, 30),
+    "brown": (100, 65, 40),
+    "beige": (200, 185, 155),
 }
 FEATURES = (
     ("Heated seats", "Front seats with three heat levels", "seat-heated", "text"),
@@ -35,8 +44,14 @@ FEATURES = (
     ("Alloy wheels", "18 inch alloy wheels", "wheel", "text"),
     ("Owner's manual", "https://example.com/manual", "book", "href"),
 )
-PART_FEATURES = {"front-wheel": "Alloy wheels", "rear-wheel": "Alloy wheels", "left-headlight": "LED headlights",
-                 "right-headlight": "LED headlights", "wheel": "Alloy wheels", "infotainment": "Navigation"}
+PART_FEATURES = {
+    "front-wheel": "Alloy wheels",
+    "rear-wheel": "Alloy wheels",
+    "left-headlight": "LED headlights",
+    "right-headlight": "LED headlights",
+    "wheel": "Alloy wheels",
+    "infotainment": "Navigation",
+}
 SOLD_SHARE = 0.15
 
 
@@ -77,8 +92,11 @@ def plan_vehicle(rng: np.random.Generator, vehicle_index: int, images_per_vehicl
     images = []
     for index, angle in enumerate(plan_angles(vehicle_index, images_per_vehicle)):
         background = ("studio", "lot", "noise")[(vehicle_index + index) % 3]
-        images.append(PlannedImage(index, angle, background, bool(rng.random() < 0.25),
-                                   f"photos/{vehicle_id}/{index}_{angle}.jpg"))
+        images.append(
+            PlannedImage(
+                index, angle, background, bool(rng.random() < 0.25), f"photos/{vehicle_id}/{index}_{angle}.jpg"
+            )
+        )
     chosen = rng.choice(len(FEATURES), size=int(rng.integers(2, 5)), replace=False)
     features = tuple(
         {"title": title, "description": description, "icon": icon, "type": kind}
@@ -128,8 +146,15 @@ def hotspots_for(image_index: int, parts: dict[str, tuple[int, int]], titles: se
     spots = []
     for location, (x, y) in (named[(image_index + i) % len(named)] for i in range(min(limit, len(named)))):
         feature = PART_FEATURES.get(location)
-        spots.append({"image": image_index, "x": max(0, x), "y": max(0, y), "location": location,
-                      "feature": feature if feature in titles else None})
+        spots.append(
+            {
+                "image": image_index,
+                "x": max(0, x),
+                "y": max(0, y),
+                "location": location,
+                "feature": feature if feature in titles else None,
+            }
+        )
     return spots
 
 
@@ -137,13 +162,20 @@ def bad_rows(valid_rows: list[dict]) -> list[tuple[str, dict]]:
     """Invalid rows, each with the reason a validator should give: built from copies of valid rows."""
     template = valid_rows[0]
     missing_id = {**template, "vehicle_id": None}
-    ftp_image = {**template, "vehicle_id": _other_vin(template["vehicle_id"], "7"),
-                 "images": [{"ref": "ftp://dealer.example.com/photos/1.jpg", "angle": "front", "provider": None}],
-                 "hotspots": []}
+    ftp_image = {
+        **template,
+        "vehicle_id": _other_vin(template["vehicle_id"], "7"),
+        "images": [{"ref": "ftp://dealer.example.com/photos/1.jpg", "angle": "front", "provider": None}],
+        "hotspots": [],
+    }
     bad_vin = {**template, "vehicle_id": template["vehicle_id"][:8] + "O" + template["vehicle_id"][9:16]}
     duplicate = {**template, "colour": "duplicate-" + str(template["colour"])}
-    return [("missing vehicle_id", missing_id), ("ftp:// image ref", ftp_image),
-            ("bad VIN (16 characters, contains O)", bad_vin), ("duplicate vehicle_id", duplicate)]
+    return [
+        ("missing vehicle_id", missing_id),
+        ("ftp:// image ref", ftp_image),
+        ("bad VIN (16 characters, contains O)", bad_vin),
+        ("duplicate vehicle_id", duplicate),
+    ]
 
 
 def _other_vin(vin: str, serial_digit: str) -> str:

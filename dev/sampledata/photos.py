@@ -79,7 +79,12 @@ def _detail_layer(rng: np.random.Generator, spec: PhotoSpec, scale: int) -> Vehi
     canvas.wheel(centre, radius)
     canvas.ellipse(centre, (radius * 0.07, radius * 0.07), TYRE)
     parts = {"wheel": (round(centre[0]), round(centre[1]))}
-    return VehicleLayer(canvas.image, canvas.body, canvas.coverage, parts, )
+    return VehicleLayer(
+        canvas.image,
+        canvas.body,
+        canvas.coverage,
+        parts,
+    )
 
 
 def _interior(rng: np.random.Generator, spec: PhotoSpec) -> RenderedPhoto:
@@ -92,13 +97,18 @@ def _interior(rng: np.random.Generator, spec: PhotoSpec) -> RenderedPhoto:
     draw.rectangle([0, dash_top, width, dash_top + height * 0.06], fill=(34, 34, 36))
     wheel_x = width * (0.3 if rng.random() < 0.5 else 0.7)
     radius = height * 0.32
-    draw.ellipse([wheel_x - radius, height * 0.62 - radius, wheel_x + radius, height * 0.62 + radius],
-                 outline=(22, 22, 24), width=max(2, round(height * 0.05)))
+    draw.ellipse(
+        [wheel_x - radius, height * 0.62 - radius, wheel_x + radius, height * 0.62 + radius],
+        outline=(22, 22, 24),
+        width=max(2, round(height * 0.05)),
+    )
     screen_x = width - wheel_x
     screen = [screen_x - width * 0.08, dash_top + height * 0.1, screen_x + width * 0.08, dash_top + height * 0.22]
     draw.rectangle(screen, fill=(20, 30, 45))
-    parts = {"steering-wheel": (round(wheel_x), round(height * 0.62)),
-             "infotainment": (round(screen_x), round(dash_top + height * 0.16))}
+    parts = {
+        "steering-wheel": (round(wheel_x), round(height * 0.62)),
+        "infotainment": (round(screen_x), round(dash_top + height * 0.16)),
+    }
     return RenderedPhoto(image, Image.new("L", (width, height), 255), parts)
 
 

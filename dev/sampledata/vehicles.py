@@ -145,8 +145,9 @@ def _side_windows(body: BodyType) -> list[Point]:
     return [(wu + 0.04, wv + 0.03), (fu + 0.01, fv - 0.04), (ru - 0.01, rv - 0.04), (bu - 0.05, bv + 0.02)]
 
 
-def _draw_side(canvas: _Canvas, body: BodyType, left: float, ground: float, length: float, front_left: bool,
-               squash: float = 1.0) -> dict[str, Point]:
+def _draw_side(
+    canvas: _Canvas, body: BodyType, left: float, ground: float, length: float, front_left: bool, squash: float = 1.0
+) -> dict[str, Point]:
     """A side profile; `squash` < 1 compresses it for three-quarter views. Returns part positions."""
     height = body.height_ratio * length / squash
     to_px = _side_mapper(left, ground, length, height, front_left)
@@ -163,13 +164,34 @@ def _draw_side(canvas: _Canvas, body: BodyType, left: float, ground: float, leng
     for u in (0.33, 0.57):
         canvas.line([to_px(u, 0.16), to_px(u, body.windshield_base[1] - 0.02)], TRIM, 0.002 * length)
     canvas.solid_polygon([to_px(0.22, 0.10), to_px(0.74, 0.10), to_px(0.74, 0.16), to_px(0.22, 0.16)], TRIM)
-    canvas.solid_polygon([to_px(0.0, body.front_top - 0.07), to_px(0.05, body.front_top - 0.05),
-                          to_px(0.05, body.front_top + 0.02), to_px(0.0, body.front_top)], HEADLIGHT)
-    canvas.solid_polygon([to_px(1.0, body.rear_top - 0.10), to_px(0.96, body.rear_top - 0.10),
-                          to_px(0.96, body.rear_top - 0.02), to_px(1.0, body.rear_top - 0.02)], TAILLIGHT)
+    canvas.solid_polygon(
+        [
+            to_px(0.0, body.front_top - 0.07),
+            to_px(0.05, body.front_top - 0.05),
+            to_px(0.05, body.front_top + 0.02),
+            to_px(0.0, body.front_top),
+        ],
+        HEADLIGHT,
+    )
+    canvas.solid_polygon(
+        [
+            to_px(1.0, body.rear_top - 0.10),
+            to_px(0.96, body.rear_top - 0.10),
+            to_px(0.96, body.rear_top - 0.02),
+            to_px(1.0, body.rear_top - 0.02),
+        ],
+        TAILLIGHT,
+    )
     mirror = body.windshield_base
-    canvas.solid_polygon([to_px(mirror[0], mirror[1]), to_px(mirror[0] + 0.04, mirror[1]),
-                          to_px(mirror[0] + 0.04, mirror[1] + 0.06), to_px(mirror[0] + 0.01, mirror[1] + 0.06)], TRIM)
+    canvas.solid_polygon(
+        [
+            to_px(mirror[0], mirror[1]),
+            to_px(mirror[0] + 0.04, mirror[1]),
+            to_px(mirror[0] + 0.04, mirror[1] + 0.06),
+            to_px(mirror[0] + 0.01, mirror[1] + 0.06),
+        ],
+        TRIM,
+    )
     for centre in wheel_centres.values():
         canvas.wheel((centre[0], ground - radius), radius, squash)
     return {
@@ -188,29 +210,62 @@ def _face_mapper(left: float, ground: float, width: float, height: float):
     return to_px
 
 
-def _draw_face(canvas: _Canvas, body: BodyType, left: float, ground: float, width: float, height: float,
-               front: bool) -> dict[str, Point]:
+def _draw_face(
+    canvas: _Canvas, body: BodyType, left: float, ground: float, width: float, height: float, front: bool
+) -> dict[str, Point]:
     """The front or the rear of the vehicle seen head-on, `width` wide. Returns part positions."""
     to_px = _face_mapper(left, ground, width, height)
     waist = body.windshield_base[1]
-    outline = [(-0.5, 0.14), (-0.5, waist - 0.06), (-0.46, waist), (-0.40, waist), (-0.31, 0.92), (0.31, 0.92),
-               (0.40, waist), (0.46, waist), (0.5, waist - 0.06), (0.5, 0.14), (0.46, 0.08), (-0.46, 0.08)]
+    outline = [
+        (-0.5, 0.14),
+        (-0.5, waist - 0.06),
+        (-0.46, waist),
+        (-0.40, waist),
+        (-0.31, 0.92),
+        (0.31, 0.92),
+        (0.40, waist),
+        (0.46, waist),
+        (0.5, waist - 0.06),
+        (0.5, 0.14),
+        (0.46, 0.08),
+        (-0.46, 0.08),
+    ]
     canvas.body_polygon([to_px(s, v) for s, v in outline])
     for side in (-1, 1):
-        canvas.solid_polygon([to_px(side * 0.50, waist + 0.02), to_px(side * 0.57, waist + 0.04),
-                              to_px(side * 0.57, waist + 0.11), to_px(side * 0.50, waist + 0.10)], TRIM, covers=True)
-        canvas.solid_polygon([to_px(side * 0.46, 0.0), to_px(side * 0.32, 0.0), to_px(side * 0.32, 0.12),
-                              to_px(side * 0.46, 0.12)], TYRE, covers=True)
-    canvas.solid_polygon([to_px(-0.35, waist + 0.04), to_px(-0.28, 0.88), to_px(0.28, 0.88), to_px(0.35, waist + 0.04)],
-                         GLASS)
+        canvas.solid_polygon(
+            [
+                to_px(side * 0.50, waist + 0.02),
+                to_px(side * 0.57, waist + 0.04),
+                to_px(side * 0.57, waist + 0.11),
+                to_px(side * 0.50, waist + 0.10),
+            ],
+            TRIM,
+            covers=True,
+        )
+        canvas.solid_polygon(
+            [to_px(side * 0.46, 0.0), to_px(side * 0.32, 0.0), to_px(side * 0.32, 0.12), to_px(side * 0.46, 0.12)],
+            TYRE,
+            covers=True,
+        )
+    canvas.solid_polygon(
+        [to_px(-0.35, waist + 0.04), to_px(-0.28, 0.88), to_px(0.28, 0.88), to_px(0.35, waist + 0.04)], GLASS
+    )
     lamp = HEADLIGHT if front else TAILLIGHT
     lamp_v = waist - 0.14
     for side in (-1, 1):
-        canvas.solid_polygon([to_px(side * 0.44, lamp_v), to_px(side * 0.24, lamp_v), to_px(side * 0.24, lamp_v + 0.07),
-                              to_px(side * 0.44, lamp_v + 0.09)], lamp)
+        canvas.solid_polygon(
+            [
+                to_px(side * 0.44, lamp_v),
+                to_px(side * 0.24, lamp_v),
+                to_px(side * 0.24, lamp_v + 0.07),
+                to_px(side * 0.44, lamp_v + 0.09),
+            ],
+            lamp,
+        )
     if front:
-        canvas.solid_polygon([to_px(-0.18, 0.26), to_px(0.18, 0.26), to_px(0.18, lamp_v + 0.02),
-                              to_px(-0.18, lamp_v + 0.02)], TRIM)
+        canvas.solid_polygon(
+            [to_px(-0.18, 0.26), to_px(0.18, 0.26), to_px(0.18, lamp_v + 0.02), to_px(-0.18, lamp_v + 0.02)], TRIM
+        )
     canvas.solid_polygon([to_px(-0.10, 0.15), to_px(0.10, 0.15), to_px(0.10, 0.23), to_px(-0.10, 0.23)], PLATE)
     canvas.solid_polygon([to_px(-0.46, 0.08), to_px(0.46, 0.08), to_px(0.46, 0.13), to_px(-0.46, 0.13)], TRIM)
     lamp_name = "headlight" if front else "taillight"
@@ -222,8 +277,15 @@ def _draw_face(canvas: _Canvas, body: BodyType, left: float, ground: float, widt
     }
 
 
-def draw_vehicle(rng: np.random.Generator, angle: str, body_name: str, colour: tuple[int, int, int],
-                 width: int, height: int, scale: int) -> VehicleLayer:
+def draw_vehicle(
+    rng: np.random.Generator,
+    angle: str,
+    body_name: str,
+    colour: tuple[int, int, int],
+    width: int,
+    height: int,
+    scale: int,
+) -> VehicleLayer:
     """Draw the vehicle seen from `angle` (one of EXTERIOR_ANGLES) placed inside a photo of width x height."""
     body = BODY_TYPES[body_name]
     canvas = _Canvas(width, height, scale, colour)
@@ -245,12 +307,14 @@ def draw_vehicle(rng: np.random.Generator, angle: str, body_name: str, colour: t
         else:
             parts = _draw_three_quarter(canvas, body, left, ground, total, front_left, front=angle.startswith("front"))
         canvas.shade_body(total, rng)
-    return VehicleLayer(canvas.image, canvas.body, canvas.coverage,
-                        {name: (round(x), round(y)) for name, (x, y) in parts.items()})
+    return VehicleLayer(
+        canvas.image, canvas.body, canvas.coverage, {name: (round(x), round(y)) for name, (x, y) in parts.items()}
+    )
 
 
-def _draw_three_quarter(canvas: _Canvas, body: BodyType, left: float, ground: float, total: float, front_left: bool,
-                        front: bool) -> dict[str, Point]:
+def _draw_three_quarter(
+    canvas: _Canvas, body: BodyType, left: float, ground: float, total: float, front_left: bool, front: bool
+) -> dict[str, Point]:
     """A side compressed to 64 % of the length plus the front or rear face at the matching end."""
     squash = THREE_QUARTER_SQUASH
     side_length = total * 0.64

@@ -16,13 +16,31 @@ NESTED = ("images", "features", "hotspots")
 JPEG_QUALITY = 90
 
 _TEXT = pa.string()
-PARQUET_SCHEMA = pa.schema([
-    ("vehicle_id", _TEXT), ("make", _TEXT), ("model", _TEXT), ("colour", _TEXT), ("listing_status", _TEXT),
-    ("images", pa.list_(pa.struct([("ref", _TEXT), ("angle", _TEXT), ("provider", _TEXT)]))),
-    ("features", pa.list_(pa.struct([("title", _TEXT), ("description", _TEXT), ("icon", _TEXT), ("type", _TEXT)]))),
-    ("hotspots", pa.list_(pa.struct([("image", pa.int32()), ("x", pa.int32()), ("y", pa.int32()),
-                                     ("location", _TEXT), ("feature", _TEXT)]))),
-])
+PARQUET_SCHEMA = pa.schema(
+    [
+        ("vehicle_id", _TEXT),
+        ("make", _TEXT),
+        ("model", _TEXT),
+        ("colour", _TEXT),
+        ("listing_status", _TEXT),
+        ("images", pa.list_(pa.struct([("ref", _TEXT), ("angle", _TEXT), ("provider", _TEXT)]))),
+        ("features", pa.list_(pa.struct([("title", _TEXT), ("description", _TEXT), ("icon", _TEXT), ("type", _TEXT)]))),
+        (
+            "hotspots",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("image", pa.int32()),
+                        ("x", pa.int32()),
+                        ("y", pa.int32()),
+                        ("location", _TEXT),
+                        ("feature", _TEXT),
+                    ]
+                )
+            ),
+        ),
+    ]
+)
 
 
 def _json(value: object) -> str:
@@ -34,8 +52,9 @@ def listing_csv(rows: list[dict]) -> bytes:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: _json(row[key]) if key in NESTED else ("" if row[key] is None else row[key])
-                         for key in COLUMNS})
+        writer.writerow(
+            {key: _json(row[key]) if key in NESTED else ("" if row[key] is None else row[key]) for key in COLUMNS}
+        )
     return buffer.getvalue().encode()
 
 

@@ -90,9 +90,7 @@ def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
         "rejected_rows": len(rejected),
     }  # fmt: skip
     log.info("plan for %s: %s; credits it would spend: %s", settings.listing_date, counts, credits)
-    log.info(
-        "credits this run would spend: Car-Cutter %(carcutter)d, Clipping Magic %(clippingmagic)d", credits
-    )
+    log.info("credits this run would spend: Car-Cutter %(carcutter)d, Clipping Magic %(clippingmagic)d", credits)
     if settings.dry_run:
         raise AirflowSkipException(f"dry run: nothing is sent to the services; {len(rejected)} rows were rejected")
     _check_clippingmagic_balance(credits["clippingmagic"])
@@ -183,4 +181,3 @@ def _check_clippingmagic_balance(needed: int) -> None:
             "clippingmagic_extra_outputs_cost_credits); nothing was spent. Top up the account or run with "
             "clippingmagic_test_mode."
         )
-

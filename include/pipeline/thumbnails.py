@@ -57,4 +57,3 @@ def make_thumbnails(wanted: Iterable[tuple[str, str]], policy: SourcePolicy, s3_
 
         made = pool.map(read, [uri for _, uri in pairs])
         return {name: uri for (name, _), uri in zip(pairs, made, strict=True) if uri}
-

@@ -28,9 +28,7 @@ class AppliedVehicleState:
     """`<records prefix>/_index/vehicles/`: entries `{"aspect", "vehicle_id", "digest"}`."""
 
     def __init__(self, s3_client: Any, bucket: str, records_prefix: str) -> None:
-        self.index = SegmentedIndex(
-            s3_client, bucket, f"{records_prefix.strip('/')}/_index/vehicles/", key_of=_key_of
-        )
+        self.index = SegmentedIndex(s3_client, bucket, f"{records_prefix.strip('/')}/_index/vehicles/", key_of=_key_of)
 
     def load(self) -> dict[tuple[str, str], str]:
         """(aspect, vehicle_id) -> digest applied last."""

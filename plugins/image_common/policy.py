@@ -101,9 +101,7 @@ class SourcePolicy:
         if self.address_allowed(address):
             return
         shown = f"{hostname} ({address})" if hostname and hostname != str(address) else str(address)
-        raise SourceNotAllowedError(
-            f"{shown} is a {_kind(address)} address; image URLs must point at public hosts"
-        )
+        raise SourceNotAllowedError(f"{shown} is a {_kind(address)} address; image URLs must point at public hosts")
 
     def address_allowed(self, address: IPAddress) -> bool:
         if any(address in network for network in self.allowed_networks if network.version == address.version):

@@ -338,9 +338,7 @@ def test_429_beyond_the_concurrency_cap_is_retried(hook, carcutter):
 
 def test_error_bodies_map_to_classes():
     """Statuses the stand-in has no knob for (413, 429 body, 5xx variants) and body shapes."""
-    assert isinstance(
-        error_from_response(413, '{"code": 413, "message": "too many vehicles"}'), BadRequestError
-    )
+    assert isinstance(error_from_response(413, '{"code": 413, "message": "too many vehicles"}'), BadRequestError)
     assert isinstance(error_from_response(429, ""), RateLimitedError)
     assert isinstance(error_from_response(503, "<html>busy</html>"), ServerError)
     nested = error_from_response(410, '{"error": {"code": 410, "message": "file does not exist anymore."}}')

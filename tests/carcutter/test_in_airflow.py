@@ -65,9 +65,7 @@ def test_deferred_batch_completes_under_airflow(run_dag, carcutter, bucket, put_
     assert counts(carcutter)["asyncResult"] == 4
 
 
-def test_credits_exhausted_stops_cleanly_with_what_was_done_recorded(
-    run_dag, carcutter, bucket, s3_client, put_photos
-):
+def test_credits_exhausted_stops_cleanly_with_what_was_done_recorded(run_dag, carcutter, bucket, s3_client, put_photos):
     carcutter.configure(credits=2)  # the first vehicle's request fits, the second is refused (402)
     images = put_photos(vehicles=2, per_vehicle=2)
     results_uri = f"s3://{bucket}/results.jsonl"

@@ -157,6 +157,26 @@ def test_another_runs_fresh_claim_is_waited_for_not_submitted(carcutter, bucket,
     assert async_calls(carcutter)["asyncSubmit"] == 0
 
 
+def test_a_waiting_run_follows_a_claim_its_holder_took_over_with_a_new_url(carcutter, bucket, s3_client, put_photos):
+    """Another run's worker died before its POST; we wait on its claim; its retry takes the claim over and
+    submits a new presigned URL. We must follow the record to the new URL, not wait on the dead one."""
+    [image] = put_photos(per_vehicle=1)
+    holder = "dag/other-run/process/3"
+    claim_left_by_a_crash(s3_client, bucket, image, owner=holder, claimed_at=time.time())
+
+    def holders_retry() -> None:
+        time.sleep(1.5)  # we are waiting on the dead URL by now
+        operator([image], bucket).execute(task_context("other-run", try_number=2, map_index=3))
+
+    retry = threading.Thread(target=holders_retry)
+    retry.start()
+    results = operator([image], bucket, timeout=60).execute(task_context())
+    retry.join()
+    assert [row["status"] for row in results] == ["final"]
+    assert results[0]["credits_this_run"] == 0  # the holder paid
+    assert sum(carcutter.ledger()["charges"].values()) == 1
+
+
 def test_another_runs_stale_claim_is_taken_over(carcutter, bucket, s3_client, put_photos):
     [image] = put_photos(per_vehicle=1)
     claim_left_by_a_crash(s3_client, bucket, image, owner="dag/other-run/process/3", claimed_at=time.time() - 3600)
@@ -230,9 +250,7 @@ def test_duplicates_http_sources_with_query_strings_and_packed_requests(
     s3_client.put_object_acl(Bucket=bucket, Key=key, ACL="public-read")
     http_source = f"{local_stack.s3_url}/{bucket}/{key}?dealer-token=s3cr3t"  # a dealer's signed URL
     batch = [*images, images[1], {"source": http_source, "vehicle_id": "HTTPVEHICLE000001", "name": "front"}]
-    results = operator(batch, bucket, group_by_vehicle=False, allowed_networks=["127.0.0.1/32"]).execute(
-        task_context()
-    )
+    results = operator(batch, bucket, group_by_vehicle=False, allowed_networks=["127.0.0.1/32"]).execute(task_context())
     assert [row["status"] for row in results] == ["final"] * 6
     assert results[4]["outputs"] == results[1]["outputs"]  # the same picture listed twice: processed once
     assert async_calls(carcutter)["asyncSubmit"] == 1  # 5 distinct images, packed into one request
@@ -257,9 +275,7 @@ def test_a_billed_failure_is_recorded_and_not_sent_again(carcutter, bucket, s3_c
     good = Answer(body=photo["Body"].read(), headers=(("ETag", '"v1"'),))
     image_server.routes["/flaky.jpg"] = lambda number, agent: Answer(404) if "aiohttp" in agent else good
     images = [*put_photos(per_vehicle=1), {"source": image_server.url("/flaky.jpg"), "vehicle_id": "FLAKY000000000000"}]
-    results = operator(images, bucket, max_failure_ratio=1.0, allowed_networks=["127.0.0.1/32"]).execute(
-        task_context()
-    )
+    results = operator(images, bucket, max_failure_ratio=1.0, allowed_networks=["127.0.0.1/32"]).execute(task_context())
     assert [row["status"] for row in results] == ["final", "failed"]
     assert "'error'" in results[1]["error"]
     assert sorted(record.status for record in stored_records(s3_client, bucket)) == ["failed", "final"]

@@ -269,13 +269,15 @@ def test_backfill_beside_the_daily_run_bills_each_image_once(evidence, cluster, 
 
 
 def test_celery_run_publishes_what_a_local_executor_run_publishes(evidence, local_stack):
-    """Equal after normalising the S3 endpoint (each stack has its own port) and the credits spent by this run
-    (on the cluster the backfill shares the work, and either run may pay for an image)."""
+    """Equal after normalising the S3 endpoint (each stack has its own port), the output keys' digests (an
+    http source's identity is its URL, with that port) and the credits spent by this run (on the cluster the
+    backfill shares the work, and either run may pay for an image)."""
     assert evidence.reference_returncode == 0, evidence.reference_log.read_text()[-5000:]
     bucket, reference = evidence.bucket, evidence.reference_stack
 
     def normalised(stack: LocalStack, key: str) -> str:
         text = read(stack, bucket, key).decode().replace(stack.s3_url, "<s3>")
+        text = re.sub(r"-[0-9a-f]{16}\.", "-<digest>.", text)
         text = re.sub(r'"credits_this_run": \d+', '"credits_this_run": "<n>"', text)
         return re.sub(r"<b>\d+</b>credits spent by this run", "<b>n</b>credits spent by this run", text)
 
@@ -285,6 +287,7 @@ def test_celery_run_publishes_what_a_local_executor_run_publishes(evidence, loca
 
     def parquet_rows(stack: LocalStack) -> list[dict]:
         frame = pd.read_parquet(io.BytesIO(read(stack, bucket, f"manifests/dt={DAILY}/manifest.parquet")))
-        return json.loads(frame.to_json(orient="records").replace(stack.s3_url.replace("/", "\\/"), "<s3>"))
+        text = frame.to_json(orient="records").replace(stack.s3_url.replace("/", "\\/"), "<s3>")
+        return json.loads(re.sub(r"-[0-9a-f]{16}\.", "-<digest>.", text))
 
     assert parquet_rows(local_stack) == parquet_rows(reference)

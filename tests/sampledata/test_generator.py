@@ -27,8 +27,15 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
 
 
 def test_formats_sizes_and_listing_shape(tmp_path: Path) -> None:
-    sample = generate(tmp_path, seed=1, vehicles=4, images_per_vehicle=3, megapixels=0.12, bucket="lot-photos",
-                      http_base_url="http://127.0.0.1:9/lot-photos")
+    sample = generate(
+        tmp_path,
+        seed=1,
+        vehicles=4,
+        images_per_vehicle=3,
+        megapixels=0.12,
+        bucket="lot-photos",
+        http_base_url="http://127.0.0.1:9/lot-photos",
+    )
     assert len(sample.photos) == 12
     for photo in sample.photos:
         image, mask = Image.open(photo.path), Image.open(photo.mask_path)
@@ -42,8 +49,16 @@ def test_formats_sizes_and_listing_shape(tmp_path: Path) -> None:
     }
     assert sum(len(frame) for frame in frames.values()) == 4  # vehicles dealt to the formats in turn
     for frame in frames.values():
-        assert list(frame.columns) == ["vehicle_id", "make", "model", "colour", "listing_status", "images",
-                                       "features", "hotspots"]
+        assert list(frame.columns) == [
+            "vehicle_id",
+            "make",
+            "model",
+            "colour",
+            "listing_status",
+            "images",
+            "features",
+            "hotspots",
+        ]
     csv_images = json.loads(frames["csv"].iloc[0]["images"])
     assert [image["angle"] for image in csv_images][-1] in ("interior", "detail")
     assert {image["provider"] for image in csv_images} == {None, "clippingmagic"}

@@ -145,9 +145,7 @@ class ImageStore:
         self.images.clear()  # next_id keeps counting: an old id never names a new image
         self.random = random.Random(seed)
 
-    def add(
-        self, size: tuple[int, int], photo: Image.Image | None, original_filename: str, test: bool
-    ) -> StoredImage:
+    def add(self, size: tuple[int, int], photo: Image.Image | None, original_filename: str, test: bool) -> StoredImage:
         stored = StoredImage(
             id=self.next_id,
             secret=f"{self.random.getrandbits(128):032x}",

@@ -18,8 +18,14 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from dev.standins.imaging.masks import cutout
 
 CUT_TYPES = ("complete", "normal", "blur", "none")
-PADDING_KEYS = ("padding_x", "padding_y", "padding_add_left", "padding_add_right", "padding_add_top",
-                "padding_add_bottom")
+PADDING_KEYS = (
+    "padding_x",
+    "padding_y",
+    "padding_add_left",
+    "padding_add_right",
+    "padding_add_top",
+    "padding_add_bottom",
+)
 GROUND_SHARE = 0.25  # how far up the vehicle the kept ground of `normal` reaches, as a share of its height
 PLATE_WIDTH_SHARE = 0.18  # a custom licence plate inlay is this wide, relative to the vehicle
 
@@ -37,8 +43,12 @@ def vehicle_box(out_size: tuple[int, int], paddings: dict[str, float]) -> tuple[
     return left, top, right, bottom
 
 
-def _placement(bbox: tuple[int, int, int, int], source: tuple[int, int], out_size: tuple[int, int],
-               paddings: dict[str, float] | None) -> tuple[float, float, float]:
+def _placement(
+    bbox: tuple[int, int, int, int],
+    source: tuple[int, int],
+    out_size: tuple[int, int],
+    paddings: dict[str, float] | None,
+) -> tuple[float, float, float]:
     """Scale and offset mapping source pixels to output pixels."""
     if not paddings:
         scale = max(out_size[0] / source[0], out_size[1] / source[1])
@@ -54,8 +64,13 @@ def _placement(bbox: tuple[int, int, int, int], source: tuple[int, int], out_siz
 def _place(image: Image.Image, placement: tuple[float, float, float], out_size: tuple[int, int]) -> Image.Image:
     scale, dx, dy = placement
     fill = 0 if image.mode in ("L", "RGBA") else None
-    return image.transform(out_size, Image.Transform.AFFINE, (1 / scale, 0, -dx / scale, 0, 1 / scale, -dy / scale),
-                           resample=Image.Resampling.BILINEAR, fillcolor=fill)
+    return image.transform(
+        out_size,
+        Image.Transform.AFFINE,
+        (1 / scale, 0, -dx / scale, 0, 1 / scale, -dy / scale),
+        resample=Image.Resampling.BILINEAR,
+        fillcolor=fill,
+    )
 
 
 def _place_filled(photo: Image.Image, placement: tuple[float, float, float], out_size: tuple[int, int]) -> Image.Image:

@@ -44,8 +44,14 @@ def iou(first: Image.Image, second: Image.Image) -> float:
 def scored_photos(seed: int, vehicles: int, megapixels: float) -> Iterator[Scored]:
     """Generate one sample data set and score the segmentation of each of its non-interior photos."""
     with tempfile.TemporaryDirectory() as out:
-        sample = generate(Path(out), seed=seed, vehicles=vehicles, images_per_vehicle=IMAGES_PER_VEHICLE,
-                          megapixels=megapixels, formats=("jsonl",))
+        sample = generate(
+            Path(out),
+            seed=seed,
+            vehicles=vehicles,
+            images_per_vehicle=IMAGES_PER_VEHICLE,
+            megapixels=megapixels,
+            formats=("jsonl",),
+        )
         for photo in sample.photos:
             if photo.angle == "interior":
                 continue
@@ -78,11 +84,14 @@ def _summary(scores: list[Scored]) -> str:
     for name, members in groups.items():
         values = np.array([member.iou for member in members])
         seconds = np.mean([member.seconds for member in members])
-        lines.append(f"{name:<14}{len(members):>7}{values.min():>9.3f}{values.mean():>10.3f}"
-                     f"{int((values < BAR).sum()):>7}{seconds:>9.2f}")
+        lines.append(
+            f"{name:<14}{len(members):>7}{values.min():>9.3f}{values.mean():>10.3f}"
+            f"{int((values < BAR).sum()):>7}{seconds:>9.2f}"
+        )
     worst = sorted(scores, key=lambda score: score.iou)[:5]
-    lines.append("worst: " + "; ".join(f"seed {s.seed} {s.megapixels} MP {s.key} ({s.background}) {s.iou:.3f}"
-                                       for s in worst))
+    lines.append(
+        "worst: " + "; ".join(f"seed {s.seed} {s.megapixels} MP {s.key} ({s.background}) {s.iou:.3f}" for s in worst)
+    )
     return "\n".join(lines)
 
 

@@ -117,8 +117,13 @@ def _fine_texture(pixels: np.ndarray, window: int) -> np.ndarray:
 
 
 def _border_median(values: np.ndarray, depth: int) -> float:
-    return float(np.median(np.concatenate([values[:depth].ravel(), values[-depth:].ravel(),
-                                           values[:, :depth].ravel(), values[:, -depth:].ravel()])))
+    return float(
+        np.median(
+            np.concatenate(
+                [values[:depth].ravel(), values[-depth:].ravel(), values[:, :depth].ravel(), values[:, -depth:].ravel()]
+            )
+        )
+    )
 
 
 def foreground(pixels: np.ndarray) -> np.ndarray:
@@ -138,8 +143,9 @@ def foreground(pixels: np.ndarray) -> np.ndarray:
 
     texture = _fine_texture(pixels, TEXTURE_WINDOW)
     # a parking line crossing the border must not make a whole stripe of the photo look textured
-    expected_texture = np.minimum(np.maximum(_rows_from_border(texture, depth, statistics_smoothing), 0),
-                                  1.5 * _border_median(texture, depth))
+    expected_texture = np.minimum(
+        np.maximum(_rows_from_border(texture, depth, statistics_smoothing), 0), 1.5 * _border_median(texture, depth)
+    )
     textured_background = expected_texture > TEXTURED
     # a ground so bright (or dark) that its grain is clipped is smooth too
     clipped = (pixels.max(axis=2) >= 250) | (pixels.max(axis=2) <= 5)
@@ -181,8 +187,11 @@ def segment_vehicle(image: Image.Image) -> Image.Image:
     if min(width, height) < MIN_SIDE:
         return Image.new("L", rgb.size, 255)
     factor = min(1.0, WORKING_LONG_SIDE / max(width, height))
-    working = rgb.resize((max(MIN_SIDE, round(width * factor)), max(MIN_SIDE, round(height * factor))),
-                         Image.Resampling.BOX) if factor < 1 else rgb
+    working = (
+        rgb.resize((max(MIN_SIDE, round(width * factor)), max(MIN_SIDE, round(height * factor))), Image.Resampling.BOX)
+        if factor < 1
+        else rgb
+    )
     mask = foreground(np.asarray(working, dtype=np.float32))
     if not mask.any():
         return Image.new("L", rgb.size, 255)

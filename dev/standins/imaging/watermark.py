@@ -17,8 +17,9 @@ def watermark(image: Image.Image) -> Image.Image:
     step_x, step_y = size * len(WATERMARK_TEXT), size * 3
     for row, y in enumerate(range(0, tile.height, step_y)):
         for x in range(-(row % 2) * step_x // 2, tile.width, step_x):
-            draw.text((x, y), WATERMARK_TEXT, font=font, fill=(255, 255, 255, 110), stroke_width=1,
-                      stroke_fill=(0, 0, 0, 90))
+            draw.text(
+                (x, y), WATERMARK_TEXT, font=font, fill=(255, 255, 255, 110), stroke_width=1, stroke_fill=(0, 0, 0, 90)
+            )
     tile = tile.rotate(30, resample=Image.Resampling.BILINEAR)
     left, top = (tile.width - base.width) // 2, (tile.height - base.height) // 2
     overlay = tile.crop((left, top, left + base.width, top + base.height))

@@ -53,6 +53,7 @@ from image_common.urls import redact_url
 
 SUBMIT_CONCURRENCY = 4  # submission requests in flight; few, so images are submitted roughly in order
 MAX_CLAIM_ATTEMPTS = 4  # claims of one image whose submission Car-Cutter never received, before giving up
+RECHECK_UNKNOWN_POLLS = 5  # poll intervals a tracked URL may stay unknown to Car-Cutter before its record is reread
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _STREAMED_UPLOAD = TransferConfig(use_threads=False)  # the download threads already run in parallel
 
@@ -345,21 +346,24 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             if entry.get("known"):
                 fields = {key: entry.get(key) for key in ("status", "phase", "angle", "quality")}
                 image.apply_status(ImageStatus(image="", details=entry.get("details") or {}, **fields))
-            elif entry.get("answered") and now >= image.takeover_at:
-                self._take_over_if_due(image, holder)
+            elif entry.get("answered"):
+                self._recheck_unknown_claim(image, holder, due=now >= image.takeover_at)
         if time.time() >= batch.deadline:
             for image in batch.in_state(WAITING):
                 image.state = TIMED_OUT
                 image.error = f"not finished after {float(self.timeout):.0f} s; the claim stays and a rerun resumes it"
 
-    def _take_over_if_due(self, image: BatchImage, holder: ClaimHolder) -> None:
-        """Car-Cutter does not know the claimed URL: if the claim is still the one we read and ours or stale,
-        submit it ourselves (conditional overwrite); if it changed, follow the new version."""
+    def _recheck_unknown_claim(self, image: BatchImage, holder: ClaimHolder, due: bool) -> None:
+        """Car-Cutter does not know the claimed URL, so its record says what happened: given back (claim it),
+        changed (a retry or another run took the claim over with a new URL: follow that), or unchanged (once
+        `due`, submit it ourselves if the claim is ours or stale, by conditional overwrite)."""
         existing = self.records.get(self.provider, image.digest)
         if existing is None:
             image.state, image.record_etag = NEW, None
         elif existing.etag != image.record_etag:
             self._follow(image, existing, holder)
+        elif not due:
+            return
         elif image.attempts >= MAX_CLAIM_ATTEMPTS:
             image.state = TIMED_OUT
             image.error = f"Car-Cutter never received it after {image.attempts} attempts; the claim stays"
@@ -482,6 +486,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             max_poll_interval=float(self.max_poll_interval),
             first_poll_at=now + float(first_poll_delay),
             max_url_length=int(self.max_url_length),
+            recheck_unknown_after=RECHECK_UNKNOWN_POLLS * float(self.poll_interval),
         )
 
     def _save_batch(self, batch: Batch) -> str:

@@ -10,6 +10,10 @@ arguments (absolute times), so a restarted triggerer simply starts polling again
   either: the round stops at the first request that still has unfinished images. That is a heuristic,
   not a guarantee, so after `full_sweep_every` rounds cut short like this the next round asks about all;
 - the interval grows while nothing finishes and falls back once something does.
+A URL Car-Cutter does not know is one whose claim holder died before its submission arrived; the claim may
+be taken over meanwhile, with a new URL, by the holder's retry or another run. So once a URL has stayed
+unknown for `recheck_unknown_after` seconds, the wait ends ("unknown" event) and the operator re-reads the
+image's record instead of asking about a URL nobody will submit.
 Transient failures (5xx, 429, timeouts, dropped connections) are retried by the hook and then simply
 skip the rest of the round; auth, billing and input errors end the wait with an "error" event.
 """
@@ -35,12 +39,13 @@ from image_common.sealed import unseal
 
 COMPLETE = "complete"
 TIMEOUT = "timeout"
+UNKNOWN_URLS = "unknown"
 ERROR = "error"
 _BACKOFF = 1.5
 
 
 class CarCutterBatchStatusTrigger(BaseTrigger):
-    """Fires one event: `{"status": "complete" | "timeout" | "error", "message", ...}`.
+    """Fires one event: `{"status": "complete" | "timeout" | "unknown" | "error", "message", ...}`.
 
     With `batch_uri` the event also carries `batch_uri` and `statuses_uri`: an S3 JSON document
     `{image digest: {"known", "finished", "status", "phase", "angle", "quality", "details"}}` for the batch's
@@ -49,6 +54,8 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
 
     :param deadline: epoch seconds after which the wait ends with a "timeout" event.
     :param first_poll_at: epoch seconds of the first status request (default: now).
+    :param recheck_unknown_after: seconds a URL may stay unknown to Car-Cutter before the wait ends with an
+        "unknown" event (None: wait for it until the deadline).
     """
 
     def __init__(
@@ -64,6 +71,7 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
         max_url_length: int = DEFAULT_MAX_URL_LENGTH,
         full_sweep_every: int = 10,
         status_concurrency: int = 4,
+        recheck_unknown_after: float | None = None,
     ) -> None:
         super().__init__()
         if (batch_uri is None) == (image_urls is None):
@@ -79,6 +87,7 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
         self.max_url_length = max_url_length
         self.full_sweep_every = full_sweep_every
         self.status_concurrency = status_concurrency
+        self.recheck_unknown_after = recheck_unknown_after
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -95,6 +104,7 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
                 "max_url_length": self.max_url_length,
                 "full_sweep_every": self.full_sweep_every,
                 "status_concurrency": self.status_concurrency,
+                "recheck_unknown_after": self.recheck_unknown_after,
             },
         )
 
@@ -105,6 +115,7 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         urls = await self._watched_urls()  # {key: exact URL}
         latest: dict[str, ImageStatus] = {}
+        unknown_since: dict[str, float] = {}
         pending = list(dict.fromkeys(urls.values()))
         interval = self.poll_interval
         rounds_cut_short = calls = 0
@@ -129,6 +140,11 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
                 self.log.info(
                     "%d of %d images finished after %d status calls", len(urls) - len(pending), len(urls), calls
                 )
+                long_unknown = self._long_unknown(pending, latest, unknown_since)
+                if long_unknown:
+                    message = f"{long_unknown} images unknown to Car-Cutter; rechecking their claims"
+                    yield TriggerEvent(await self._event(UNKNOWN_URLS, message, urls, latest))
+                    return
                 if pending:
                     await asyncio.sleep(max(0.0, min(interval, self.deadline - time.time())))
         if pending:
@@ -136,6 +152,19 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
             yield TriggerEvent(await self._event(TIMEOUT, message, urls, latest))
         else:
             yield TriggerEvent(await self._event(COMPLETE, f"all {len(urls)} images finished", urls, latest))
+
+    def _long_unknown(self, pending: list[str], latest: dict[str, ImageStatus], since: dict[str, float]) -> int:
+        """How many pending URLs Car-Cutter has said it does not know for `recheck_unknown_after` seconds."""
+        now = time.time()
+        for url in pending:
+            status = latest.get(url)
+            if status is not None and not status.known_to_service:
+                since.setdefault(url, now)
+            else:
+                since.pop(url, None)
+        if self.recheck_unknown_after is None:
+            return 0
+        return sum(1 for url in pending if now - since.get(url, now) >= self.recheck_unknown_after)
 
     async def _poll_round(
         self,

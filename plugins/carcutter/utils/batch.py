@@ -165,4 +165,3 @@ class Batch:
             credits_exhausted=data["credits_exhausted"],
             deadline=data["deadline"],
         )
-

@@ -123,4 +123,3 @@ def chunk_for_status(base_url: str, path: str, image_urls: list[str], max_url_le
     if current:
         chunks.append(current)
     return chunks
-
