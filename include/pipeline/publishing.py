@@ -15,15 +15,15 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from image_common.items import put_bytes, put_json, read_results
 from image_common.record_index import RecordIndex
 from image_common.record_store import ImageRecordStore
-from image_common.results import REFUSED
+from image_common.results import REFUSED, ImageResult
 from include.pipeline.known_images import source_policy
 from include.pipeline.listing_files import ListingObject, archive_listing_files
-from include.pipeline.manifest import build_manifest, manifest_json, manifest_parquet, summarize
-from include.pipeline.plan import PROVIDERS
+from include.pipeline.manifest import ManifestRow, build_manifest, manifest_json, manifest_parquet, summarize
+from include.pipeline.plan import PROVIDERS, PlannedImage
 from include.pipeline.planning import DELETE_TASK, planned_images, read_plan, s3_hook_for
 from include.pipeline.report import render_report, shown_vehicles, thumbnail_name
 from include.pipeline.settings import PipelineSettings
-from include.pipeline.thumbnails import make_thumbnails
+from include.pipeline.thumbnails import ThumbnailCache, WantedThumbnail
 from include.pipeline.vehicle_state import AppliedVehicleState
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,7 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
         "manifest_json": put_bytes(s3_hook, f"{manifests}manifest.json", manifest_json(rows), "application/json"),
     }
     rejected = _read_jsonl(s3_hook, plan["rejected_uri"], REPORT_REJECTED_ROWS) if plan["rejected_count"] else []
-    sources = {image.key: image.source for image in images}
-    wanted = []
-    for _, vehicle_rows in shown_vehicles(rows, settings.report_thumbnail_vehicles):
-        for row in vehicle_rows:
-            if row.status != REFUSED:
-                wanted.append((thumbnail_name(row, "before"), sources[(row.provider, row.vehicle_id, row.name)]))
-            wanted.append((thumbnail_name(row, "after"), row.result))
-    thumbnails = make_thumbnails(wanted, source_policy(settings), s3_hook.conn)
+    thumbnails = _report_thumbnails(s3_hook, settings, images, results, rows)
     html = render_report(settings.listing_date, summary, rows, rejected, thumbnails, settings.report_thumbnail_vehicles)
     outputs["report"] = put_bytes(s3_hook, f"{reports}report.html", html.encode(), "text/html; charset=utf-8")
     outputs["summary"] = put_json(s3_hook, f"{reports}summary.json", summary.to_dict())
@@ -74,6 +67,30 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
     _compact_indexes(s3_hook, settings)
     log.info("run summary: %s", asdict(summary))
     return {"summary": summary.to_dict(), "outputs": outputs}
+
+
+def _report_thumbnails(
+    s3_hook: S3Hook,
+    settings: PipelineSettings,
+    images: list[PlannedImage],
+    results: list[ImageResult],
+    rows: list[ManifestRow],
+) -> dict[str, str]:
+    """Before / after thumbnails of the vehicles the report shows, through the per-vehicle cache."""
+    sources = {image.key: image.source for image in images}
+    identities = {(r.provider, r.vehicle_id, r.name): r.identity or "" for r in results}
+    vehicles = []
+    for _, vehicle_rows in shown_vehicles(rows, settings.report_thumbnail_vehicles):
+        wanted = []
+        for row in vehicle_rows:
+            key = (row.provider, row.vehicle_id, row.name)
+            if row.status != REFUSED:
+                wanted.append(WantedThumbnail(thumbnail_name(row, "before"), sources[key], identities.get(key, "")))
+            if row.result:
+                wanted.append(WantedThumbnail(thumbnail_name(row, "after"), row.result, row.result))
+        vehicles.append(wanted)
+    cache = ThumbnailCache(s3_hook.conn, settings.bucket, f"{settings.reports_prefix}/_thumbnails")
+    return cache.thumbnails(vehicles, source_policy(settings))
 
 
 def _record_applied_state(

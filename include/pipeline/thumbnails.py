@@ -1,16 +1,20 @@
 """Thumbnails embedded in the run report, read with the same limits as any untrusted source: a byte cap and
 a deadline per read (SSRF-safe for http sources), a pixel cap checked on the header before decoding, and large
 decodes one at a time so a few big PNGs cannot add up in memory. A source that was refused is not read again;
-an unreadable image leaves an empty cell, never a failed report."""
+an unreadable image leaves an empty cell, never a failed report. A vehicle's thumbnails are cached in S3
+(`ThumbnailCache`), so an unchanged vehicle costs the daily report one read."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import io
+import json
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -19,6 +23,7 @@ from image_common.fetch import fetch_s3, fetch_url, guarded_session
 from image_common.inspection import read_header
 from image_common.policy import SourcePolicy
 from image_common.sources import ImageSource
+from image_common.urls import redact_url
 
 THUMBNAIL_SIZE = (220, 165)
 LARGE_DECODE_PIXELS = 16_000_000
@@ -57,3 +62,49 @@ def make_thumbnails(wanted: Iterable[tuple[str, str]], policy: SourcePolicy, s3_
 
         made = pool.map(read, [uri for _, uri in pairs])
         return {name: uri for (name, _), uri in zip(pairs, made, strict=True) if uri}
+
+
+@dataclass(frozen=True)
+class WantedThumbnail:
+    name: str  # the report's cell
+    uri: str  # what to read
+    version: str  # changes whenever the picture may have (the image's identity, or the result's key)
+
+
+class ThumbnailCache:
+    """The thumbnails of one vehicle, kept in S3 as one object keyed by a hash of what they show, so the daily
+    report of an unchanged inventory reads one object per shown vehicle instead of two images per photo."""
+
+    def __init__(self, s3_client: Any, bucket: str, prefix: str) -> None:
+        self.s3_client, self.bucket, self.prefix = s3_client, bucket, prefix.strip("/")
+
+    def thumbnails(self, vehicles: list[list[WantedThumbnail]], policy: SourcePolicy) -> dict[str, str]:
+        """name -> data URI for every thumbnail that could be read; a vehicle read in full is cached."""
+        keys = [self._key(wanted) for wanted in vehicles]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            cached = list(pool.map(self._get, keys))
+        found: dict[str, str] = {}
+        missing = [(key, wanted) for key, wanted, hit in zip(keys, vehicles, cached, strict=True) if hit is None]
+        for hit in cached:
+            found.update(hit or {})
+        made = make_thumbnails([(t.name, t.uri) for _, wanted in missing for t in wanted], policy, self.s3_client)
+        found.update(made)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            complete = [(key, wanted) for key, wanted in missing if all(t.name in made for t in wanted)]
+            list(pool.map(lambda entry: self._put(entry[0], {t.name: made[t.name] for t in entry[1]}), complete))
+        return found
+
+    def _key(self, wanted: list[WantedThumbnail]) -> str:
+        shown = [(t.name, redact_url(t.uri), t.version) for t in wanted]
+        digest = hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:32]
+        return f"{self.prefix}/{digest}.json"
+
+    def _get(self, key: str) -> dict[str, str] | None:
+        try:
+            return json.loads(self.s3_client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except self.s3_client.exceptions.NoSuchKey:
+            return None
+
+    def _put(self, key: str, thumbnails: dict[str, str]) -> None:
+        body = json.dumps(thumbnails).encode()
+        self.s3_client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
