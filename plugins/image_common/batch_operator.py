@@ -202,8 +202,9 @@ class ImageBatchOperator(BaseOperator):
     # Publishing
 
     def publish(self, results: list[ImageResult], finished: Sequence[ImageRecord]) -> Any:
-        """Index the records finished in this task and write the results; returns what the task pushes to
-        XCom (counts and `results_uri`, or the results themselves when there is no `results_uri`)."""
+        """Index the final records among `finished` (made by this task or found in place) and write the
+        results; returns what the task pushes to XCom (counts and `results_uri`, or the results themselves
+        when there is no `results_uri`)."""
         if finished:
             RecordIndex(self.records, self.provider).append(finished)
         summary = summarize(results)

@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from carcutter.operators.process_images import CarCutterProcessImagesOperator
 from image_common.identity import s3_identity
+from image_common.record_index import RecordIndex
 from image_common.record_store import ImageRecordStore
 from image_common.records import CLAIMED, ImageRecord, options_digest
 from image_common.sealed import seal, unseal
@@ -101,6 +102,24 @@ def test_processes_a_batch_and_a_rerun_bills_nothing(carcutter, bucket, s3_clien
     assert all(row["reused"] and row["credits_this_run"] == 0 for row in rerun)
     assert [row["outputs"] for row in rerun] == [row["outputs"] for row in results]
     assert sorted(carcutter.ledger()["charges"].values()) == [1] * 6
+
+
+def test_a_record_found_final_in_place_is_indexed(carcutter, bucket, s3_client, put_photos):
+    """A try that finished the images and died before indexing them: the retry, which reuses them, indexes
+    them, so the next daily plan knows them without a record read each."""
+    images = put_photos(vehicles=1, per_vehicle=3)
+    operator(images, bucket).execute(task_context())
+    index = RecordIndex(ImageRecordStore(bucket), "carcutter")
+    indexed = set(index.load())
+    assert len(indexed) == 3
+    listed = s3_client.list_objects_v2(Bucket=bucket, Prefix="records/_index/").get("Contents", [])
+    for item in listed:
+        s3_client.delete_object(Bucket=bucket, Key=item["Key"])
+    assert index.load() == {}
+
+    rerun = operator(images, bucket).execute(task_context(try_number=2))
+    assert all(row["reused"] for row in rerun)
+    assert set(index.load()) == indexed
 
 
 def test_results_go_to_s3_and_xcom_carries_counts(carcutter, bucket, s3_client, put_photos):

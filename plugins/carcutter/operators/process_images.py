@@ -435,7 +435,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 self._write_settled(image, image.record(RECORD_FAILED, self.options), holder)
         results = batch.results()
         _warn_about_retakes(self.log, results)
-        finished = [image.final_record(self.options) for image in batch.in_state(DONE) if not image.reused]
+        # reused ones too: a record found final in place may be missing from the index (a try that died first)
+        finished = [image.final_record(self.options) for image in batch.in_state(DONE)]
         returned = self.publish(results, finished)
         if batch.credits_exhausted:
             done = sum(1 for result in results if result.status == "final")

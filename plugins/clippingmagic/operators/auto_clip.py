@@ -134,7 +134,8 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
     # One image
 
     def _clip(self, item: ImageItem, run: _Run) -> tuple[ImageResult, ImageRecord | None]:
-        """The image's result, and its record when this task made it final."""
+        """The image's result, and its record for the index: made final now, or found settled in place (an
+        image a dead try finished may be missing from the index)."""
         with self.source_file(item) as source:
             try:
                 identity = item.identity or source.content_identity()
@@ -147,7 +148,7 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
                 return ImageResult(self.provider, item.vehicle_id, item.name, shown, SKIPPED, error=str(error)), None
             if isinstance(outcome, HeldClaim):
                 return self._finish(item, outcome, source, run)
-            return self._result(item, outcome.record, reused=True), None
+            return self._result(item, outcome.record, reused=True), outcome.record
 
     def _new_claim(self, run: _Run, item: ImageItem, source: SourceFile, identity: str) -> ImageRecord:
         claim = self.new_claim(run.claims, item, source, identity, run.options)
