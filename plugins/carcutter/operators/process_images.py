@@ -53,6 +53,9 @@ from image_common.urls import redact_url
 
 SUBMIT_CONCURRENCY = 4  # submission requests in flight; few, so images are submitted roughly in order
 MAX_CLAIM_ATTEMPTS = 4  # claims of one image whose submission Car-Cutter never received, before giving up
+# A trigger that fires within a few seconds of the deferral can have the resumed task failed by the scheduler
+# (apache/airflow#72716, open in 3.3); the first status call of a deferred batch waits at least this long.
+DEFERRAL_SETTLE_SECONDS = 5.0
 RECHECK_UNKNOWN_POLLS = 5  # poll intervals a tracked URL may stay unknown to Car-Cutter before its record is reread
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _STREAMED_UPLOAD = TransferConfig(use_threads=False)  # the download threads already run in parallel
@@ -477,7 +480,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     def _trigger(self, batch: Batch, batch_uri: str) -> CarCutterBatchStatusTrigger:
         now = time.time()
-        first_poll_delay = self.poll_interval if self.first_poll_delay in (None, "") else self.first_poll_delay
+        first_poll_delay = float(self.poll_interval if self.first_poll_delay in (None, "") else self.first_poll_delay)
+        if self.deferrable:
+            first_poll_delay = max(first_poll_delay, DEFERRAL_SETTLE_SECONDS)
         return CarCutterBatchStatusTrigger(
             batch_uri=batch_uri,
             deadline=min(_next_takeover(batch), batch.deadline),
@@ -485,7 +490,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             aws_conn_id=self.aws_conn_id,
             poll_interval=float(self.poll_interval),
             max_poll_interval=float(self.max_poll_interval),
-            first_poll_at=now + float(first_poll_delay),
+            first_poll_at=now + first_poll_delay,
             max_url_length=int(self.max_url_length),
             recheck_unknown_after=RECHECK_UNKNOWN_POLLS * float(self.poll_interval),
         )
