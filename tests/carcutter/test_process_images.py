@@ -145,6 +145,9 @@ def test_a_deferred_batch_is_resumed_by_status_never_resubmitted(carcutter, buck
 
     results = operator(images, bucket).execute(task_context(try_number=2))  # the retry of the same task
     assert [row["status"] for row in results] == ["final"] * 4
+    # the first try paid: its charge is counted for the image and for this run, and recorded
+    assert {(row["credits_charged"], row["credits_this_run"]) for row in results} == {(1, 1)}
+    assert {record.credits_charged for record in stored_records(s3_client, bucket)} == {1}
     assert async_calls(carcutter)["asyncSubmit"] == 1
     assert sorted(carcutter.ledger()["charges"].values()) == [1] * 4
 
@@ -192,7 +195,7 @@ def test_a_waiting_run_follows_a_claim_its_holder_took_over_with_a_new_url(carcu
     results = operator([image], bucket, timeout=60).execute(task_context())
     retry.join()
     assert [row["status"] for row in results] == ["final"]
-    assert results[0]["credits_this_run"] == 0  # the holder paid
+    assert (results[0]["credits_charged"], results[0]["credits_this_run"]) == (1, 0)  # the holder paid
     assert sum(carcutter.ledger()["charges"].values()) == 1
 
 

@@ -255,6 +255,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         url = self._submission_url(image.source)
         image.sealed_url, image.shown_url = seal(url), redact_url(url)
         image.attempts += 1
+        image.charge_unconfirmed = False  # the claim we replace was never received, so never billed
         claim = image.record(RECORD_CLAIMED, self.options, **holder.stamp())
         if image.record_etag is None:
             stored = self.records.create(claim)

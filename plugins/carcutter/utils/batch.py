@@ -48,6 +48,9 @@ class BatchImage:
     submitted_at: float = 0.0
     takeover_at: float = 0.0  # when an unknown-to-Car-Cutter claim may be taken over
     resumed: bool = False  # a claim found in place: ask Car-Cutter about it before waiting
+    # A claim found in place is written before its POST, so its record does not count the submission yet:
+    # once Car-Cutter knows the URL, it was billed (for this run too when the claim is this task's).
+    charge_unconfirmed: bool = False
     status: str | None = None
     phase: str | None = None
     angle: list[str] | None = None
@@ -64,6 +67,7 @@ class BatchImage:
     def follow(self, record: ImageRecord, etag: str, mine: bool, takeover_at: float) -> None:
         """Take what an existing record says: reuse a settled one, otherwise track its claimed call."""
         self.record_etag, self.mine, self.takeover_at = etag, mine, takeover_at
+        self.charge_unconfirmed = False
         self.attempts, self.credits_charged = record.attempts, record.credits_charged
         self.provider_ref, self.angle, self.quality = dict(record.provider_ref), record.angle, record.quality
         if record.is_final:
@@ -73,10 +77,15 @@ class BatchImage:
         else:  # a claim: ask Car-Cutter about its URL (one without a URL can only be taken over)
             self.state, self.sealed_url, self.shown_url = WAITING, record.sealed_submitted_url, record.submitted_url
             self.submitted_at, self.resumed = record.claimed_at or time.time(), True
+            self.charge_unconfirmed = bool(record.sealed_submitted_url)
 
     def apply_status(self, status: ImageStatus) -> None:
         """A finished status moves the image on: final -> store the result, expired -> submit again, error ->
-        a billed failure. Anything else leaves it waiting."""
+        a billed failure. Anything else leaves it waiting. Only called with statuses Car-Cutter knows."""
+        if self.charge_unconfirmed:
+            self.charge_unconfirmed = False
+            self.credits_charged += 1
+            self.credits_this_run += 1 if self.mine else 0
         self.status, self.phase, self.angle, self.quality = status.status, status.phase, status.angle, status.quality
         self.provider_ref.update({key: value for key, value in status.details.items() if key.endswith("id")})
         if not status.finished:
