@@ -80,7 +80,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     :param group_by_vehicle: one vehicle per submission, so Car-Cutter files each image under its vehicle;
         False packs up to 60 images of any vehicles per request (fewer requests, no vehicle assignment).
     :param presign_expires: lifetime (s) of presigned source URLs; keep it above the expected processing time.
-    :param poll_interval / max_poll_interval / first_poll_delay: status polling, in seconds.
+    :param poll_interval / max_poll_interval / first_poll_delay: status polling, in seconds (a deferred batch's
+        first status call waits at least `DEFERRAL_SETTLE_SECONDS`).
     :param timeout: how long to wait for Car-Cutter in all; what is not finished by then stays claimed and a
         rerun resumes it.
     """
