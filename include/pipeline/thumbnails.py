@@ -100,10 +100,15 @@ class ThumbnailCache:
         return f"{self.prefix}/{digest}.json"
 
     def _get(self, key: str) -> dict[str, str] | None:
+        """The cached thumbnails, or None when missing or not a cache object (then they are made again)."""
         try:
-            return json.loads(self.s3_client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-        except self.s3_client.exceptions.NoSuchKey:
+            cached = json.loads(self.s3_client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except (self.s3_client.exceptions.NoSuchKey, ValueError):
             return None
+        valid = isinstance(cached, dict) and all(
+            isinstance(uri, str) and uri.startswith("data:image/") for uri in cached.values()
+        )
+        return cached if valid else None
 
     def _put(self, key: str, thumbnails: dict[str, str]) -> None:
         body = json.dumps(thumbnails).encode()

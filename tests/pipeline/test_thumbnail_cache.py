@@ -31,3 +31,14 @@ def test_an_unchanged_vehicle_is_read_from_the_cache(moto_s3, s3_client, bucket)
     again = cache.thumbnails([changed], policy)
     assert set(again) == {"V1/1/before"}  # read again, and the deleted photo is an empty cell
     assert len(cached_objects(s3_client, bucket)) == 1  # an incomplete vehicle is not cached
+
+
+def test_a_damaged_cache_object_is_made_again(moto_s3, s3_client, bucket):
+    s3_client.put_object(Bucket=bucket, Key="photos/V2/0.jpg", Body=car_photo(3, (400, 300)))
+    vehicle = [WantedThumbnail("V2/0/before", f"s3://{bucket}/photos/V2/0.jpg", "etag-0")]
+    cache, policy = ThumbnailCache(s3_client, bucket, PREFIX), SourcePolicy.build(allowed_buckets=[bucket])
+    made = cache.thumbnails([vehicle], policy)
+    [key] = cached_objects(s3_client, bucket)
+    for damaged in (b"not json", b'{"V2/0/before": "javascript:alert(1)"}'):
+        s3_client.put_object(Bucket=bucket, Key=key, Body=damaged)
+        assert cache.thumbnails([vehicle], policy) == made
