@@ -318,6 +318,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         )  # fmt: skip
         for image, status in zip(chunk, statuses, strict=True):
             image.submitted()
+            # Car-Cutter took it: a status saying "unknown" soon after is lag, not a lost call; only a claim that
+            # stays unknown for a whole lease is submitted again
+            image.takeover_at = time.time() + float(self.claim_lease_seconds)
             if status.status is None:  # maybe billed; the claim holds the URL, so the status endpoint will tell
                 self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
 
