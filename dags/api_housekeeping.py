@@ -17,11 +17,11 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from carcutter.hooks.carcutter import CarCutterHook
-from clippingmagic.operators.account import ClippingMagicAccountOperator
-from clippingmagic.operators.delete import ClippingMagicDeleteOperator
 from include.dag_defaults import task_defaults
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
+from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
+from vehicle_photos.clippingmagic.operators.account import ClippingMagicAccountOperator
+from vehicle_photos.clippingmagic.operators.delete import ClippingMagicDeleteOperator
 
 
 @dag(

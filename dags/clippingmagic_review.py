@@ -20,12 +20,12 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag
 
-from clippingmagic.operators.delete import ClippingMagicDeleteOperator
-from clippingmagic.operators.download import ClippingMagicDownloadOperator
-from clippingmagic.operators.review import ClippingMagicUploadForReviewOperator
-from clippingmagic.sensors.result import ClippingMagicResultSensor
 from include.dag_defaults import task_defaults
 from include.pools import CLIPPINGMAGIC_POOL
+from vehicle_photos.clippingmagic.operators.delete import ClippingMagicDeleteOperator
+from vehicle_photos.clippingmagic.operators.download import ClippingMagicDownloadOperator
+from vehicle_photos.clippingmagic.operators.review import ClippingMagicUploadForReviewOperator
+from vehicle_photos.clippingmagic.sensors.result import ClippingMagicResultSensor
 
 
 @dag(

@@ -20,17 +20,20 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from carcutter.operators.annotations import CarCutterSetAnnotationsOperator
-from carcutter.operators.features import CarCutterSetFeaturesOperator
-from carcutter.operators.process_images import CarCutterProcessImagesOperator
-from carcutter.operators.vehicles import CarCutterDeleteVehiclesOperator, CarCutterRegisterVehiclesOperator
-from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from include.dag_defaults import task_defaults
 from include.pipeline import run_tasks
 from include.pipeline.listings_wait import ListingFilesSensor
 from include.pipeline.params import vehicle_listings_params
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
-from run_report import RunReportOperator
+from vehicle_photos.carcutter.operators.annotations import CarCutterSetAnnotationsOperator
+from vehicle_photos.carcutter.operators.features import CarCutterSetFeaturesOperator
+from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
+from vehicle_photos.carcutter.operators.vehicles import (
+    CarCutterDeleteVehiclesOperator,
+    CarCutterRegisterVehiclesOperator,
+)
+from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
+from vehicle_photos.run_report import RunReportOperator
 
 ARCHIVE = Asset(name="vehicle_photos_archive", uri="s3://vehicle-photos/archive/")
 minutes = pendulum.duration

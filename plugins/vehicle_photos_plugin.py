@@ -4,8 +4,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from run_report import RunReportLink
-from run_report.links import REPORT_APP_PREFIX
+from vehicle_photos.run_report import RunReportLink
+from vehicle_photos.run_report.links import REPORT_APP_PREFIX
 
 
 class VehiclePhotosPlugin(AirflowPlugin):
@@ -16,6 +16,6 @@ class VehiclePhotosPlugin(AirflowPlugin):
     def fastapi_apps(self) -> list[dict[str, Any]]:
         """Imported when asked for, i.e. by the api-server: every task process loads the plugins as well, and
         importing Airflow's API modules there would cost each task more than a second."""
-        from run_report.app import app
+        from vehicle_photos.run_report.app import app
 
         return [{"app": app, "url_prefix": REPORT_APP_PREFIX, "name": "Run report"}]

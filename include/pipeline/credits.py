@@ -9,8 +9,8 @@ result's credit, so by default each extra output is counted as one more credit
 
 from __future__ import annotations
 
-from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from include.pipeline.settings import PipelineSettings
+from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 
 
 def estimate_credits(images_to_process: dict[str, int], settings: PipelineSettings) -> dict[str, int]:

@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from carcutter.operators.process_images import CarCutterProcessImagesOperator
-from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
-from image_common.fetch import SourceFetchError, guarded_session, head_url
-from image_common.identity import http_identity, s3_identities
-from image_common.policy import SourceNotAllowedError, SourcePolicy
-from image_common.record_index import RecordIndex
-from image_common.record_store import ImageRecordStore
-from image_common.records import options_digest
-from image_common.results import REFUSED, ImageResult
-from image_common.sources import ImageSource, InvalidSourceError
 from include.pipeline.plan import PlannedImage
 from include.pipeline.settings import PipelineSettings
+from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
+from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
+from vehicle_photos.image_common.fetch import SourceFetchError, guarded_session, head_url
+from vehicle_photos.image_common.identity import http_identity, s3_identities
+from vehicle_photos.image_common.policy import SourceNotAllowedError, SourcePolicy
+from vehicle_photos.image_common.record_index import RecordIndex
+from vehicle_photos.image_common.record_store import ImageRecordStore
+from vehicle_photos.image_common.records import options_digest
+from vehicle_photos.image_common.results import REFUSED, ImageResult
+from vehicle_photos.image_common.sources import ImageSource, InvalidSourceError
 
 HEAD_DEADLINE_SECONDS = 15.0
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from image_common.results import ImageResult
 from include.pipeline.plan import PlannedImage
+from vehicle_photos.image_common.results import ImageResult
 
 MISSING = "missing"  # planned, but no task reported on it (its task failed before writing its results)
 

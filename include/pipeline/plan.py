@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from image_common.urls import redact_url
 from include.listings.schema import ListingImage, VehicleListing
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.vehicle_state import digest_of
+from vehicle_photos.image_common.urls import redact_url
 
 PROVIDERS = ("carcutter", "clippingmagic")
 

@@ -18,8 +18,6 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from image_common.items import put_bytes, put_json
-from image_common.results import results_jsonl
 from include.listings.validate import validate_listing_files
 from include.pipeline.credits import estimate_credits
 from include.pipeline.known_images import find_known_images
@@ -36,6 +34,8 @@ from include.pipeline.plan import (
 )
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.vehicle_state import AppliedVehicleState, digest_of
+from vehicle_photos.image_common.items import put_bytes, put_json
+from vehicle_photos.image_common.results import results_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def _distinct_counts(identities: dict[tuple[str, str, str], str | None], images:
 def _check_clippingmagic_balance(needed: int) -> None:
     if not needed:
         return
-    from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+    from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
 
     credits = int(ClippingMagicHook().get_account().get("credits", 0))
     if credits < needed:

@@ -12,10 +12,6 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from image_common.items import put_bytes, put_json, read_results
-from image_common.record_index import RecordIndex
-from image_common.record_store import ImageRecordStore
-from image_common.results import REFUSED, ImageResult
 from include.pipeline.known_images import source_policy
 from include.pipeline.listing_files import ListingObject, archive_listing_files
 from include.pipeline.manifest import ManifestRow, build_manifest, manifest_json, manifest_parquet, summarize
@@ -25,6 +21,10 @@ from include.pipeline.report import render_report, shown_vehicles, thumbnail_nam
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.thumbnails import ThumbnailCache, WantedThumbnail
 from include.pipeline.vehicle_state import AppliedVehicleState
+from vehicle_photos.image_common.items import put_bytes, put_json, read_results
+from vehicle_photos.image_common.record_index import RecordIndex
+from vehicle_photos.image_common.record_store import ImageRecordStore
+from vehicle_photos.image_common.results import REFUSED, ImageResult
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.pipeline.settings import PipelineSettings, settings_for_run
-from run_report import REPORT_URI_XCOM_KEY
+from vehicle_photos.run_report import REPORT_URI_XCOM_KEY
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
-from image_common.policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from vehicle_photos.image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
+from vehicle_photos.image_common.policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 DEFAULT_CLIPPINGMAGIC_ANGLES = ("interior", "detail")
 CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")

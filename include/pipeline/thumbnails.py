@@ -19,11 +19,11 @@ from typing import Any
 
 from PIL import Image
 
-from image_common.fetch import fetch_s3, fetch_url, guarded_session
-from image_common.inspection import read_header
-from image_common.policy import SourcePolicy
-from image_common.sources import ImageSource
-from image_common.urls import redact_url
+from vehicle_photos.image_common.fetch import fetch_s3, fetch_url, guarded_session
+from vehicle_photos.image_common.inspection import read_header
+from vehicle_photos.image_common.policy import SourcePolicy
+from vehicle_photos.image_common.sources import ImageSource
+from vehicle_photos.image_common.urls import redact_url
 
 THUMBNAIL_SIZE = (220, 165)
 LARGE_DECODE_PIXELS = 16_000_000

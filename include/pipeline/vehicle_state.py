@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from image_common.segmented_index import SegmentedIndex
+from vehicle_photos.image_common.segmented_index import SegmentedIndex
 
 ASPECTS = ("register", "features", "hotspots", "deleted")
 

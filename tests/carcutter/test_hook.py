@@ -14,7 +14,9 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from carcutter.exceptions import (
+from tests.carcutter.conftest import CONN_ID, connection_json, counts, presign
+from tests.photos import car_photo, overlay_png
+from vehicle_photos.carcutter.exceptions import (
     AuthError,
     BadRequestError,
     ConfigError,
@@ -26,12 +28,10 @@ from carcutter.exceptions import (
     TransportError,
     error_from_response,
 )
-from carcutter.hooks.carcutter import CarCutterHook, decode_sync_result
-from carcutter.utils import paths
-from carcutter.utils.connection import CarCutterSettings
-from carcutter.utils.statuses import chunk_for_status, status_query
-from tests.carcutter.conftest import CONN_ID, connection_json, counts, presign
-from tests.photos import car_photo, overlay_png
+from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook, decode_sync_result
+from vehicle_photos.carcutter.utils import paths
+from vehicle_photos.carcutter.utils.connection import CarCutterSettings
+from vehicle_photos.carcutter.utils.statuses import chunk_for_status, status_query
 
 
 def wait_final(hook: CarCutterHook, urls: list[str]) -> None:

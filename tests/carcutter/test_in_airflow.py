@@ -21,7 +21,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG
 
-from carcutter.operators.process_images import CarCutterProcessImagesOperator
+from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
 
 with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
     CarCutterProcessImagesOperator(task_id="process", **json.loads({arguments!r}))

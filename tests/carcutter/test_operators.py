@@ -7,14 +7,17 @@ import asyncio
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
-from carcutter.hooks.carcutter import CarCutterHook
-from carcutter.operators.annotations import CarCutterSetAnnotationsOperator
-from carcutter.operators.features import CarCutterSetFeaturesOperator
-from carcutter.operators.process_images import CarCutterProcessImagesOperator
-from carcutter.operators.single_segment import CarCutterSingleSegmentOperator
-from carcutter.operators.vehicles import CarCutterDeleteVehiclesOperator, CarCutterRegisterVehiclesOperator
-from carcutter.sensors.image_status import CarCutterImageStatusSensor
 from tests.carcutter.conftest import CONN_ID, counts, presign
+from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
+from vehicle_photos.carcutter.operators.annotations import CarCutterSetAnnotationsOperator
+from vehicle_photos.carcutter.operators.features import CarCutterSetFeaturesOperator
+from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
+from vehicle_photos.carcutter.operators.single_segment import CarCutterSingleSegmentOperator
+from vehicle_photos.carcutter.operators.vehicles import (
+    CarCutterDeleteVehiclesOperator,
+    CarCutterRegisterVehiclesOperator,
+)
+from vehicle_photos.carcutter.sensors.image_status import CarCutterImageStatusSensor
 
 FEATURES = [
     {"title": "Navigation", "icon": "nav", "type": "text", "description": "Built-in navigation"},

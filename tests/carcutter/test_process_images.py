@@ -12,15 +12,15 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from carcutter.operators.process_images import CarCutterProcessImagesOperator
-from image_common.identity import s3_identity
-from image_common.record_index import RecordIndex
-from image_common.record_store import ImageRecordStore
-from image_common.records import CLAIMED, ImageRecord, options_digest
-from image_common.sealed import seal, unseal
-from image_common.urls import redact_url
 from tests.carcutter.conftest import CONN_ID, counts, presign
 from tests.image_server import Answer
+from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
+from vehicle_photos.image_common.identity import s3_identity
+from vehicle_photos.image_common.record_index import RecordIndex
+from vehicle_photos.image_common.record_store import ImageRecordStore
+from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest
+from vehicle_photos.image_common.sealed import seal, unseal
+from vehicle_photos.image_common.urls import redact_url
 
 ASYNC_CALLS = ("asyncSubmit", "asyncStatus", "asyncResult")
 OPTIONS = {"cut_type": "complete"}

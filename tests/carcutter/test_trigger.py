@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from carcutter.hooks.carcutter import CarCutterHook
-from carcutter.triggers.batch_status import CarCutterBatchStatusTrigger
-from carcutter.utils.statuses import ImageStatus
 from tests.carcutter.conftest import CONN_ID, connection_json, counts, presign
+from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
+from vehicle_photos.carcutter.triggers.batch_status import CarCutterBatchStatusTrigger
+from vehicle_photos.carcutter.utils.statuses import ImageStatus
 
 
 def run_trigger(trigger: CarCutterBatchStatusTrigger) -> dict:

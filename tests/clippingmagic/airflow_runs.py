@@ -10,12 +10,12 @@ from typing import Any
 DAG_HEADER = """
 import pendulum
 from airflow.sdk import DAG, task
-from clippingmagic.operators.account import ClippingMagicAccountOperator
-from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
-from clippingmagic.operators.delete import ClippingMagicDeleteOperator
-from clippingmagic.operators.download import ClippingMagicDownloadOperator
-from clippingmagic.operators.review import ClippingMagicUploadForReviewOperator
-from clippingmagic.sensors.result import ClippingMagicResultSensor
+from vehicle_photos.clippingmagic.operators.account import ClippingMagicAccountOperator
+from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
+from vehicle_photos.clippingmagic.operators.delete import ClippingMagicDeleteOperator
+from vehicle_photos.clippingmagic.operators.download import ClippingMagicDownloadOperator
+from vehicle_photos.clippingmagic.operators.review import ClippingMagicUploadForReviewOperator
+from vehicle_photos.clippingmagic.sensors.result import ClippingMagicResultSensor
 
 START = pendulum.datetime(2025, 1, 1, tz="UTC")
 """

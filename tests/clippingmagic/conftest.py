@@ -63,8 +63,8 @@ def fast_conn(cm: StandIn, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str
 @pytest.fixture
 def hook_factory(fast_conn: Callable[..., str]) -> Callable[..., Any]:
     """A hook on a fast connection; keyword arguments named like retry rules go to the connection's extra."""
-    from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-    from clippingmagic.utils.retries import RetryRules
+    from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+    from vehicle_photos.clippingmagic.utils.retries import RetryRules
 
     def make(**kwargs: Any) -> ClippingMagicHook:
         rules = {name: kwargs.pop(name) for name in list(kwargs) if name in RetryRules.__dataclass_fields__}

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.operators.account import ClippingMagicAccountOperator
-from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
-from clippingmagic.operators.delete import ClippingMagicDeleteOperator
-from image_common.record_index import RecordIndex
-from image_common.record_store import ImageRecordStore
 from tests.clippingmagic.conftest import jpeg_bytes, put_images
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.clippingmagic.operators.account import ClippingMagicAccountOperator
+from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
+from vehicle_photos.clippingmagic.operators.delete import ClippingMagicDeleteOperator
+from vehicle_photos.image_common.record_index import RecordIndex
+from vehicle_photos.image_common.record_store import ImageRecordStore
 
 
 def test_the_account_operator_fails_below_the_threshold_or_warns(cm, fast_conn):

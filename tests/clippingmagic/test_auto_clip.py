@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
-from clippingmagic.utils.models import RESULT_FORMATS
-from clippingmagic.utils.upload_claims import upload_name
-from image_common.identity import s3_identities
-from image_common.record_store import ImageRecordStore
-from image_common.records import CLAIMED, ImageRecord, options_digest
-from image_common.results import parse_results_jsonl
-from image_common.sources import ImageSource
 from tests.clippingmagic.airflow_runs import run_dag, task_states, xcom
 from tests.clippingmagic.conftest import Answer, huge_canvas_png, jpeg_bytes, put_images
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
+from vehicle_photos.clippingmagic.utils.models import RESULT_FORMATS
+from vehicle_photos.clippingmagic.utils.upload_claims import upload_name
+from vehicle_photos.image_common.identity import s3_identities
+from vehicle_photos.image_common.record_store import ImageRecordStore
+from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest
+from vehicle_photos.image_common.results import parse_results_jsonl
+from vehicle_photos.image_common.sources import ImageSource
 
 KEYS = ["photos/V1/01-front.jpg", "photos/V1/02-rear.jpg", "photos/V2/01-interior.jpg"]
 PRODUCTION = ClippingMagicAutoClipOperator.record_options(test=False, outputs=RESULT_FORMATS)

@@ -10,11 +10,11 @@ import jsonschema
 import pytest
 from airflow.sdk import Connection
 
-from clippingmagic.exceptions import ConfigError
-from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.provider_info import CONNECTION_TYPE
-from clippingmagic.utils.connection import ClippingMagicSettings
-from clippingmagic.utils.retries import RetryRules
+from vehicle_photos.clippingmagic.exceptions import ConfigError
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.clippingmagic.provider_info import CONNECTION_TYPE
+from vehicle_photos.clippingmagic.utils.connection import ClippingMagicSettings
+from vehicle_photos.clippingmagic.utils.retries import RetryRules
 
 
 def settings(host: str | None = None, schema: str | None = None, port: int | None = None, **extra: object):

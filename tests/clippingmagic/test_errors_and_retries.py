@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from clippingmagic.exceptions import (
+from tests.clippingmagic.conftest import SleepRecorder, jpeg_bytes, use_connection
+from vehicle_photos.clippingmagic.exceptions import (
     ApiError,
     AuthError,
     BadRequestError,
@@ -20,9 +21,8 @@ from clippingmagic.exceptions import (
     RateLimitedError,
     ServerError,
 )
-from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.utils.models import ALPHA_MASK_PNG, CLIPPING_PATH_SVG
-from tests.clippingmagic.conftest import SleepRecorder, jpeg_bytes, use_connection
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.clippingmagic.utils.models import ALPHA_MASK_PNG, CLIPPING_PATH_SVG
 
 BASE = 0.05
 

@@ -11,10 +11,10 @@ import time
 import pytest
 from PIL import Image
 
-from clippingmagic.utils.images import MAX_UPLOAD_PIXELS, PixelBudget, prepared_image, shrunk_size
-from clippingmagic.utils.models import ALPHA_MASK_PNG, CLIPPING_PATH_SVG, RESULT
-from image_common.inspection import UnusableImageError
 from tests.clippingmagic.conftest import huge_canvas_png, jpeg_bytes
+from vehicle_photos.clippingmagic.utils.images import MAX_UPLOAD_PIXELS, PixelBudget, prepared_image, shrunk_size
+from vehicle_photos.clippingmagic.utils.models import ALPHA_MASK_PNG, CLIPPING_PATH_SVG, RESULT
+from vehicle_photos.image_common.inspection import UnusableImageError
 
 
 def test_upload_accepts_a_path_bytes_and_a_stream(hook_factory, cm, tmp_path):

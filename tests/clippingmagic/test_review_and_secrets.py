@@ -8,16 +8,16 @@ import time
 
 import requests
 
-from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.operators.review import ClippingMagicUploadForReviewOperator
-from clippingmagic.utils.editor_secret import decrypt_image_secret
-from clippingmagic.utils.upload_claims import upload_name
-from image_common.identity import s3_identities
-from image_common.record_store import ImageRecordStore
-from image_common.records import CLAIMED, ImageRecord, options_digest
-from image_common.sources import ImageSource
 from tests.clippingmagic.airflow_runs import run_dag, run_supervised, task_states, xcom
 from tests.clippingmagic.conftest import jpeg_bytes, person_edits_when, put_images
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.clippingmagic.operators.review import ClippingMagicUploadForReviewOperator
+from vehicle_photos.clippingmagic.utils.editor_secret import decrypt_image_secret
+from vehicle_photos.clippingmagic.utils.upload_claims import upload_name
+from vehicle_photos.image_common.identity import s3_identities
+from vehicle_photos.image_common.record_store import ImageRecordStore
+from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest
+from vehicle_photos.image_common.sources import ImageSource
 
 KEYS = ["photos/V5/3_interior.jpg", "photos/V5/4_detail.jpg"]
 
@@ -93,7 +93,7 @@ def test_secrets_never_reach_the_task_log_or_xcom(airflow_home, cm, s3_client, b
         @task
         def careless_logging(uploaded):
             import logging
-            from clippingmagic.hooks.clippingmagic import ClippingMagicHook
+            from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
             hook = ClippingMagicHook()
             image = hook.get_image(uploaded[0]["id"])
             logging.getLogger("airflow.task").info(

@@ -7,9 +7,9 @@ import time
 
 from airflow.sdk.module_loading import import_string
 
-from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from clippingmagic.triggers.result import ClippingMagicResultTrigger
 from tests.clippingmagic.conftest import jpeg_bytes
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.clippingmagic.triggers.result import ClippingMagicResultTrigger
 
 
 def first_event(trigger: ClippingMagicResultTrigger) -> dict:

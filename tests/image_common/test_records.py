@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from image_common.claims import ClaimHolder
-from image_common.record_index import RecordIndex
-from image_common.record_store import ImageRecordStore, RecordChangedError
-from image_common.records import CLAIMED, FINAL, ImageRecord, output_key
-from image_common.sealed import seal, unseal
+from vehicle_photos.image_common.claims import ClaimHolder
+from vehicle_photos.image_common.record_index import RecordIndex
+from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError
+from vehicle_photos.image_common.records import CLAIMED, FINAL, ImageRecord, output_key
+from vehicle_photos.image_common.sealed import seal, unseal
 
 
 def claim(identity: str = "s3://b/k.jpg#etag=1", owner: str = "dag/run/task/-1") -> ImageRecord:

@@ -9,12 +9,12 @@ import socket
 
 import pytest
 
-from image_common.fetch import SourceFetchError, fetch_url, guarded_session, head_url
-from image_common.inspection import UnusableImageError, inspect_file, inspect_image
-from image_common.policy import SourceNotAllowedError, SourcePolicy
-from image_common.sources import ImageItem, ImageSource, InvalidSourceError
 from tests.image_server import Answer
 from tests.photos import car_photo, png_claiming
+from vehicle_photos.image_common.fetch import SourceFetchError, fetch_url, guarded_session, head_url
+from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_image
+from vehicle_photos.image_common.policy import SourceNotAllowedError, SourcePolicy
+from vehicle_photos.image_common.sources import ImageItem, ImageSource, InvalidSourceError
 
 LOOPBACK = ["127.0.0.1/32"]
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from PIL import Image
 
-from clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from image_common.record_index import RecordIndex
-from image_common.record_store import ImageRecordStore
-from image_common.records import FINAL, ImageRecord
 from tests.clippingmagic.airflow_runs import task_states, xcom
 from tests.clippingmagic.conftest import jpeg_bytes, person_edits_when
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.image_common.record_index import RecordIndex
+from vehicle_photos.image_common.record_store import ImageRecordStore
+from vehicle_photos.image_common.records import FINAL, ImageRecord
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 

@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import pytest
 
-from image_common.results import ImageResult
 from include.listings.schema import VehicleListing
 from include.pipeline.manifest import build_manifest, manifest_json, manifest_parquet, summarize
 from include.pipeline.plan import batches, plan_images, select_vehicles, vehicle_work
@@ -16,6 +15,7 @@ from include.pipeline.settings import PipelineSettings
 from include.pipeline.thumbnails import thumbnail_data_uri
 from include.pipeline.vehicle_state import digest_of
 from tests.photos import car_photo
+from vehicle_photos.image_common.results import ImageResult
 
 VINS = ["1HGCM82633A004352", "WVWZZZ1JZXW000001", "JH4KA8260MC000000"]
 

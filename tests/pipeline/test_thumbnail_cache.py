@@ -3,9 +3,9 @@ picture is read again, and a vehicle with an unreadable image is never cached.""
 
 from __future__ import annotations
 
-from image_common.policy import SourcePolicy
 from include.pipeline.thumbnails import ThumbnailCache, WantedThumbnail
 from tests.photos import car_photo
+from vehicle_photos.image_common.policy import SourcePolicy
 
 PREFIX = "reports/_thumbnails"
 

@@ -43,7 +43,7 @@ def sample(tmp_path, local_stack, bucket):
 def test_pipeline_end_to_end_and_rerun_charges_nothing(
     airflow_home, sample, bucket, s3_client, carcutter_server, clippingmagic_server, tmp_path
 ):
-    from carcutter.hooks.carcutter import CarCutterHook
+    from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
 
     hook = CarCutterHook()
     sold = [row for row in sample.rows if row["listing_status"] != "active"]
@@ -128,7 +128,7 @@ def report_link_in_ui() -> str:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from run_report import RunReportLink
+    from vehicle_photos.run_report import RunReportLink
 
     with create_session() as session:
         stored = session.scalars(

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi import HTTPException
 
-from run_report.app import allowed_report_location
-from run_report.links import report_page_url
+from vehicle_photos.run_report.app import allowed_report_location
+from vehicle_photos.run_report.links import report_page_url
 
 RUN_ID = "manual__2026-11-02T00:00:00+00:00"
 

@@ -1,7 +1,7 @@
 """Every Car-Cutter path the stand-in serves, in one place (docs/car-cutter-api.md).
 
 The annotation paths are not published: they are guesses (`dev/standins/guesses.py`) after the feature
-operations' pattern, and the client keeps an identical copy in `plugins/carcutter/hooks/paths.py`.
+operations' pattern, and the client keeps an identical copy in `plugins/vehicle_photos/carcutter/hooks/paths.py`.
 """
 
 from dev.standins import guesses

@@ -1,0 +1,547 @@
+"""`CarCutterProcessImagesOperator`: a batch of images through Car-Cutter's asynchronous API, never billed twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from functools import cached_property
+from itertools import groupby
+from typing import Any
+
+from airflow.sdk import Context, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from boto3.s3.transfer import TransferConfig
+
+from vehicle_photos.carcutter.exceptions import ApiError, BadRequestError, CreditsError, ExpiredError, NotFoundError
+from vehicle_photos.carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH, CarCutterHook
+from vehicle_photos.carcutter.triggers.batch_status import ERROR, CarCutterBatchStatusTrigger, read_statuses
+from vehicle_photos.carcutter.utils import paths
+from vehicle_photos.carcutter.utils.batch import (
+    BILLED_FAILURE,
+    CLAIMED,
+    DONE,
+    NEW,
+    NOT_SENT,
+    READY,
+    TIMED_OUT,
+    WAITING,
+    Batch,
+    BatchImage,
+)
+from vehicle_photos.carcutter.utils.statuses import RETAKE, ImageStatus
+from vehicle_photos.image_common.batch_operator import ImageBatchOperator
+from vehicle_photos.image_common.claims import ClaimHolder
+from vehicle_photos.image_common.fetch import SourceFetchError, fetch_url
+from vehicle_photos.image_common.identity import content_identity
+from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_s3_image
+from vehicle_photos.image_common.items import put_json
+from vehicle_photos.image_common.policy import SourceNotAllowedError
+from vehicle_photos.image_common.record_store import RecordChangedError, StoredRecord
+from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
+from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
+from vehicle_photos.image_common.records import ImageRecord, options_digest
+from vehicle_photos.image_common.results import SKIPPED, ImageResult
+from vehicle_photos.image_common.sealed import seal, unseal
+from vehicle_photos.image_common.sources import ImageItem, ImageSource
+from vehicle_photos.image_common.urls import redact_url
+
+SUBMIT_CONCURRENCY = 4  # submission requests in flight; few, so images are submitted roughly in order
+MAX_CLAIM_ATTEMPTS = 4  # claims of one image whose submission Car-Cutter never received, before giving up
+# A trigger that fires within a few seconds of the deferral can have the resumed task failed by the scheduler
+# (apache/airflow#72716, open in 3.3); the first status call of a deferred batch waits at least this long.
+DEFERRAL_SETTLE_SECONDS = 5.0
+RECHECK_UNKNOWN_POLLS = 5  # poll intervals a tracked URL may stay unknown to Car-Cutter before its record is reread
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+_STREAMED_UPLOAD = TransferConfig(use_threads=False)  # the download threads already run in parallel
+
+
+class CarCutterProcessImagesOperator(ImageBatchOperator):
+    """Cut a batch of vehicle photos with Car-Cutter's asynchronous API and store the results in S3.
+
+    Every image is inspected first (an HTML page, an empty or truncated file, too many pixels: refused, never
+    billed). Before it is submitted, its record is created in S3 as a claim holding the exact URL about to be
+    sent (sealed); only the writer that creates the claim submits. A claim found in place is resumed by asking
+    Car-Cutter about its URL, never by submitting again; a final record is reused. Submissions carry up to 60
+    URLs of one vehicle. The task then defers to ONE trigger for the whole batch (its state in S3), streams
+    every finished result to `s3://<dest_bucket>/<dest_prefix>/<vehicle_id>/carcutter/<name>-<digest>.<ext>`
+    and marks the record final. An expired result is submitted once more. A 402 (credits exceeded) stops
+    submitting; what was submitted is still awaited and stored, then the task fails without retry.
+
+    Returns `ImageBatchOperator.publish`'s value: counts and `results_uri`, or the `ImageResult` rows.
+
+    :param cut_type / guideline_id / location_id / processing_speed / retouching_accuracy / scene_id /
+        custom_json / webhook_url: the submission's fields (docs/car-cutter-api.md).
+    :param group_by_vehicle: one vehicle per submission, so Car-Cutter files each image under its vehicle;
+        False packs up to 60 images of any vehicles per request (fewer requests, no vehicle assignment).
+    :param presign_expires: lifetime (s) of presigned source URLs; keep it above the expected processing time.
+    :param poll_interval / max_poll_interval / first_poll_delay: status polling, in seconds (a deferred batch's
+        first status call waits at least `DEFERRAL_SETTLE_SECONDS`).
+    :param timeout: how long to wait for Car-Cutter in all; what is not finished by then stays claimed and a
+        rerun resumes it.
+    """
+
+    provider = "carcutter"
+    template_fields: Sequence[str] = (
+        *ImageBatchOperator.template_fields, "cut_type", "guideline_id", "location_id", "scene_id", "custom_json",
+        "webhook_url", "poll_interval", "first_poll_delay",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        cut_type: str | None = None,
+        guideline_id: str | None = None,
+        location_id: str | None = None,
+        processing_speed: str | None = None,
+        retouching_accuracy: str | None = None,
+        scene_id: str | None = None,
+        custom_json: str | None = None,
+        webhook_url: str | None = None,
+        group_by_vehicle: bool = True,
+        presign_expires: int = 6 * 3600,
+        poll_interval: float = 30.0,
+        max_poll_interval: float = 300.0,
+        first_poll_delay: float | None = None,
+        timeout: float = 3 * 3600,
+        max_url_length: int = DEFAULT_MAX_URL_LENGTH,
+        carcutter_conn_id: str = CarCutterHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cut_type = cut_type
+        self.guideline_id = guideline_id
+        self.location_id = location_id
+        self.processing_speed = processing_speed
+        self.retouching_accuracy = retouching_accuracy
+        self.scene_id = scene_id
+        self.custom_json = custom_json
+        self.webhook_url = webhook_url
+        self.group_by_vehicle = group_by_vehicle
+        self.presign_expires = presign_expires
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.first_poll_delay = first_poll_delay
+        self.timeout = timeout
+        self.max_url_length = max_url_length
+        self.carcutter_conn_id = carcutter_conn_id
+        self.deferrable = deferrable
+
+    @staticmethod
+    def record_options(
+        cut_type: str | None = None,
+        guideline_id: str | None = None,
+        location_id: str | None = None,
+        retouching_accuracy: str | None = None,
+        scene_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The options that change the result and so belong to an image's record key. The one place they
+        are decided: the pipeline's credit estimate calls this too."""
+        chosen = {"cut_type": cut_type, "guideline_id": guideline_id, "location_id": location_id,
+                  "retouching_accuracy": retouching_accuracy, "scene_id": scene_id}  # fmt: skip
+        return {name: value for name, value in chosen.items() if value not in (None, "")}
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.record_options(
+            self.cut_type, self.guideline_id, self.location_id, self.retouching_accuracy, self.scene_id
+        )
+
+    @cached_property
+    def hook(self) -> CarCutterHook:
+        return CarCutterHook(self.carcutter_conn_id, pool_maxsize=self.concurrency + 4)
+
+    # Task life cycle
+
+    def execute(self, context: Context) -> Any:
+        self.check_arguments()
+        if float(self.presign_expires) < float(self.timeout):
+            self.log.warning("presign_expires (%ss) is shorter than timeout (%ss)", self.presign_expires, self.timeout)
+        items, refused = self.read_batch()
+        items, unreadable = self.identify(items)
+        batch = Batch(images={}, inputs=[], refused=refused + unreadable, deadline=time.time() + float(self.timeout))
+        self._inspect(batch, items)
+        counts = {state: len(batch.in_state(state)) for state in (NEW, NOT_SENT)}
+        self.log.info(
+            "%d images: %d to claim, %d refused", len(batch.inputs) + len(batch.refused), counts[NEW],
+            counts[NOT_SENT] + len(batch.refused),
+        )  # fmt: skip
+        return self._advance(ClaimHolder.of(context), batch)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        if event["status"] == ERROR:
+            # The claims stay: a retry of this task resumes them by asking Car-Cutter, never by submitting again.
+            raise AirflowException(f"Car-Cutter status polling failed: {event['message']}")
+        batch, statuses = self._load_batch(event)
+        self._apply_statuses(batch, statuses, ClaimHolder.of(context))
+        return self._advance(ClaimHolder.of(context), batch)
+
+    def _advance(self, holder: ClaimHolder, batch: Batch) -> Any:
+        """Store, claim, submit and wait until nothing is left to do; defers while images are processing."""
+        while True:
+            self._store_results(batch, holder)
+            self._claim(batch, holder)
+            self._submit(batch)
+            if self._ask_about_resumed_claims(batch, holder):
+                continue
+            waiting = batch.in_state(WAITING)
+            if not waiting or time.time() >= batch.deadline:
+                return self._finish(batch, holder)
+            self.log.info("Waiting while Car-Cutter processes %d images", len(waiting))
+            trigger = self._trigger(batch, self._save_batch(batch))
+            if self.deferrable:
+                self.defer(
+                    trigger=trigger,
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=max(60.0, batch.deadline - time.time() + 600)),
+                )
+            event = asyncio.run(_first_event(trigger))
+            if event["status"] == ERROR:
+                raise AirflowException(f"Car-Cutter status polling failed: {event['message']}")
+            batch, statuses = self._load_batch(event)
+            self._apply_statuses(batch, statuses, holder)
+
+    # Steps
+
+    def _inspect(self, batch: Batch, items: list[ImageItem]) -> None:
+        """Identity (by content for http sources without validators) and a usable image, before any claim."""
+        distinct = list({item.source.uri: item for item in items}.values())
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            checked = dict(zip((item.source.uri for item in distinct), pool.map(self._check_source, distinct),
+                               strict=True))  # fmt: skip
+        for item in items:
+            identity, reason = checked[item.source.uri]
+            if reason is not None:
+                batch.refused.append(self.refusal(item, reason))
+                continue
+            digest = options_digest(identity, self.options)
+            batch.inputs.append((item.vehicle_id, item.name, str(item.source), digest))
+            if digest not in batch.images:
+                batch.images[digest] = BatchImage(
+                    source=item.source.uri, shown_source=str(item.source), vehicle_id=item.vehicle_id,
+                    name=item.name, identity=identity, digest=digest,
+                )  # fmt: skip
+
+    def _check_source(self, item: ImageItem) -> tuple[str, str | None]:
+        """(identity, None) for a usable image, or ("", the reason it is refused)."""
+        try:
+            if item.source.is_s3:
+                inspect_s3_image(self.s3_hook.conn, item.source, self.policy.max_pixels)
+                return item.identity or "", None
+            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+                fetched = fetch_url(self.web, item.source.uri, self.policy, spool)
+                inspect_file(spool, fetched.size, fetched.content_type, self.policy.max_pixels, str(item.source))
+            return item.identity or content_identity(fetched.sha256), None
+        except (UnusableImageError, SourceFetchError, SourceNotAllowedError) as error:
+            return "", str(error)
+
+    def _claim(self, batch: Batch, holder: ClaimHolder) -> None:
+        """Write a claim for every image to submit: a new record, or a conditional overwrite of the claim
+        being taken over. Losing the race means following the winner's record instead."""
+        todo = batch.in_state(NEW)
+        if batch.credits_exhausted:
+            for image in todo:
+                image.not_sent("not submitted: Car-Cutter credits are exhausted", SKIPPED)
+            return
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            list(pool.map(lambda image: self._claim_one(image, holder), todo))
+
+    def _claim_one(self, image: BatchImage, holder: ClaimHolder) -> None:
+        url = self._submission_url(image.source)
+        image.sealed_url, image.shown_url = seal(url), redact_url(url)
+        image.attempts += 1
+        image.charge_unconfirmed = False  # the claim we replace was never received, so never billed
+        claim = image.record(RECORD_CLAIMED, self.options, **holder.stamp())
+        if image.record_etag is None:
+            stored = self.records.create(claim)
+        else:
+            try:
+                stored = self.records.replace(self._held(image, claim), claim)
+            except RecordChangedError:
+                stored = None
+        if stored is not None:
+            image.state, image.mine, image.record_etag = CLAIMED, True, stored.etag
+            return
+        image.attempts -= 1
+        existing = self.records.get(self.provider, image.digest)
+        if existing is None:  # given back between our write and our read: try again next round
+            image.record_etag = None
+            return
+        self._follow(image, existing, holder)
+
+    def _submit(self, batch: Batch) -> None:
+        """Submit every claimed image, a few requests at a time. A 402 stops everything not yet sent (its
+        claims are given back); a refused request gives its claims back too (nothing was billed)."""
+        claimed = sorted(batch.in_state(CLAIMED), key=lambda image: image.vehicle_id)
+        if self.group_by_vehicle:
+            groups = [list(group) for _, group in groupby(claimed, key=lambda image: image.vehicle_id)]
+        else:
+            groups = [claimed] if claimed else []
+        chunks = [group[start : start + paths.MAX_IMAGES_PER_SUBMISSION] for group in groups
+                  for start in range(0, len(group), paths.MAX_IMAGES_PER_SUBMISSION)]  # fmt: skip
+
+        def submit(chunk: list[BatchImage]) -> None:
+            if batch.credits_exhausted:
+                self._give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
+                return
+            try:
+                self._submit_chunk(chunk)
+            except CreditsError as error:
+                batch.credits_exhausted = True
+                self.log.error("Stopping submissions: %s", error)
+                self._give_back(chunk, f"not submitted: {error}", SKIPPED)
+            except BadRequestError as error:
+                self._give_back(chunk, f"Car-Cutter refused the submission: {error}")
+            except ApiError as error:  # maybe sent: the claims stay and the status endpoint will tell
+                self.log.warning("submission of %d images failed (%s); asking for their status", len(chunk), error)
+                for image in chunk:
+                    image.state, image.submitted_at, image.resumed = WAITING, time.time(), True
+
+        with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
+            list(pool.map(submit, chunks))
+
+    def _submit_chunk(self, chunk: list[BatchImage]) -> None:
+        urls = [unseal(image.sealed_url or "") for image in chunk]
+        vehicle_ids = {image.vehicle_id for image in chunk}
+        statuses = self.hook.submit_images(
+            urls,
+            vehicle_id=vehicle_ids.pop() if len(vehicle_ids) == 1 else None,
+            cut_type=self.cut_type, guideline_id=self.guideline_id, location_id=self.location_id,
+            processing_speed=self.processing_speed, retouching_accuracy=self.retouching_accuracy,
+            scene_id=self.scene_id, custom_json=self.custom_json, webhook_url=self.webhook_url,
+        )  # fmt: skip
+        for image, status in zip(chunk, statuses, strict=True):
+            image.submitted()
+            # Car-Cutter took it: a status saying "unknown" soon after is lag, not a lost call; only a claim that
+            # stays unknown for a whole lease is submitted again
+            image.takeover_at = time.time() + float(self.claim_lease_seconds)
+            if status.status is None:  # maybe billed; the claim holds the URL, so the status endpoint will tell
+                self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
+
+    def _ask_about_resumed_claims(self, batch: Batch, holder: ClaimHolder) -> bool:
+        """Claims found in place (ours from an earlier try, or another run's) are asked about at once, so one
+        Car-Cutter never received is taken over now when it may be, instead of after a whole wait. Returns
+        whether anything changed."""
+        resumed = [image for image in batch.in_state(WAITING) if image.resumed]
+        if not resumed:
+            return False
+        for image in resumed:
+            image.resumed = False
+        asked = [image for image in resumed if image.sealed_url]
+        statuses = {s.image: s for s in self.hook.get_image_statuses([unseal(i.sealed_url or "") for i in asked])}
+        entries = {image.digest: _entry_of(statuses.get(unseal(image.sealed_url or ""))) for image in asked}
+        entries.update({image.digest: {"answered": True, "known": False} for image in resumed if not image.sealed_url})
+        self._apply_statuses(batch, entries, holder, only=resumed)
+        return any(image.state != WAITING for image in resumed)
+
+    def _apply_statuses(
+        self,
+        batch: Batch,
+        statuses: dict[str, dict[str, Any]],
+        holder: ClaimHolder,
+        only: list[BatchImage] | None = None,
+    ) -> None:
+        """What Car-Cutter said, image by image; a claim it never received is taken over once due."""
+        now = time.time()
+        for image in only if only is not None else batch.in_state(WAITING):
+            entry = statuses.get(image.digest) or {}
+            if entry.get("known"):
+                fields = {key: entry.get(key) for key in ("status", "phase", "angle", "quality")}
+                image.apply_status(ImageStatus(image="", details=entry.get("details") or {}, **fields))
+            elif entry.get("answered"):
+                self._recheck_unknown_claim(image, holder, due=now >= image.takeover_at)
+        if time.time() >= batch.deadline:
+            for image in batch.in_state(WAITING):
+                image.state = TIMED_OUT
+                image.error = f"not finished after {float(self.timeout):.0f} s; the claim stays and a rerun resumes it"
+
+    def _recheck_unknown_claim(self, image: BatchImage, holder: ClaimHolder, due: bool) -> None:
+        """Car-Cutter does not know the claimed URL, so its record says what happened: given back (claim it),
+        changed (a retry or another run took the claim over with a new URL: follow that), or unchanged (once
+        `due`, submit it ourselves if the claim is ours or stale, by conditional overwrite)."""
+        existing = self.records.get(self.provider, image.digest)
+        if existing is None:
+            image.state, image.record_etag = NEW, None
+        elif existing.etag != image.record_etag:
+            self._follow(image, existing, holder)
+        elif not due:
+            return
+        elif image.attempts >= MAX_CLAIM_ATTEMPTS:
+            image.state = TIMED_OUT
+            image.error = f"Car-Cutter never received it after {image.attempts} attempts; the claim stays"
+        elif holder.may_take_over(existing.record, float(self.claim_lease_seconds)):
+            self.log.warning("taking over the claim of %s: Car-Cutter never received it", image.shown_source)
+            image.state = NEW
+
+    def _store_results(self, batch: Batch, holder: ClaimHolder) -> None:
+        """Stream every finished result into S3 (bounded), then mark its record final."""
+        ready = batch.in_state(READY)
+        if not ready:
+            return
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            list(pool.map(lambda image: self._store_one(image, holder), ready))
+        self.log.info("Stored %d results under s3://%s/%s/", len(ready), self.dest_bucket, self.dest_prefix)
+
+    def _store_one(self, image: BatchImage, holder: ClaimHolder) -> None:
+        if not image.mine:  # another task's claim: it may have stored the result already
+            existing = self.records.get(self.provider, image.digest)
+            if existing is not None and existing.record.is_final:
+                self._follow(image, existing, holder)
+                return
+        try:
+            with self.hook.open_result(unseal(image.sealed_url or "")) as response:
+                content_type = response.headers.get("Content-Type", "image/jpeg").split(";")[0].strip().lower()
+                key = self.output_key(_item_of(image), image.digest, _EXTENSIONS.get(content_type, ".jpg"))
+                self.s3_hook.conn.upload_fileobj(
+                    response.raw, self.dest_bucket, key, ExtraArgs={"ContentType": content_type},
+                    Config=_STREAMED_UPLOAD,
+                )  # fmt: skip
+        except ExpiredError:
+            image.expired()
+            return
+        except NotFoundError:  # final but not downloadable yet: ask again
+            image.state = WAITING
+            return
+        except Exception as error:  # the result stays at Car-Cutter: the claim stays and a rerun stores it
+            image.state = TIMED_OUT
+            image.error = f"storing the result failed ({type(error).__name__}: {error}); a rerun stores it"
+            return
+        image.outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
+        self._write_settled(image, image.final_record(self.options), holder)
+        image.state = DONE
+
+    def _write_settled(self, image: BatchImage, record: ImageRecord, holder: ClaimHolder) -> None:
+        """Replace the claim we read with a settled record; if it changed meanwhile, write over the latest
+        version unless it is settled already (then follow it)."""
+        for _ in range(3):
+            current = self._held(image, record) if image.record_etag else self.records.get(self.provider, image.digest)
+            if current is None:
+                stored = self.records.create(record)
+                if stored is not None:
+                    image.record_etag = stored.etag
+                    return
+                continue
+            if current.record.is_settled and current.etag != image.record_etag:
+                self._follow(image, current, holder)
+                return
+            try:
+                image.record_etag = self.records.replace(current, record).etag
+                return
+            except RecordChangedError:
+                image.record_etag = None
+        raise AirflowException(f"the record of {image.shown_source} keeps changing under this task")
+
+    def _finish(self, batch: Batch, holder: ClaimHolder) -> Any:
+        for image in batch.in_state(BILLED_FAILURE):
+            if not image.reused:
+                self._write_settled(image, image.record(RECORD_FAILED, self.options), holder)
+        results = batch.results()
+        _warn_about_retakes(self.log, results)
+        # reused ones too: a record found final in place may be missing from the index (a try that died first)
+        finished = [image.final_record(self.options) for image in batch.in_state(DONE)]
+        returned = self.publish(results, finished)
+        if batch.credits_exhausted:
+            done = sum(1 for result in results if result.status == "final")
+            raise AirflowFailException(
+                f"Car-Cutter credits are exhausted (402): {done} images stored, the rest not submitted. Everything "
+                "done so far is recorded in the results and the image records; buy credits and rerun to continue."
+            )
+        self.raise_for_failures(results)
+        return returned
+
+    # Helpers
+
+    def _follow(self, image: BatchImage, stored: StoredRecord, holder: ClaimHolder) -> None:
+        takeover_at = time.time() if holder.owns(stored.record) else (
+            (stored.record.claimed_at or 0.0) + float(self.claim_lease_seconds)
+        )  # fmt: skip
+        image.follow(stored.record, stored.etag, holder.owns(stored.record), takeover_at)
+
+    def _held(self, image: BatchImage, record: ImageRecord) -> StoredRecord:
+        return StoredRecord(record, image.record_etag or "")
+
+    def _give_back(self, images: Iterable[BatchImage], reason: str, as_status: str = "refused") -> None:
+        """Not submitted, so not billed: remove our claims so the next run simply tries again."""
+        for image in images:
+            if image.record_etag:
+                self.records.delete(StoredRecord(image.record(RECORD_CLAIMED, self.options), image.record_etag))
+            image.record_etag, image.mine = None, False
+            image.not_sent(reason, as_status)
+
+    def _submission_url(self, source: str) -> str:
+        """The URL Car-Cutter fetches: S3 objects are presigned, http(s) URLs pass through."""
+        if not source.startswith("s3://"):
+            return source
+        bucket, key = self.s3_hook.parse_s3_url(source)
+        return self.s3_hook.generate_presigned_url(
+            client_method="get_object", params={"Bucket": bucket, "Key": key}, expires_in=int(self.presign_expires)
+        )
+
+    def _trigger(self, batch: Batch, batch_uri: str) -> CarCutterBatchStatusTrigger:
+        now = time.time()
+        first_poll_delay = float(self.poll_interval if self.first_poll_delay in (None, "") else self.first_poll_delay)
+        if self.deferrable:
+            first_poll_delay = max(first_poll_delay, DEFERRAL_SETTLE_SECONDS)
+        return CarCutterBatchStatusTrigger(
+            batch_uri=batch_uri,
+            deadline=min(_next_takeover(batch), batch.deadline),
+            carcutter_conn_id=self.carcutter_conn_id,
+            aws_conn_id=self.aws_conn_id,
+            poll_interval=float(self.poll_interval),
+            max_poll_interval=float(self.max_poll_interval),
+            first_poll_at=now + first_poll_delay,
+            max_url_length=int(self.max_url_length),
+            recheck_unknown_after=RECHECK_UNKNOWN_POLLS * float(self.poll_interval),
+        )
+
+    def _save_batch(self, batch: Batch) -> str:
+        """The batch is kept in S3 while deferred, not in the metadata DB: it can hold thousands of images."""
+        uri = f"s3://{self.records.bucket}/{self.records.prefix}/_batches/{self.provider}/{uuid.uuid4().hex}.json"
+        return put_json(self.s3_hook, uri, batch.to_dict())
+
+    def _load_batch(self, event: dict[str, Any]) -> tuple[Batch, dict[str, dict[str, Any]]]:
+        """The batch and what the trigger learnt about it; both objects are removed once read."""
+        bucket, key = self.s3_hook.parse_s3_url(event["batch_uri"])
+        batch = Batch.from_dict(json.loads(self.s3_hook.read_key(key, bucket)))
+        statuses = read_statuses(self.s3_hook.conn, event["statuses_uri"])
+        self.s3_hook.conn.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": key}, {"Key": f"{key}.statuses.json"}], "Quiet": True}
+        )
+        return batch, statuses
+
+
+def _item_of(image: BatchImage) -> ImageItem:
+    return ImageItem(ImageSource(image.source), image.vehicle_id, image.name, image.identity)
+
+
+def _next_takeover(batch: Batch) -> float:
+    """When the trigger should hand back to the operator at the latest: the earliest claim that may be taken
+    over (if Car-Cutter does not know its URL), else never."""
+    waiting = [image.takeover_at for image in batch.in_state(WAITING) if image.takeover_at > time.time()]
+    return min(waiting, default=float("inf"))
+
+
+def _warn_about_retakes(log: Any, results: list[ImageResult]) -> None:
+    retakes = sorted({result.vehicle_id for result in results if result.quality == RETAKE})
+    if retakes:
+        shown = ", ".join(retakes[:10]) + (f" and {len(retakes) - 10} more" if len(retakes) > 10 else "")
+        log.warning("%d images need a retake (vehicles: %s)", sum(r.quality == RETAKE for r in results), shown)
+
+
+async def _first_event(trigger: CarCutterBatchStatusTrigger) -> dict[str, Any]:
+    async for event in trigger.run():
+        return event.payload
+    raise AirflowException("the status trigger ended without an event")
+
+
+def _entry_of(status: ImageStatus | None) -> dict[str, Any]:
+    """A status from the sync hook in the shape the trigger writes (see `batch_status._entry`)."""
+    if status is None or not status.known_to_service:
+        return {"answered": status is not None, "known": False}
+    return {**status.to_dict(), "answered": True, "known": True}

@@ -1,0 +1,107 @@
+"""Vehicle operators: register (create or update) and delete, for a batch of vehicles at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator, Context
+
+from vehicle_photos.carcutter.exceptions import NotFoundError
+from vehicle_photos.carcutter.hooks.carcutter import VEHICLE_FIELDS, CarCutterHook
+from vehicle_photos.image_common.items import load_list
+
+
+class _VehiclesOperator(BaseOperator):
+    template_fields: Sequence[str] = ("vehicles",)
+    outcomes: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        vehicles: Any,
+        carcutter_conn_id: str = CarCutterHook.default_conn_name,
+        aws_conn_id: str | None = "aws_default",
+        max_workers: int = 4,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vehicles = vehicles
+        self.carcutter_conn_id = carcutter_conn_id
+        self.aws_conn_id = aws_conn_id
+        self.max_workers = max_workers
+
+    def for_each_vehicle(self, change: Callable[[CarCutterHook, Any], tuple[str, str]]) -> dict[str, list[str]]:
+        """`change(hook, vehicle)` -> (outcome, vehicle id) for every vehicle, a few at a time."""
+        hook = CarCutterHook(self.carcutter_conn_id, pool_maxsize=self.max_workers)
+        vehicles = load_list(self.vehicles, S3Hook(aws_conn_id=self.aws_conn_id), "vehicles")
+        outcome: dict[str, list[str]] = {name: [] for name in self.outcomes}
+        with ThreadPoolExecutor(self.max_workers) as pool:
+            for name, vehicle_id in pool.map(lambda vehicle: change(hook, vehicle), vehicles):
+                outcome[name].append(vehicle_id)
+        self.log.info("%s: %s", type(self).__name__, {name: len(ids) for name, ids in outcome.items()})
+        return outcome
+
+
+class CarCutterRegisterVehiclesOperator(_VehiclesOperator):
+    """Make Car-Cutter know each vehicle with the given fields.
+
+    Submitting a vehicle again sets its status back to `new` (onto the shot list), so a vehicle that already
+    exists with the same fields is left alone: daily reruns change nothing.
+
+    :param vehicles: `[{"vehicle_id": "...", "vehicle_manufacturer": ..., "vehicle_model": ...,
+        "vehicle_color": ..., ...}]` with Car-Cutter's field names (other keys are ignored); inline, JSON text
+        or the `s3://` URI of a JSON list.
+    :return: `{"created": [ids], "updated": [ids], "unchanged": [ids]}`
+    """
+
+    outcomes = ("created", "updated", "unchanged")
+
+    def execute(self, context: Context) -> dict[str, list[str]]:
+        return self.for_each_vehicle(_register)
+
+
+class CarCutterDeleteVehiclesOperator(_VehiclesOperator):
+    """Delete vehicles from Car-Cutter with their features and their images' annotations.
+
+    :param vehicles: `[{"vehicle_id": "...", "image_ids": ["...", ...]}]` (image_ids: the images whose
+        annotations go too) or plain vehicle ids; inline, JSON text or an `s3://` URI. Vehicles Car-Cutter does
+        not know are skipped.
+    :return: `{"deleted": [ids], "not_found": [ids]}`
+    """
+
+    outcomes = ("deleted", "not_found")
+
+    def execute(self, context: Context) -> dict[str, list[str]]:
+        return self.for_each_vehicle(_delete)
+
+
+def _register(hook: CarCutterHook, vehicle: dict[str, Any]) -> tuple[str, str]:
+    vehicle_id = str(vehicle["vehicle_id"])
+    fields = {name: str(vehicle[name]) for name in VEHICLE_FIELDS if vehicle.get(name) not in (None, "")}
+    try:
+        existing = hook.get_vehicle(vehicle_id)
+    except NotFoundError:
+        existing = None
+    if existing and existing.get("app_status") != "deleted":
+        if all(existing.get(name) == value for name, value in fields.items()):
+            return "unchanged", vehicle_id
+        hook.submit_vehicle(vehicle_id, **fields)
+        return "updated", vehicle_id
+    hook.submit_vehicle(vehicle_id, **fields)
+    return "created", vehicle_id
+
+
+def _delete(hook: CarCutterHook, vehicle: dict[str, Any] | str) -> tuple[str, str]:
+    entry = vehicle if isinstance(vehicle, dict) else {"vehicle_id": vehicle}
+    vehicle_id = str(entry["vehicle_id"])
+    hook.delete_features(vehicle_id)
+    for image_id in entry.get("image_ids") or []:
+        hook.delete_annotations(str(image_id))
+    try:
+        hook.delete_vehicle(vehicle_id)
+    except NotFoundError:
+        return "not_found", vehicle_id
+    return "deleted", vehicle_id

@@ -1,0 +1,56 @@
+"""What a Car-Cutter connection means: base URL, token, timeouts and retry policy (both hooks read it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vehicle_photos.carcutter.exceptions import config_error
+from vehicle_photos.image_common.urls import api_base_url
+
+DEFAULT_BASE_URL = "https://api.car-cutter.com"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_RETRY_WAIT_MIN = 0.5
+DEFAULT_RETRY_WAIT_MAX = 30.0
+
+
+@dataclass(frozen=True)
+class CarCutterSettings:
+    base_url: str
+    token: str = field(repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_wait_min: float = DEFAULT_RETRY_WAIT_MIN
+    retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
+    customer: str | None = None
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> CarCutterSettings:
+        """Token in the password, host (a URL or a host name, with the connection's port), options in the
+        extra: `timeout`, `max_retries`, `retry_wait_min`, `retry_wait_max`, `customer`."""
+        if not conn.password:
+            raise config_error(f"connection {conn.conn_id!r} has no API token in its password field")
+        extra = conn.extra_dejson or {}
+
+        def option(name: str, default: Any) -> Any:
+            value = extra.get(name, extra.get(f"extra__carcutter__{name}"))  # older forms prefix their fields
+            return default if value in (None, "") else value
+
+        try:
+            base_url = api_base_url(conn.host, conn.port, conn.schema, default=DEFAULT_BASE_URL, api="Car-Cutter")
+        except ValueError as error:
+            raise config_error(str(error)) from None
+        return cls(
+            base_url=base_url,
+            token=conn.password,
+            timeout=float(option("timeout", DEFAULT_TIMEOUT)),
+            max_retries=int(option("max_retries", DEFAULT_MAX_RETRIES)),
+            retry_wait_min=float(option("retry_wait_min", DEFAULT_RETRY_WAIT_MIN)),
+            retry_wait_max=float(option("retry_wait_max", DEFAULT_RETRY_WAIT_MAX)),
+            customer=option("customer", None),
+        )
+
+    @property
+    def auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}

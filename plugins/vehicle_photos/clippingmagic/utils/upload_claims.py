@@ -1,0 +1,135 @@
+"""One upload per image and options, whatever runs at the same time (shared design: "Claim before bill").
+
+Before an image is uploaded, its record is created in S3 as a claim (`vehicle_photos.image_common.records`) holding the
+upload's unique name (`upload_name`); only the task that creates it uploads. Whoever finds a claim in place:
+- waits for the holder's outcome while the claim is another live task's;
+- takes it over (a conditional overwrite) when the claim is its own earlier try's or older than the lease,
+  after finding out whether the upload happened: by the image id the claim recorded, or else by looking for
+  the upload's name among the account's images. Only an upload nobody can find is made again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.image_common.claims import ClaimHolder
+from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
+from vehicle_photos.image_common.records import CLAIMED, ImageRecord
+
+FIRST_WAIT_SECONDS = 1.0
+MAX_WAIT_SECONDS = 15.0
+
+
+def upload_name(name: str, digest: str) -> str:
+    """The name an upload is given (without extension): the image's name and its record's digest, so it is
+    unique per image and options and can be looked for after a lost answer."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]+', '_', name)[:80]}.{digest[:24]}"
+
+
+class HeldClaim:
+    """A claim this task holds; every write is conditional on the version held.
+
+    `image_id` is the upload's once it happened (resume by downloading); `found_by_name` says it was learnt by
+    looking for the upload after a lost answer, so its charge is not in the record yet. A new image id and its
+    charge are written with the claim's next save (final, or the failure): one write fewer per image, and a
+    task killed in between is still resumed without paying again, by finding the upload by its name.
+    """
+
+    def __init__(
+        self, records: ImageRecordStore, stored: StoredRecord, image_id: int | None = None, found_by_name: bool = False
+    ) -> None:
+        self.records = records
+        self.stored = stored
+        self.image_id = image_id
+        self.found_by_name = found_by_name
+        self.charged_this_run = 0
+        self._unrecorded_charge = 0
+
+    @property
+    def record(self) -> ImageRecord:
+        return self.stored.record
+
+    def learn_image_id(self, image_id: int, charge: int, this_run: bool) -> None:
+        """The upload's image id, and the credits it cost (by this task, or by the earlier try that lost it)."""
+        self.image_id = image_id
+        self.charged_this_run += charge if this_run else 0
+        self._unrecorded_charge += charge
+
+    def save(self, **changes: Any) -> ImageRecord:
+        """Write `changes` (and what was learnt since the last save); RecordChangedError if someone took the
+        claim over meanwhile."""
+        learnt: dict[str, Any] = {"credits_charged": self.record.credits_charged + self._unrecorded_charge}
+        if self.image_id is not None:
+            learnt["provider_ref"] = {**self.record.provider_ref, "image_id": self.image_id}
+        self.stored = self.records.replace(self.stored, self.record.touched(**{**learnt, **changes}))
+        self._unrecorded_charge = 0
+        return self.record
+
+
+class UploadClaims:
+    """The claims of one task (`holder`), and what it does about the claims it finds."""
+
+    def __init__(
+        self, records: ImageRecordStore, hook: ClippingMagicHook, holder: ClaimHolder, lease_seconds: float
+    ) -> None:
+        self.records = records
+        self.hook = hook
+        self.holder = holder
+        self.lease_seconds = float(lease_seconds)
+
+    def acquire(self, provider: str, digest: str, new_claim: Callable[[], ImageRecord]) -> HeldClaim | StoredRecord:
+        """The claim of one image, held by this task, or its settled record (final or failed), as read.
+        `new_claim()` makes the claim to create when there is no record; it may raise to refuse the image."""
+        wait = FIRST_WAIT_SECONDS
+        stored = self.records.get(provider, digest)
+        while True:
+            if stored is None:
+                created = self.records.create(new_claim())
+                if created is not None:
+                    return HeldClaim(self.records, created)
+            elif stored.record.is_settled:
+                return stored
+            elif self.holder.may_take_over(stored.record, self.lease_seconds):
+                held = self._take_over(stored)
+                if held is not None:
+                    return held
+            else:
+                stale_in = (stored.record.claimed_at or 0) + self.lease_seconds - time.time()
+                time.sleep(max(0.1, min(wait, stale_in)))
+                wait = min(wait * 1.5, MAX_WAIT_SECONDS)
+            stored = self.records.get(provider, digest)
+
+    def reopen(self, settled: StoredRecord) -> HeldClaim | None:
+        """Claim a settled image again, for an upload nobody can use any more (e.g. deleted from Clipping
+        Magic after its review); None when the record changed meanwhile."""
+        record = settled.record
+        claim = record.touched(
+            status=CLAIMED, **self.holder.stamp(), provider_ref={}, outputs={}, attempts=record.attempts + 1
+        )
+        try:
+            return HeldClaim(self.records, self.records.replace(settled, claim))
+        except RecordChangedError:
+            return None
+
+    def give_back(self, held: HeldClaim) -> None:
+        """Remove a claim whose upload was surely never made (nothing was billed), so a later run may try."""
+        self.records.delete(held.stored)
+
+    def _take_over(self, stored: StoredRecord) -> HeldClaim | None:
+        """Stamp the claim as this task's; None when it changed meanwhile (read it again)."""
+        record = stored.record
+        image_id = record.provider_ref.get("image_id")
+        found = None
+        if image_id is None and record.upload_name:
+            found = self.hook.find_upload(record.upload_name)
+        provider_ref = {**record.provider_ref, **({"image_id": found.id} if found else {})}
+        claim = record.touched(**self.holder.stamp(), provider_ref=provider_ref, attempts=record.attempts + 1)
+        try:
+            taken = self.records.replace(stored, claim)
+        except RecordChangedError:
+            return None
+        return HeldClaim(self.records, taken, provider_ref.get("image_id"), found_by_name=found is not None)

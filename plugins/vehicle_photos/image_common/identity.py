@@ -1,0 +1,111 @@
+"""Stable image identities: the same picture gets the same identity on every run and every date.
+
+- S3 objects: `s3://bucket/key#etag=<etag>`, read from bucket listings (one request per 1,000 objects)
+  rather than a HEAD per object; a new upload of the key is a new identity.
+- http(s) URLs: the URL without its query string plus the server's ETag or Last-Modified; a URL whose server
+  gives neither is identified by a hash of its content (`sha256:<hex>`), computed where it is downloaded.
+  Query strings are left out on purpose: they often carry signatures that change every day.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from vehicle_photos.image_common.fetch import s3_error_text
+from vehicle_photos.image_common.sources import ImageSource
+
+LIST_PAGE = 1000
+
+
+def s3_identity(bucket: str, key: str, etag: str) -> str:
+    return f"s3://{bucket}/{key}#etag={etag.strip(chr(34))}"
+
+
+def http_identity(url: str, headers: dict[str, str]) -> str | None:
+    """From a HEAD answer's validators (lower-case header names); None when the server gives neither."""
+    if etag := headers.get("etag"):
+        return f"{url_without_query(url)}#etag={etag.strip(chr(34))}"
+    if last_modified := headers.get("last-modified"):
+        return f"{url_without_query(url)}#last-modified={last_modified}"
+    return None
+
+
+def content_identity(sha256_hex: str) -> str:
+    return f"sha256:{sha256_hex}"
+
+
+def url_without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def s3_identities(
+    s3_client: Any, sources: Iterable[ImageSource], max_workers: int = 16
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Identities of S3 sources, `({uri: identity}, {uri: reason it failed})`.
+
+    Per bucket: one listing under the keys' common prefix while it pays off (a page budget proportional to the
+    number of keys), then per-folder listings for keys still missing, then a HEAD for the rest. A bucket that
+    does not exist or cannot be read fails only its own sources."""
+    by_bucket: dict[str, set[str]] = defaultdict(set)
+    for source in sources:
+        by_bucket[source.bucket].add(source.key)
+    found: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    for bucket, keys in by_bucket.items():
+        try:
+            listed = _listed(s3_client, bucket, keys)
+        except Exception as error:  # NoSuchBucket, AccessDenied...: only this bucket's images fail
+            failed.update((f"s3://{bucket}/{key}", s3_error_text(error)) for key in keys)
+            continue
+        found.update((f"s3://{bucket}/{key}", identity) for key, identity in listed.items())
+        missing = sorted(keys - listed.keys())
+        with ThreadPoolExecutor(max_workers=max_workers) as pool:
+            outcomes = list(pool.map(_head, [s3_client] * len(missing), [bucket] * len(missing), missing))
+        for key, (ok, value) in zip(missing, outcomes, strict=True):
+            (found if ok else failed)[f"s3://{bucket}/{key}"] = value
+    return found, failed
+
+
+def _listed(s3_client: Any, bucket: str, keys: set[str]) -> dict[str, str]:
+    prefix = posixpath.commonprefix(sorted(keys))
+    prefix = prefix[: prefix.rfind("/") + 1]
+    found = _list_under(s3_client, bucket, keys, prefix, delimiter=None)
+    by_folder: dict[str, set[str]] = defaultdict(set)
+    for key in keys - found.keys():
+        by_folder[posixpath.dirname(key)].add(key)
+    if len(by_folder) > 1 or (by_folder and prefix != _folder_prefix(next(iter(by_folder)))):
+        for folder, folder_keys in by_folder.items():
+            found.update(_list_under(s3_client, bucket, folder_keys, _folder_prefix(folder), delimiter="/"))
+    return found
+
+
+def _list_under(s3_client: Any, bucket: str, wanted: set[str], prefix: str, delimiter: str | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    budget = 2 * math.ceil(len(wanted) / LIST_PAGE) + 2
+    kwargs = {"Bucket": bucket, "Prefix": prefix, **({"Delimiter": delimiter} if delimiter else {})}
+    for number, page in enumerate(s3_client.get_paginator("list_objects_v2").paginate(**kwargs), start=1):
+        for listed in page.get("Contents", []):
+            if listed["Key"] in wanted:
+                found[listed["Key"]] = s3_identity(bucket, listed["Key"], listed["ETag"])
+        if len(found) == len(wanted) or number >= budget:
+            break
+    return found
+
+
+def _head(s3_client: Any, bucket: str, key: str) -> tuple[bool, str]:
+    try:
+        head = s3_client.head_object(Bucket=bucket, Key=key)
+    except Exception as error:
+        return False, s3_error_text(error)
+    return True, s3_identity(bucket, key, head["ETag"])
+
+
+def _folder_prefix(folder: str) -> str:
+    return f"{folder}/" if folder else ""

@@ -1,0 +1,98 @@
+"""Image records as JSON objects in S3 (`<prefix>/<provider>/<digest>.json`), written conditionally:
+`create` succeeds for exactly one writer (`If-None-Match: *`), `replace` and `delete` only if the record is
+still the version the caller read (`If-Match: <etag>`). That is what makes a claim a claim: whatever runs at
+the same time, one of them holds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+from vehicle_photos.image_common.records import ImageRecord
+
+_PRECONDITION_FAILED = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+class RecordChangedError(Exception):
+    """Someone else wrote the record since it was read."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    record: ImageRecord
+    etag: str
+
+
+class ImageRecordStore:
+    def __init__(
+        self, bucket: str, prefix: str = "records", aws_conn_id: str | None = "aws_default", max_connections: int = 16
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.hook = S3Hook(aws_conn_id=aws_conn_id, config={"max_pool_connections": max(10, max_connections)})
+
+    @property
+    def client(self) -> Any:
+        return self.hook.conn
+
+    def key(self, provider: str, digest: str) -> str:
+        return f"{self.prefix}/{provider}/{digest}.json"
+
+    def get(self, provider: str, digest: str) -> StoredRecord | None:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.key(provider, digest))
+        except Exception as error:
+            if _code(error) in _MISSING:
+                return None
+            raise
+        return StoredRecord(ImageRecord.from_json(answer["Body"].read()), answer["ETag"])
+
+    def create(self, record: ImageRecord) -> StoredRecord | None:
+        """Write the record only if none exists; None when another writer got there first."""
+        try:
+            answer = self._put(record, IfNoneMatch="*")
+        except Exception as error:
+            if _code(error) in _PRECONDITION_FAILED:
+                return None
+            raise
+        return StoredRecord(record, answer["ETag"])
+
+    def replace(self, stored: StoredRecord, record: ImageRecord) -> StoredRecord:
+        """Overwrite the version that was read; RecordChangedError if it changed meanwhile."""
+        try:
+            answer = self._put(record, IfMatch=stored.etag)
+        except Exception as error:
+            if _code(error) in _PRECONDITION_FAILED:
+                raise RecordChangedError(f"record {self.key(record.provider, record.digest)} changed") from None
+            raise
+        return StoredRecord(record, answer["ETag"])
+
+    def delete(self, stored: StoredRecord) -> bool:
+        """Remove the version that was read (a claim given back before anything was billed); False if it
+        changed meanwhile."""
+        try:
+            self.client.delete_object(
+                Bucket=self.bucket, Key=self.key(stored.record.provider, stored.record.digest), IfMatch=stored.etag
+            )
+        except Exception as error:
+            if _code(error) in _PRECONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    def _put(self, record: ImageRecord, **condition: str) -> dict[str, Any]:
+        return self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key(record.provider, record.digest),
+            Body=record.to_json(),
+            ContentType="application/json",
+            **condition,
+        )
+
+
+def _code(error: BaseException) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
