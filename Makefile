@@ -5,23 +5,37 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv system-packages lock test lint demo stack stack-down airflow sample-data backfill cluster bench clean
+.PHONY: venv system-packages lock test wheel-test lint demo stack stack-down airflow sample-data backfill cluster bench clean
 
 venv: $(STAMP)
 
 # Re-runs only when the pins change; a present venv is reused.
-$(STAMP): requirements/runtime.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements/dev.txt requirements/constraints-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# Re-resolve requirements/dev.txt from scratch and record the whole resolved set as the lock.
+# Two locks, each the whole resolved set (Airflow's constraints practice), every install uses one with -c:
+# requirements/constraints-runtime.txt from requirements.txt alone (what ships), and
+# requirements/constraints-dev.txt from requirements/dev.txt resolved within the runtime lock (so the tests run
+# the versions that ship). Resolved afresh from the package index on $(PYTHON) (the image's 3.12 is checked by
+# `make wheel-test` and the image build's `pip check`).
+LOCK_VENV := /tmp/vehicle-photos-lock
 lock:
-	rm -rf /tmp/vehicle-photos-lock && $(PYTHON) -m venv /tmp/vehicle-photos-lock
-	/tmp/vehicle-photos-lock/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
-	{ sed -n '1,2p' requirements/constraints.txt; /tmp/vehicle-photos-lock/bin/pip freeze | sort -f; } > requirements/constraints.tmp
-	mv requirements/constraints.tmp requirements/constraints.txt
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(LOCK_VENV)/bin/pip check
+	{ echo "# The whole resolved set of requirements.txt (the runtime set: what the image installs). Every runtime install"; \
+	  echo "# uses it with -c. Regenerate with \`make lock\`."; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable | sort -f; } > requirements/constraints-runtime.txt
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/dev.txt \
+		-c requirements/constraints-runtime.txt
+	$(LOCK_VENV)/bin/pip check
+	{ echo "# The whole resolved set of requirements/dev.txt within the runtime lock: \`make venv\` installs with it."; \
+	  echo "# Regenerate with \`make lock\`."; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable | sort -f; } > requirements/constraints-dev.txt
+	rm -rf $(LOCK_VENV)
 
 system-packages:
 	bash dev/system-packages.sh
@@ -32,6 +46,10 @@ lint: venv
 
 test: lint system-packages
 	$(BIN)/pytest
+
+# Only the wheel test (part of `make test`): the provider wheel in a clean virtualenv with apache-airflow==3.3.2
+wheel-test: venv
+	$(BIN)/pytest -m wheel
 
 demo: venv
 	$(BIN)/python -m dev.demo

@@ -45,14 +45,14 @@ CONNECTION_DESCRIPTIONS = {
 
 
 def airflow_environment(home: Path, stack_env: Mapping[str, str]) -> dict[str, str]:
-    """Environment for an Airflow process: SQLite in `home`, LocalExecutor, our dags and plugins, no examples.
+    """Environment for an Airflow process: SQLite in `home`, LocalExecutor, our dags, no examples; the plugin comes
+    with the installed provider (`pip install -e .`), not from a plugins folder.
     Connections come from the stack's `AIRFLOW_CONN_*` variables (`standalone` moves them into the DB)."""
     return {
         **os.environ,
         **stack_env,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",

@@ -50,10 +50,9 @@ FINISHED = ("success", "failed")
 # Settings the processes get on top of the compose environment, and why they differ from the containers.
 LOCAL_SETTINGS = {
     "AIRFLOW_HOME": "the cluster's own home instead of the image's /opt/airflow",
-    "AIRFLOW__CORE__DAGS_FOLDER": "the repository's dags/ (the image copies it to /opt/airflow/dags)",
-    "AIRFLOW__CORE__PLUGINS_FOLDER": "the repository's plugins/ (the image copies it to /opt/airflow/plugins)",
+    "AIRFLOW__CORE__DAGS_FOLDER": "the repository's dags/ (the image copies it, with include/, to /opt/airflow/dags)",
     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": "logs under the cluster's home",
-    "PYTHONPATH": "the repository (the image sets /opt/airflow)",
+    "PYTHONPATH": "the repository's include/ (in the image it sits in the DAGs folder, which Airflow puts on sys.path)",
     "PATH": "this virtualenv's `airflow` and `python` first",
     "AIRFLOW__API__HOST": "loopback only",
     "AIRFLOW__API__PORT": "a free port (containers each own 8080)",
@@ -116,6 +115,8 @@ class AirflowCluster:
             "AIRFLOW__API__BASE_URL": self.api_url,
             "_AIRFLOW_WWW_USER_USERNAME": ADMIN_USER,
             "_AIRFLOW_WWW_USER_PASSWORD": settings.admin_password,
+            # airflow-init hands its files over to this uid when it runs as root: here, the one running the cluster
+            "AIRFLOW_UID": str(os.getuid()),
             **settings.variables,
         }
         # Airflow's own settings come only from the compose file and the config airflow-init writes (with its
@@ -165,7 +166,6 @@ class AirflowCluster:
         settings = {
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "plugins")]),
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from include.pipeline.plan import PlannedImage
 from vehicle_photos.image_common.results import ImageResult
@@ -63,11 +64,16 @@ def manifest_json(rows: list[ManifestRow]) -> bytes:
     return json.dumps([asdict(row) for row in rows], indent=1, sort_keys=True).encode()
 
 
+# One column per ManifestRow field, typed even when every row of a run leaves it empty
+MANIFEST_SCHEMA = pa.schema(
+    [(name, pa.int64() if name == "credits_charged" else pa.string()) for name in ManifestRow.__dataclass_fields__]
+)
+
+
 def manifest_parquet(rows: list[ManifestRow]) -> bytes:
-    columns = list(ManifestRow.__dataclass_fields__)
-    frame = pd.DataFrame([asdict(row) for row in rows], columns=columns)
+    table = pa.Table.from_pylist([asdict(row) for row in rows], schema=MANIFEST_SCHEMA)
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
+    pq.write_table(table, buffer)
     return buffer.getvalue()
 
 

@@ -1,4 +1,7 @@
-"""The project's Airflow plugin: the "Run report" extra link, and the app in the api-server that serves it."""
+"""The project's Airflow plugin: the "Run report" extra link, and the app in the api-server that serves it.
+
+Registered by installing the distribution: its `airflow.plugins` entry point and the provider metadata's `plugins`
+(`vehicle_photos.provider`) name this class, as Airflow's own providers do; nothing goes into a plugins folder."""
 
 from typing import Any
 
