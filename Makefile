@@ -22,6 +22,7 @@ $(STAMP): requirements.txt requirements/dev.txt requirements/constraints-dev.txt
 # the versions that ship). Resolved afresh from the package index on $(PYTHON) (the image's 3.12 is checked by
 # `make wheel-test` and the image build's `pip check`).
 LOCK_VENV := /tmp/vehicle-photos-lock
+lock: export PYTHONPATH :=
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
