@@ -109,7 +109,7 @@ def test_every_dag_file_imports(installed):
     script = (
         "import json, os, pathlib; from airflow.dag_processing.dagbag import BundleDagBag; "
         "folder = pathlib.Path(os.environ['AIRFLOW__CORE__DAGS_FOLDER']); "
-        "bag = BundleDagBag(folder, bundle_path=folder, include_examples=False); "
+        "bag = BundleDagBag(folder, bundle_path=folder); "
         "print(json.dumps({'dags': sorted(bag.dag_ids), 'errors': bag.import_errors}))"
     )
     printed = run(installed["VENV_PYTHON"], "-c", script, env=installed, cwd=Path(installed["HOME"]))
