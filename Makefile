@@ -14,6 +14,9 @@ $(STAMP): requirements.txt requirements/dev.txt requirements/constraints-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# a build's by-product: on sys.path (the editable install's plugins/), it would be a second copy of the
+	@# distribution, and Airflow would register the vehicle_photos plugin twice (an import error in the UI)
+	rm -rf plugins/*.egg-info
 	touch $(STAMP)
 
 # Two locks, each the whole resolved set (Airflow's constraints practice), every install uses one with -c:

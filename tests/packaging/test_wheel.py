@@ -49,8 +49,14 @@ def installed(tmp_path_factory) -> dict[str, str]:
     work = tmp_path_factory.mktemp("wheel")
     pip_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(work)), "PIP_CACHE_DIR": str(PIP_CACHE),
                "PIP_DISABLE_PIP_VERSION_CHECK": "1"}  # fmt: skip
+    source = work / "source"  # what the Dockerfile's wheel stage copies; a build in the checkout would leave an
+    # egg-info in plugins/, a second copy of the distribution on the dev venv's path (Makefile, venv)
+    shutil.copytree(REPO_ROOT / "plugins" / "vehicle_photos", source / "plugins" / "vehicle_photos",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
     run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(work / "dist"),
-        str(REPO_ROOT), env=pip_env)  # fmt: skip
+        str(source), env=pip_env)  # fmt: skip
     (wheel,) = (work / "dist").glob("*.whl")
     venv = work / "venv"
     run(image_python(), "-m", "venv", str(venv))
