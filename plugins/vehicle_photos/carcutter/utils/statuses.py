@@ -191,9 +191,11 @@ def status_url_length(base_url: str, path: str, image_urls: Sequence[str]) -> in
 
 
 def lowered_url_limit(limit: int | None, base_url: str, path: str, refused: Sequence[str]) -> int:
-    """The longest status request URL to send after Car-Cutter refused the one asking about `refused` (414)."""
-    too_long = status_url_length(base_url, path, refused)
-    return min(limit or too_long, too_long - 1)
+    """The longest status request URL to send after Car-Cutter refused the one asking about `refused` (414):
+    half its length, so a few refusals find any limit (one less than its length could take one refusal per
+    URL dropped, every round)."""
+    half = status_url_length(base_url, path, refused) // 2
+    return min(limit or half, half)
 
 
 def chunk_for_status(base_url: str, path: str, image_urls: list[str], max_url_length: int) -> list[list[str]]:
