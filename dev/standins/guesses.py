@@ -87,7 +87,8 @@ CM_DOWNLOAD_REDIRECT_STATUS = 302
 CM_TEST_WORDS = ("true", "false")
 
 #: Storage redirect targets (Amazon S3 in reality) are served by the stand-in itself under this prefix, need no
-#: credentials (an unguessable token stands in for the S3 signature) and do not expire. The documented rate limit
+#: credentials (an unguessable token stands in for the S3 signature); they expire and refuse credentials (see
+#: "First contact" below). The documented rate limit
 #: is the API's, so storage fetches are exempt from `--concurrency-cap`, `--latency-ms` and injected faults (they are
 #: still counted in `/_emulator/requests` as `storage`).
 CM_STORAGE_PREFIX = "/_storage"
@@ -234,4 +235,69 @@ CC_JPEG_QUALITY = 90
 CC_HTML_401 = (
     "<html><head><title>401 Authorization Required</title></head>"
     "<body><h1>401 Authorization Required</h1></body></html>"
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# First contact: where the documents are silent about how strict the services are, the stand-ins are strict
+# (each knob named here gives the other plausible answer; a contract probe tells which one the real service
+# gives). Knobs: dev/standins/carcutter/contract.py, dev/standins/clippingmagic/contract.py, common/error_bodies.py.
+# ---------------------------------------------------------------------------------------------------------
+
+#: `--error-body html|text|empty` (default `json`, the documented body): what a proxy in front of either API
+#: answers instead. The HTML page repeats the request target (signatures included) and is labelled UTF-8 while
+#: written in Latin-1; the text names the target too; `empty` has no body and no content type.
+ERROR_BODY_HTML = (
+    "<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1>"
+    '<p>The proxy could not serve <a href="{target}">{target}</a>.</p><p>Réessayez plus tard.</p></body></html>'
+)
+ERROR_BODY_TEXT = "{status} {reason}: upstream refused GET {target}\n"
+
+#: Car-Cutter fields travel only where the documents put them: multipart bodies for the operations documented
+#: as multipart (a urlencoded or JSON body is a 400), the query for vehicle status / delete and the async
+#: status / result, and multipart form fields on the feature and annotation GETs and DELETEs. A field sent
+#: anywhere else (a query parameter on a multipart operation, a form field on a query operation) is a 400 that
+#: names it: the real service probably ignores it, which would lose it silently, so the stand-in refuses it.
+CC_FIELDS_ELSEWHERE_MESSAGE = "'{name}' is not accepted in the {place} of this operation"
+CC_MULTIPART_REQUIRED_MESSAGE = "the request body must be multipart/form-data"
+CC_NO_BODY_MESSAGE = "this operation takes its fields in the query, not in a request body"
+
+#: `--feature-params-in query` (default `form`, as documented): the feature and annotation GETs / DELETEs read
+#: their field from the query and refuse it in a body (many HTTP stacks drop GET bodies); `query-ignoring-body`
+#: reads the query too but ignores a body silently, answering the empty list of "no such vehicle / feature"
+#: (the dangerous reading: a client sending form fields sees nothing and thinks nothing exists).
+CC_FEATURE_PARAMS_IN = ("form", "query", "query-ignoring-body")
+
+#: `--webhooks-enabled` (default off): "if your account has a webhook target enabled" is an account setting, so
+#: by default a `webhook_url` is accepted and never called.
+CC_WEBHOOKS_ENABLED = False
+
+#: `--status-url-echo normalised` (default `exact`: the document says `image` is "the image URL as submitted"):
+#: the status and submission answers echo each URL normalised (host in lower case, the query's parameters
+#: sorted, every value decoded and encoded again with only "/:" left as they are), as frameworks that parse
+#: and re-serialise URLs do. Images are still found by the URL exactly as submitted.
+CC_STATUS_URL_ECHO = ("exact", "normalised")
+
+#: `--max-request-target N` (default 8190 bytes, Apache's request line limit; 0 = none): a request whose path
+#: and query are longer is answered 414 before anything is done. Car-Cutter publishes no limit.
+CC_MAX_REQUEST_TARGET = 8190
+CC_URI_TOO_LONG_MESSAGE = "Request-URI Too Long"
+
+#: Clipping Magic upload fields other than the documented `image`, `test` and `format`, and query parameters
+#: other than the documented ones (`format` on download, `limit` / `offset` on list, none elsewhere), are a 400
+#: naming them unless `--no-strict-fields` (the real service may ignore them, or know more fields).
+CM_UNKNOWN_FIELD_MESSAGE = "Unknown parameter '{name}'."
+
+#: Storage links (the download's redirect targets, presigned S3 URLs in reality) expire this long after the
+#: redirect (`--storage-link-seconds`); an expired link answers 403 with S3's XML error. A storage request that
+#: carries an Authorization header is refused with 400 as S3 refuses a presigned URL with a second auth mechanism
+#: (`--no-storage-refuses-credentials` to accept it).
+CM_STORAGE_LINK_SECONDS = 60.0
+CM_STORAGE_EXPIRED = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired'
+    "</Message></Error>"
+)
+CM_STORAGE_TWO_AUTH_MECHANISMS = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>Only one auth '
+    "mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the "
+    "Authorization header should be specified</Message></Error>"
 )

@@ -203,8 +203,10 @@ def test_result_streams_into_a_file_object_and_404_410_are_distinct(hook, carcut
         hook.download_result(url, io.BytesIO())
 
 
-def test_webhook_url_and_custom_json_are_sent(hook, s3_client, put_photos):
-    """A real HTTP listener receives the webhook Car-Cutter posts when the submission is processed."""
+def test_webhook_url_and_custom_json_are_sent(hook, carcutter, s3_client, put_photos):
+    """A real HTTP listener receives the webhook Car-Cutter posts when the submission is processed (on an
+    account with webhooks enabled)."""
+    carcutter.configure(webhooks_enabled=True)
     received: list[dict] = []
 
     class Webhook(BaseHTTPRequestHandler):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dev.standins import guesses
 from dev.standins.carcutter.app import create_app
+from dev.standins.carcutter.contract import CONTRACT_KNOBS
 from dev.standins.common import COMMON_KNOBS, Knob, parse_knobs, serve
 
 KNOBS = (
@@ -42,6 +43,7 @@ KNOBS = (
         0.0,
         "share of synchronous calls that process and bill the image, then answer 500",
     ),
+    *CONTRACT_KNOBS,
 )
 
 

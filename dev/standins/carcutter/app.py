@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
+from dev.standins.carcutter.contract import RequestTargetLimit
 from dev.standins.carcutter.counters import CarCutterCounters
 from dev.standins.carcutter.errors import (
     UNAUTHORIZED_MESSAGE,
@@ -54,9 +55,10 @@ def create_app(knobs: Knobs) -> FaultInjector:
     )
     install_error_handlers(app, knobs)
     api = APIRouter(dependencies=[Depends(_bearer_auth(knobs))])
-    api.include_router(catalog_router(catalog))
+    api.include_router(catalog_router(catalog, knobs))
     api.include_router(image_router(processor, catalog, ledger, counters))
     app.include_router(api)
+    app.add_middleware(RequestTargetLimit, knobs=knobs, respond=error_responder(knobs))
     faults = FaultInjector(app, knobs, counters, error_responder(knobs))
 
     def reset_state() -> None:

@@ -1,4 +1,5 @@
-"""Reading and validating Car-Cutter request fields (multipart form, or query for GET / DELETE)."""
+"""Reading and validating Car-Cutter request fields, each only where the documents put it: a multipart body, or
+the query (`guesses.CC_FIELDS_ELSEWHERE_MESSAGE`)."""
 
 from __future__ import annotations
 
@@ -18,23 +19,48 @@ CUT_TYPES = ("complete", "normal", "blur", "none")
 PROCESSING_SPEEDS = ("normal", "lazy")
 RETOUCHING_ACCURACIES = ("normal", "precise")
 RESOLUTION = re.compile(r"^(\d+)x(\d+)$")
+_FORM_TYPES = ("multipart/", "application/x-www-form-urlencoded")
+
+
+def _elsewhere(name: str, place: str) -> str:
+    return guesses.CC_FIELDS_ELSEWHERE_MESSAGE.format(name=name, place=place)
+
+
+MULTIPART = "multipart"  # fields in a multipart/form-data body, none in the query
+QUERY = "query"  # fields in the query, none in a body
+QUERY_IGNORING_BODY = "query-ignoring-body"  # fields in the query; a body is not even read
+FORM = "form"  # the documented reading of the feature / annotation GETs and DELETEs: a multipart body
 
 
 class Fields:
-    """One request's fields: query parameters first, then form fields of any method."""
+    """One request's fields, read from the one place the operation takes them."""
 
     def __init__(self, query: dict[str, list[str]], form: FormData):
         self.query = query
         self.form = form
 
     @classmethod
-    async def read(cls, request: Request) -> Fields:
+    async def read(cls, request: Request, where: str) -> Fields:
+        """`where`: MULTIPART (or FORM), QUERY or QUERY_IGNORING_BODY. A field found in the other place is a 400
+        naming it, so a client putting a field where the real service may ignore it learns it here."""
         query: dict[str, list[str]] = {}
         for key, value in request.query_params.multi_items():
             query.setdefault(key, []).append(value)
+        if where == QUERY_IGNORING_BODY:
+            return cls(query, FormData())
         content_type = request.headers.get("content-type", "")
-        form = await request.form() if content_type.startswith(("multipart/", "application/x-www-form")) else FormData()
-        return cls(query, form)
+        if where == QUERY:
+            form = await request.form() if content_type.startswith(_FORM_TYPES) else FormData()
+            if form:
+                raise bad_input(_elsewhere(next(iter(form.keys())), "body"))
+            if not content_type.startswith(_FORM_TYPES) and await request.body():
+                raise bad_input(guesses.CC_NO_BODY_MESSAGE)
+            return cls(query, FormData())
+        if query:
+            raise bad_input(_elsewhere(next(iter(query)), "query"))
+        if not content_type.startswith("multipart/form-data"):
+            raise bad_input(guesses.CC_MULTIPART_REQUIRED_MESSAGE)
+        return cls({}, await request.form())
 
     def all(self, name: str) -> list:
         return self.query.get(name, []) + list(self.form.getlist(name))

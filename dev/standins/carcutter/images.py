@@ -20,7 +20,7 @@ from dev.standins.carcutter.errors import (
     CarCutterError,
     bad_input,
 )
-from dev.standins.carcutter.forms import CUT_TYPES, PROCESSING_SPEEDS, RETOUCHING_ACCURACIES, Fields
+from dev.standins.carcutter.forms import CUT_TYPES, MULTIPART, PROCESSING_SPEEDS, QUERY, RETOUCHING_ACCURACIES, Fields
 from dev.standins.carcutter.processing import FetchError, Processor, TooManyVehicles, cut
 from dev.standins.carcutter.vehicles import Catalog
 from dev.standins.common import BillingLedger, CreditsExhausted, Knobs
@@ -59,7 +59,7 @@ def image_router(
 
     @router.post(paths.SYNC_SUBMIT, name="syncSubmit")
     async def sync_submit(request: Request) -> Response:
-        fields = await Fields.read(request)
+        fields = await Fields.read(request, MULTIPART)
         upload = fields.upload("image")
         image_urls = fields.urls("image_url")
         if (upload is None) == (not image_urls):
@@ -107,7 +107,7 @@ def image_router(
 
     @router.post(paths.ASYNC_SUBMIT, name="asyncSubmit")
     async def async_submit(request: Request) -> dict[str, Any]:
-        fields = await Fields.read(request)
+        fields = await Fields.read(request, MULTIPART)
         urls = fields.urls("image_url")
         if not urls:
             raise bad_input("missing required parameter 'image_url'")
@@ -127,12 +127,13 @@ def image_router(
         _charge(ledger, urls)
         if vehicle_id:
             catalog.mark_active(vehicle_id)
-        submission = processor.submit(urls, cut_type, lazy, webhook_url[0] if webhook_url else None, options)
+        webhook = webhook_url[0] if webhook_url and knobs.webhooks_enabled else None  # an account setting
+        submission = processor.submit(urls, cut_type, lazy, webhook, options)
         return {"data": {"images": [processor.status(job.url) for job in submission.jobs]}}
 
     @router.get(paths.ASYNC_STATUS, name="asyncStatus")
     async def async_status(request: Request) -> dict[str, Any]:
-        urls = [url for url in (await Fields.read(request)).all("image_url") if isinstance(url, str) and url]
+        urls = [url for url in (await Fields.read(request, QUERY)).all("image_url") if isinstance(url, str) and url]
         if not urls:
             raise bad_input("missing required parameter 'image_url'")
         if knobs.unknown_url_status == "404" and any(url not in processor.jobs for url in urls):
@@ -141,7 +142,7 @@ def image_router(
 
     @router.get(paths.ASYNC_RESULT, name="asyncResult")
     async def async_result(request: Request) -> Response:
-        url = (await Fields.read(request)).text("image_url", required=True)
+        url = (await Fields.read(request, QUERY)).text("image_url", required=True)
         job = processor.jobs.get(url)
         if job is None:
             raise CarCutterError(404, NO_SUCH_IMAGE_MESSAGE)

@@ -21,6 +21,7 @@ import yarl
 from PIL import Image
 
 from dev.standins import guesses
+from dev.standins.carcutter.contract import echoed_url
 from dev.standins.common import pixels
 from dev.standins.common.draws import share_draw, url_path
 from dev.standins.common.knobs import Knobs
@@ -171,11 +172,13 @@ class Processor:
 
     def status(self, url: str) -> dict[str, Any]:
         job = self.jobs.get(url)
-        return self._describe(job) if job else unknown_status(url)
+        return self._describe(job) if job else unknown_status(echoed_url(url, self.knobs))
 
     def _describe(self, job: Job) -> dict[str, Any]:
-        """The job's ImageStatus, with the undocumented quality / phase values the knobs ask for."""
+        """The job's ImageStatus, with the undocumented quality / phase values and the URL echo the knobs ask
+        for."""
         status = job.as_status(self.now, self.knobs.result_expiry_seconds)
+        status["image"] = echoed_url(job.url, self.knobs)
         seed, key = self.knobs.seed, url_path(job.url)
         if status["quality"] is not None and share_draw(seed, "quality", key) < self.knobs.unknown_quality_ratio:
             status["quality"] = guesses.CC_UNDOCUMENTED_QUALITY

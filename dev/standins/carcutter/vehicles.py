@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dev.standins import guesses
-from dev.standins.carcutter import paths
+from dev.standins.carcutter import contract, paths
 from dev.standins.carcutter.errors import CarCutterError, bad_input
-from dev.standins.carcutter.forms import Fields
+from dev.standins.carcutter.forms import MULTIPART, QUERY, QUERY_IGNORING_BODY, Fields
+from dev.standins.common.knobs import Knobs
 
 VEHICLE_FIELDS = (
     "vehicle_manufacturer",
@@ -77,12 +78,26 @@ class Catalog:
             self.set_status(vehicle, "active")
 
 
-def catalog_router(catalog: Catalog) -> APIRouter:
+def catalog_router(catalog: Catalog, knobs: Knobs) -> APIRouter:
     router = APIRouter()
+
+    async def body_fields(request: Request) -> Fields:
+        return await Fields.read(request, MULTIPART)
+
+    async def query_fields(request: Request) -> Fields:
+        return await Fields.read(request, QUERY)
+
+    async def read_fields(request: Request, *names: str) -> Fields | None:
+        """The feature and annotation GETs / DELETEs: documented as form fields (`--feature-params-in`). None
+        when the service ignores bodies and the query has none of `names`: the route answers "nothing"."""
+        fields = await Fields.read(request, contract.feature_fields_place(knobs))
+        if knobs.feature_params_in == QUERY_IGNORING_BODY and fields.any_of(*names) is None:
+            return None
+        return fields
 
     @router.post(paths.VEHICLE_SUBMIT, name="vehicleSubmit")
     async def submit_vehicle(request: Request) -> dict[str, Any]:
-        fields = await Fields.read(request)
+        fields = await body_fields(request)
         vehicle_id = fields.text("vehicle_id", required=True)
         vehicle = catalog.vehicles.setdefault(vehicle_id, {"vehicle_id": vehicle_id, **dict.fromkeys(VEHICLE_FIELDS)})
         for name in VEHICLE_FIELDS:
@@ -117,12 +132,12 @@ def catalog_router(catalog: Catalog) -> APIRouter:
 
     @router.get(paths.VEHICLE_STATUS, name="vehicleStatus")
     async def vehicle_status(request: Request) -> dict[str, Any]:
-        fields = await Fields.read(request)
+        fields = await query_fields(request)
         return {"vehicle": catalog.vehicle(fields.text("vehicle_id", required=True))}
 
     @router.delete(paths.VEHICLE_DELETE, name="vehicleDelete")
     async def delete_vehicle(request: Request) -> dict[str, Any]:
-        fields = await Fields.read(request)
+        fields = await query_fields(request)
         vehicle = catalog.vehicle(fields.text("vehicle_id", required=True))
         catalog.set_status(vehicle, "deleted")
         return {"vehicle": vehicle}
@@ -133,7 +148,7 @@ def catalog_router(catalog: Catalog) -> APIRouter:
 
     @router.post(paths.FEATURE_SUBMIT, name="featureSubmit")
     async def submit_feature(request: Request) -> dict[str, str]:
-        fields = await Fields.read(request)
+        fields = await body_fields(request)
         feature = {"vehicle_id": fields.text("vehicle_id", required=True)}
         for name in FEATURE_FIELDS:
             feature[name] = fields.text(name, required=name in ("title", "icon", "type"))
@@ -143,16 +158,23 @@ def catalog_router(catalog: Catalog) -> APIRouter:
 
     @router.get(paths.FEATURES_GET, name="featuresGet")
     async def vehicle_features(request: Request) -> dict[str, Any]:
-        vehicle_id = (await Fields.read(request)).text("vehicle_id", required=True)
+        fields = await read_fields(request, "vehicle_id")
+        if fields is None:
+            return {"features": []}
+        vehicle_id = fields.text("vehicle_id", required=True)
         return {"features": [f for f in catalog.features.values() if f["vehicle_id"] == vehicle_id]}
 
     @router.get(paths.FEATURE_GET, name="featureGet")
     async def one_feature(request: Request) -> dict[str, Any]:
-        return {"features": [_feature(catalog, await Fields.read(request))]}
+        fields = await read_fields(request, "feature_id")
+        return {"features": [] if fields is None else [_feature(catalog, fields)]}
 
     @router.delete(paths.FEATURES_DELETE, name="featuresDelete")
     async def delete_vehicle_features(request: Request) -> dict[str, Any]:
-        vehicle_id = (await Fields.read(request)).text("vehicle_id", required=True)
+        fields = await read_fields(request, "vehicle_id")
+        if fields is None:
+            return {"deleted_features": []}
+        vehicle_id = fields.text("vehicle_id", required=True)
         deleted = [fid for fid, f in catalog.features.items() if f["vehicle_id"] == vehicle_id]
         for feature_id in deleted:
             del catalog.features[feature_id]
@@ -160,13 +182,16 @@ def catalog_router(catalog: Catalog) -> APIRouter:
 
     @router.delete(paths.FEATURE_DELETE, name="featureDelete")
     async def delete_one_feature(request: Request) -> dict[str, Any]:
-        feature = _feature(catalog, await Fields.read(request))
+        fields = await read_fields(request, "feature_id")
+        if fields is None:
+            return {"deleted_features": []}
+        feature = _feature(catalog, fields)
         del catalog.features[feature["feature_id"]]
         return {"deleted_features": [feature["feature_id"]]}
 
     @router.post(paths.ANNOTATION_SUBMIT, name="annotationSubmit")
     async def submit_annotation(request: Request) -> dict[str, str]:
-        fields = await Fields.read(request)
+        fields = await body_fields(request)
         annotation = {
             "image_id": fields.text("image_id", required=True),
             "position_x": fields.integer("position_x", required=True),
@@ -179,17 +204,26 @@ def catalog_router(catalog: Catalog) -> APIRouter:
 
     @router.get(paths.ANNOTATIONS_GET, name="annotationsGet")
     async def image_annotations(request: Request) -> dict[str, Any]:
-        image_id = (await Fields.read(request)).any_of("vehicle_id", "image_id", required=True)
+        fields = await read_fields(request, "vehicle_id", "image_id")
+        if fields is None:
+            return {"annotations": []}
+        image_id = fields.any_of("vehicle_id", "image_id", required=True)
         return {"annotations": [a for a in catalog.annotations.values() if a["image_id"] == image_id]}
 
     @router.get(paths.ANNOTATION_GET, name="annotationGet")
     async def one_annotation(request: Request) -> dict[str, Any]:
-        annotation = _annotation(catalog, await Fields.read(request))
+        fields = await read_fields(request, "annotation_id")
+        if fields is None:
+            return {key: [] for key in guesses.CC_ANNOTATION_GET_KEYS}
+        annotation = _annotation(catalog, fields)
         return {key: [annotation] for key in guesses.CC_ANNOTATION_GET_KEYS}
 
     @router.delete(paths.ANNOTATIONS_DELETE, name="annotationsDelete")
     async def delete_image_annotations(request: Request) -> dict[str, Any]:
-        image_id = (await Fields.read(request)).any_of("vehicle_id", "image_id", required=True)
+        fields = await read_fields(request, "vehicle_id", "image_id")
+        if fields is None:
+            return {"deleted_annotations": []}
+        image_id = fields.any_of("vehicle_id", "image_id", required=True)
         deleted = [aid for aid, a in catalog.annotations.items() if a["image_id"] == image_id]
         for annotation_id in deleted:
             del catalog.annotations[annotation_id]
@@ -197,7 +231,10 @@ def catalog_router(catalog: Catalog) -> APIRouter:
 
     @router.delete(paths.ANNOTATION_DELETE, name="annotationDelete")
     async def delete_one_annotation(request: Request) -> dict[str, Any]:
-        annotation = _annotation(catalog, await Fields.read(request))
+        fields = await read_fields(request, "annotation_id")
+        if fields is None:
+            return {"deleted_annotations": []}
+        annotation = _annotation(catalog, fields)
         del catalog.annotations[annotation["annotation_id"]]
         return {"deleted_annotations": [annotation["annotation_id"]]}
 

@@ -15,7 +15,13 @@ from PIL import Image, ImageColor
 from starlette.datastructures import UploadFile
 
 from dev.standins import guesses
-from dev.standins.clippingmagic.errors import ClippingMagicError, error_response, install_error_handlers
+from dev.standins.clippingmagic.contract import (
+    DOWNLOAD_PARAMETERS,
+    LIST_PARAMETERS,
+    UPLOAD_FIELDS,
+    check_fields,
+)
+from dev.standins.clippingmagic.errors import ClippingMagicError, error_responder, install_error_handlers
 from dev.standins.clippingmagic.storage import StorageLink, StorageLinks, result_headers, storage_router
 from dev.standins.clippingmagic.store import RESULT_FORMATS, ImageStore, StoredImage, result_media_type
 from dev.standins.common import (
@@ -173,6 +179,8 @@ def api_router(state: ClippingMagicState) -> APIRouter:
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise _bad_parameter("The Content-Type has to be multipart/form-data.")
         form = await request.form()
+        check_fields(knobs, request.query_params.keys(), ())
+        check_fields(knobs, form.keys(), UPLOAD_FIELDS)
         upload_file = form.get("image")
         if not isinstance(upload_file, UploadFile):
             raise _bad_parameter("Missing the 'image' file.")
@@ -197,6 +205,7 @@ def api_router(state: ClippingMagicState) -> APIRouter:
 
     @router.get("/images", name="list")
     async def list_images(request: Request) -> dict[str, Any]:
+        check_fields(knobs, request.query_params.keys(), LIST_PARAMETERS)
         limit = _parse_int(request.query_params, "limit", guesses.CM_LIST_DEFAULT_LIMIT)
         offset = _parse_int(request.query_params, "offset", 0)
         limit, offset = min(max(limit, 1), guesses.CM_LIST_MAX_LIMIT), max(offset, 0)
@@ -205,6 +214,7 @@ def api_router(state: ClippingMagicState) -> APIRouter:
 
     @router.get("/images/{image_id}", name="download")
     async def download(image_id: str, request: Request) -> Response:
+        check_fields(knobs, request.query_params.keys(), DOWNLOAD_PARAMETERS)
         image = state.image(image_id)
         fmt = _parse_format(request.query_params.get("format"), FORMATS, "result")
         if fmt == "json":
@@ -220,13 +230,15 @@ def api_router(state: ClippingMagicState) -> APIRouter:
         return RedirectResponse(public_url(knobs) + location, status_code=guesses.CM_DOWNLOAD_REDIRECT_STATUS)
 
     @router.post("/images/{image_id}/delete", name="delete")
-    async def delete(image_id: str) -> dict[str, Any]:
+    async def delete(image_id: str, request: Request) -> dict[str, Any]:
+        check_fields(knobs, request.query_params.keys(), ())
         image = state.image(image_id)
         del state.store.images[image.id]
         return {"image": image.as_json()}
 
     @router.get("/account", name="account")
-    async def account() -> dict[str, Any]:
+    async def account(request: Request) -> dict[str, Any]:
+        check_fields(knobs, request.query_params.keys(), ())
         return {
             "subscriptionPlan": guesses.CM_SUBSCRIPTION_PLAN,
             "subscriptionState": guesses.CM_SUBSCRIPTION_STATE,
@@ -261,7 +273,7 @@ def edit_router(state: ClippingMagicState) -> APIRouter:
 def create_app(knobs: Knobs) -> FaultInjector:
     state = ClippingMagicState(knobs)
     app = FastAPI(title="Clipping Magic stand-in", docs_url="/_emulator/docs", openapi_url="/_emulator/openapi.json")
-    install_error_handlers(app)
+    install_error_handlers(app, knobs)
     app.include_router(api_router(state))
     app.include_router(storage_router(state.links, state.store, knobs))
     app.include_router(edit_router(state))
@@ -269,7 +281,7 @@ def create_app(knobs: Knobs) -> FaultInjector:
         app,
         knobs,
         state.counters,
-        error_response,
+        error_responder(knobs),
         unmetered=(guesses.CM_STORAGE_PREFIX,),
         countdown_knob="rate_limit_next",
     )

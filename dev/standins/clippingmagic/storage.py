@@ -1,13 +1,15 @@
 """The result storage the download endpoint redirects to (Amazon S3 for the real service).
 
-A link is an unguessable token standing in for an S3 signature; it needs no API credentials.
+A link is an unguessable token standing in for an S3 signature; it needs no API credentials, refuses them
+(`--storage-refuses-credentials`) and expires (`--storage-link-seconds`), answering S3's XML errors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -23,6 +25,7 @@ class StorageLink:
     image_id: int
     revision: int
     fmt: str
+    created_at: float = field(default_factory=time.monotonic)
 
 
 class StorageLinks:
@@ -45,6 +48,10 @@ def storage_router(links: StorageLinks, store: ImageStore, knobs: Knobs) -> APIR
     async def fetch_stored_result(token: str, request: Request) -> Response:
         link = links.links.get(token)
         image = store.images.get(link.image_id) if link else None
+        if knobs.storage_refuses_credentials and request.headers.get("authorization"):
+            return Response(guesses.CM_STORAGE_TWO_AUTH_MECHANISMS, status_code=400, media_type="application/xml")
+        if link is not None and time.monotonic() - link.created_at > knobs.storage_link_seconds:
+            return Response(guesses.CM_STORAGE_EXPIRED, status_code=403, media_type="application/xml")
         if link is None or image is None:
             return PlainTextResponse(guesses.CM_STORAGE_NOT_FOUND, status_code=404)
         media_type = image.media_type(link.revision, link.fmt)

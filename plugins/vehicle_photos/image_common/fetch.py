@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -203,14 +204,20 @@ class _GuardedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = _guarded_pools(self.policy)
 
 
+def check_peer(policy: SourcePolicy, sock: socket.socket, hostname: str) -> socket.socket:
+    """The connected socket if the policy allows the address it reached (a v4-mapped peer such as
+    `::ffff:10.0.0.1` is judged as 10.0.0.1); else it is closed and SourceNotAllowedError raised."""
+    try:
+        policy.check_address(ipaddress.ip_address(sock.getpeername()[0].split("%")[0]), hostname)
+    except SourceNotAllowedError:
+        sock.close()
+        raise
+    return sock
+
+
 def _guarded_pools(policy: SourcePolicy) -> dict[str, type]:
     def checked(connection: HTTPConnection, sock: Any) -> Any:
-        try:
-            policy.check_address(ipaddress.ip_address(sock.getpeername()[0].split("%")[0]), connection.host)
-        except SourceNotAllowedError:
-            sock.close()
-            raise
-        return sock
+        return check_peer(policy, sock, connection.host)
 
     class GuardedHTTPConnection(HTTPConnection):
         def _new_conn(self) -> Any:

@@ -5,7 +5,8 @@ Listing files are written by dealers, so every image reference in them is untrus
   buckets named in `allowed_buckets` may be used (by default the listing bucket);
 - an http(s) URL must not lead our workers into the deployment's own network (SSRF): its host must resolve to
   public addresses only, on every redirect and every connection, unless a network is explicitly allowed
-  (the local stack allows 127.0.0.1/32);
+  (the local stack allows 127.0.0.1/32). An IPv6 address carrying an IPv4 one (NAT64, 6to4, Teredo,
+  IPv4-mapped, ...: `image_common.addresses`) is judged as that IPv4 address too;
 - every fetch has a byte cap and a total deadline; every image a pixel cap, checked before decoding.
 """
 
@@ -17,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from vehicle_photos.image_common.addresses import IPAddress, embedded_ipv4
 from vehicle_photos.image_common.sources import ImageSource
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_DEADLINE_SECONDS = 60.0
@@ -98,12 +99,24 @@ class SourcePolicy:
             self.check_address(address, hostname)
 
     def check_address(self, address: IPAddress, hostname: str = "") -> None:
-        if self.address_allowed(address):
-            return
+        """Raise SourceNotAllowedError unless `address` may be connected to. An IPv4 address carried inside
+        an IPv6 one is judged as itself: `::ffff:10.0.0.1` and `64:ff9b::a9fe:a9fe` are private / link-local."""
         shown = f"{hostname} ({address})" if hostname and hostname != str(address) else str(address)
-        raise SourceNotAllowedError(f"{shown} is a {_kind(address)} address; image URLs must point at public hosts")
+        embeddings = embedded_ipv4(address)
+        refused = [
+            f"a {e.form} form of {e.ipv4}, a {_kind(e.ipv4)} address"
+            for e in embeddings
+            if not self._plain_address_allowed(e.ipv4)
+        ]
+        if refused:
+            raise SourceNotAllowedError(f"{shown} is {'; '.join(refused)}; image URLs must point at public hosts")
+        if embeddings and all(embedding.same_host for embedding in embeddings):
+            return  # only another spelling of an IPv4 address judged above
+        if not self._plain_address_allowed(address):
+            raise SourceNotAllowedError(f"{shown} is a {_kind(address)} address; image URLs must point at public hosts")
 
-    def address_allowed(self, address: IPAddress) -> bool:
+    def _plain_address_allowed(self, address: IPAddress) -> bool:
+        """The address on its own, whatever it may carry."""
         if any(address in network for network in self.allowed_networks if network.version == address.version):
             return True
         return address.is_global and not address.is_multicast

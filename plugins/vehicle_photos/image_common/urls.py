@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
+from vehicle_photos.image_common.addresses import is_loopback
+
 
 def redact_url(url: str) -> str:
     """The URL without user info, query string and fragment: signatures and tokens never reach logs, XCom,
@@ -22,10 +24,11 @@ def redact_url(url: str) -> str:
 
 
 def is_loopback_host(hostname: str) -> bool:
+    """localhost, 127.0.0.0/8, ::1 or `::ffff:127.x.y.z`; never a NAT64 or tunnel form, which leaves the machine."""
     if hostname == "localhost":
         return True
     try:
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+        return is_loopback(ipaddress.ip_address(hostname.strip("[]")))
     except ValueError:
         return False
 

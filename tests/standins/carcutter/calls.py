@@ -22,10 +22,21 @@ def submit(api: requests.Session, cc, urls: list[str], **fields) -> requests.Res
     return api.post(f"{cc.url}{paths.ASYNC_SUBMIT}", files=form, timeout=30)
 
 
-def statuses(api: requests.Session, cc, urls: list[str]) -> list[dict]:
-    response = api.get(f"{cc.url}{paths.ASYNC_STATUS}", params={"image_url": urls}, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]["images"]
+def multipart(**fields: str) -> dict[str, tuple[None, str]]:
+    """Fields as multipart/form-data parts (requests' `files=`), as every Car-Cutter body is sent."""
+    return {name: (None, value) for name, value in fields.items()}
+
+
+def statuses(api: requests.Session, cc, urls: list[str], per_request: int = 10) -> list[dict]:
+    """Asked `per_request` URLs at a time: 60 presigned URLs make a request target longer than the stand-in's
+    default limit (`--max-request-target`)."""
+    images = []
+    for start in range(0, len(urls), per_request):
+        params = {"image_url": urls[start : start + per_request]}
+        response = api.get(f"{cc.url}{paths.ASYNC_STATUS}", params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        images.extend(response.json()["data"]["images"])
+    return images
 
 
 def wait_until_settled(api: requests.Session, cc, urls: list[str], seen_phases: set[str] | None = None) -> dict:

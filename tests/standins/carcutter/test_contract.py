@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from dev.standins import guesses
 from dev.standins.carcutter import paths
-from tests.standins.carcutter.calls import error_of, statuses, submit, wait_until_settled
+from tests.standins.carcutter.calls import error_of, multipart, statuses, submit, wait_until_settled
 
 
 def png(mode: str) -> bytes:
@@ -93,48 +93,57 @@ def test_vehicle_operations(cc, api):
 
 def test_feature_operations_take_form_fields_on_get_and_delete(cc, api):
     def add(title: str) -> str:
-        fields = {"vehicle_id": "VIN1", "title": title, "icon": "star", "type": "text", "description": "d"}
-        response = api.post(f"{cc.url}{paths.FEATURE_SUBMIT}", files={k: (None, v) for k, v in fields.items()})
-        return response.json()["feature_id"]
+        fields = multipart(vehicle_id="VIN1", title=title, icon="star", type="text", description="d")
+        return api.post(f"{cc.url}{paths.FEATURE_SUBMIT}", files=fields).json()["feature_id"]
 
     first, second, third = add("Heated seats"), add("Sunroof"), add("Tow bar")
-    missing_icon = {"vehicle_id": (None, "VIN1"), "title": (None, "t"), "type": (None, "text")}
+    missing_icon = multipart(vehicle_id="VIN1", title="t", type="text")
     assert error_of(api.post(f"{cc.url}{paths.FEATURE_SUBMIT}", files=missing_icon, timeout=10), 400)
 
-    features = api.get(f"{cc.url}{paths.FEATURES_GET}", data={"vehicle_id": "VIN1"}, timeout=10).json()["features"]
-    assert [f["feature_id"] for f in features] == [first, second, third]
-    one = api.get(f"{cc.url}{paths.FEATURE_GET}", params={"feature_id": second}, timeout=10).json()["features"]
+    def get(path: str, **fields: str) -> requests.Response:
+        return api.get(f"{cc.url}{path}", files=multipart(**fields), timeout=10)
+
+    def delete(path: str, **fields: str) -> requests.Response:
+        return api.delete(f"{cc.url}{path}", files=multipart(**fields), timeout=10)
+
+    assert [f["feature_id"] for f in get(paths.FEATURES_GET, vehicle_id="VIN1").json()["features"]] == [
+        first, second, third,
+    ]  # fmt: skip
+    one = get(paths.FEATURE_GET, feature_id=second).json()["features"]
     assert one[0]["title"] == "Sunroof" and one[0]["icon"] == "star"
-    assert error_of(api.get(f"{cc.url}{paths.FEATURE_GET}", data={"feature_id": "ft_x"}, timeout=10), 404)
-    deleted = api.delete(f"{cc.url}{paths.FEATURE_DELETE}", data={"feature_id": first}, timeout=10).json()
-    assert deleted == {"deleted_features": [first]}
-    rest = api.delete(f"{cc.url}{paths.FEATURES_DELETE}", data={"vehicle_id": "VIN1"}, timeout=10).json()
-    assert rest == {"deleted_features": [second, third]}
-    assert api.get(f"{cc.url}{paths.FEATURES_GET}", data={"vehicle_id": "VIN1"}, timeout=10).json() == {"features": []}
-    assert error_of(api.get(f"{cc.url}{paths.FEATURES_GET}", timeout=10), 400)
+    assert error_of(get(paths.FEATURE_GET, feature_id="ft_x"), 404)
+    assert delete(paths.FEATURE_DELETE, feature_id=first).json() == {"deleted_features": [first]}
+    assert delete(paths.FEATURES_DELETE, vehicle_id="VIN1").json() == {"deleted_features": [second, third]}
+    assert get(paths.FEATURES_GET, vehicle_id="VIN1").json() == {"features": []}
+    assert error_of(get(paths.FEATURES_GET, other="x"), 400)
+    # documented as multipart form fields: the query is not read, nor a urlencoded body
+    in_query = api.get(f"{cc.url}{paths.FEATURE_GET}", params={"feature_id": second}, timeout=10)
+    assert error_of(in_query, 400) == "'feature_id' is not accepted in the query of this operation"
+    urlencoded = api.get(f"{cc.url}{paths.FEATURES_GET}", data={"vehicle_id": "VIN1"}, timeout=10)
+    assert error_of(urlencoded, 400) == "the request body must be multipart/form-data"
 
 
 def test_annotation_operations_at_the_paths_kept_in_one_place(cc, api):
     def add(image_id: str, x: str) -> requests.Response:
-        fields = {"image_id": image_id, "position_x": x, "position_y": "20", "location": "wheel"}
-        return api.post(f"{cc.url}{paths.ANNOTATION_SUBMIT}", files={k: (None, v) for k, v in fields.items()})
+        fields = multipart(image_id=image_id, position_x=x, position_y="20", location="wheel")
+        return api.post(f"{cc.url}{paths.ANNOTATION_SUBMIT}", files=fields)
+
+    def call(method: str, path: str, **fields: str) -> requests.Response:
+        return api.request(method, f"{cc.url}{path}", files=multipart(**fields), timeout=10)
 
     first, second = add("img-1", "10").json()["annotation_id"], add("img-1", "30").json()["annotation_id"]
     other = add("img-2", "5").json()["annotation_id"]
     assert error_of(add("img-1", "left"), 400)
-    listed = api.get(f"{cc.url}{paths.ANNOTATIONS_GET}", data={"vehicle_id": "img-1"}, timeout=10).json()
+    listed = call("GET", paths.ANNOTATIONS_GET, vehicle_id="img-1").json()
     assert [(a["annotation_id"], a["position_x"]) for a in listed["annotations"]] == [(first, 10), (second, 30)]
-    by_image_id = api.get(f"{cc.url}{paths.ANNOTATIONS_GET}", params={"image_id": "img-2"}, timeout=10).json()
+    by_image_id = call("GET", paths.ANNOTATIONS_GET, image_id="img-2").json()
     assert [a["annotation_id"] for a in by_image_id["annotations"]] == [other]
-    one = api.get(f"{cc.url}{paths.ANNOTATION_GET}", data={"annotation_id": second}, timeout=10).json()
+    one = call("GET", paths.ANNOTATION_GET, annotation_id=second).json()
     assert one["features"][0]["location"] == "wheel"
-    assert error_of(api.get(f"{cc.url}{paths.ANNOTATION_GET}", data={"annotation_id": "an_x"}, timeout=10), 404)
-    assert api.delete(f"{cc.url}{paths.ANNOTATION_DELETE}", data={"annotation_id": first}, timeout=10).json() == {
-        "deleted_annotations": [first]
-    }
-    assert api.delete(f"{cc.url}{paths.ANNOTATIONS_DELETE}", data={"vehicle_id": "img-1"}, timeout=10).json() == {
-        "deleted_annotations": [second]
-    }
+    assert error_of(call("GET", paths.ANNOTATION_GET, annotation_id="an_x"), 404)
+    assert call("DELETE", paths.ANNOTATION_DELETE, annotation_id=first).json() == {"deleted_annotations": [first]}
+    assert call("DELETE", paths.ANNOTATIONS_DELETE, vehicle_id="img-1").json() == {"deleted_annotations": [second]}
+    assert error_of(api.get(f"{cc.url}{paths.ANNOTATIONS_GET}", params={"image_id": "img-2"}, timeout=10), 400)
 
 
 def test_sync_single_segment_validates_every_parameter(cc, api, photo, presign):
@@ -193,6 +202,7 @@ def test_sync_single_segment_validates_every_parameter(cc, api, photo, presign):
 
 def test_async_life_cycle_phases_webhook_result_and_errors(cc, api, photo, presign, webhook):
     hook_url, received = webhook
+    cc.configure(webhooks_enabled=True)  # an account setting ("if your account has a webhook target enabled")
     good = presign("photos/VIN1/1_front-left.jpg", photo())
     undecodable = presign("photos/VIN1/2_rear.jpg", b"this is no image")
     unreachable = "http://127.0.0.1:9/gone.jpg"

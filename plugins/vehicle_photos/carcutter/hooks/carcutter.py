@@ -23,10 +23,15 @@ from vehicle_photos.carcutter.utils.statuses import (
     UNKNOWN,
     ImageStatus,
     chunk_for_status,
+    in_asked_order,
+    lowered_url_limit,
+    match_statuses,
     parse_status_response,
     status_query,
+    unanswered_ambiguous,
 )
-from vehicle_photos.image_common.api_errors import transport_error
+from vehicle_photos.image_common.api_errors import RequestTooLongError, transport_error
+from vehicle_photos.image_common.urls import redact_url
 
 CUT_TYPES = ("complete", "normal", "blur", "none")
 PROCESSING_SPEEDS = ("normal", "lazy")
@@ -63,6 +68,8 @@ class CarCutterHook(BaseHook):
         super().__init__()
         self.carcutter_conn_id = carcutter_conn_id
         self.pool_maxsize = pool_maxsize
+        # once Car-Cutter refused a status request as too long (414): the longest URL asked from then on
+        self.status_url_limit: int | None = None
 
     @cached_property
     def settings(self) -> CarCutterSettings:
@@ -120,7 +127,7 @@ class CarCutterHook(BaseHook):
         }
         offset = 0
         while True:
-            page = self._json("POST", paths.VEHICLE_LIST, json_body={**body, "offset": offset})
+            page = self._json("POST", paths.VEHICLE_LIST, json_body={**body, "offset": offset}, shape=(list, dict))
             vehicles = page if isinstance(page, list) else page.get("vehicles", [])
             yield from vehicles
             if len(vehicles) < page_size:
@@ -240,11 +247,19 @@ class CarCutterHook(BaseHook):
     def get_image_statuses(
         self, image_urls: Sequence[str], max_url_length: int = DEFAULT_MAX_URL_LENGTH
     ) -> list[ImageStatus]:
-        """Statuses of many images, as few requests as the URL length limit allows. A URL the service does
-        not know comes back as status `unknown`, whether the service says so in the answer or with a 404."""
+        """Statuses of many images, one per URL in the order asked, as few requests as the URL length limit
+        allows (`max_url_length`, or less once Car-Cutter answered 414: the hook remembers). Each entry carries
+        the URL exactly as asked, even where Car-Cutter echoes it normalised (`statuses.match_statuses`). A URL
+        the service does not know comes back as status `unknown`, whether the service says so in the answer or
+        with a 404; a URL it says nothing about (or that is too long to ask about at all) is left out."""
+
+        def ask(query: str) -> Any:
+            return self._json("GET", paths.ASYNC_STATUS, query=query, shape=(dict, list))
+
+        limit = min(max_url_length, self.status_url_limit or max_url_length)
         statuses: list[ImageStatus] = []
-        for chunk in chunk_for_status(self.settings.base_url, paths.ASYNC_STATUS, list(image_urls), max_url_length):
-            statuses.extend(self._statuses_of(chunk, lambda query: self._json("GET", paths.ASYNC_STATUS, query=query)))
+        for chunk in chunk_for_status(self.settings.base_url, paths.ASYNC_STATUS, list(image_urls), limit):
+            statuses.extend(self._statuses_of(chunk, ask))
         return statuses
 
     def _status_once(self, image_urls: list[str]) -> list[ImageStatus]:
@@ -254,16 +269,33 @@ class CarCutterHook(BaseHook):
         )
 
     def _statuses_of(self, image_urls: list[str], ask: Any) -> list[ImageStatus]:
-        """A 404 for several URLs does not say which are unknown: ask about each half until it does."""
+        """One request, split when its answer cannot say: a 404 for several URLs does not say which are unknown,
+        a 414 says the request is too long (so each half is asked), and URLs sharing a canonical form that the
+        answer echoes normalised are asked about one by one."""
         if not image_urls:
             return []
+        single = len(set(image_urls)) == 1
         try:
-            return parse_status_response(ask(status_query(image_urls)))
+            matched = match_statuses(image_urls, parse_status_response(ask(status_query(image_urls))))
         except NotFoundError:
-            if len(image_urls) == 1:
-                return [ImageStatus(image=image_urls[0], status=UNKNOWN)]
-            middle = len(image_urls) // 2
-            return self._statuses_of(image_urls[:middle], ask) + self._statuses_of(image_urls[middle:], ask)
+            if single:
+                return [ImageStatus(image=url, status=UNKNOWN) for url in image_urls]
+            return self._statuses_in_halves(image_urls, ask)
+        except RequestTooLongError:
+            limit, base_url = self.status_url_limit, self.settings.base_url
+            self.status_url_limit = lowered_url_limit(limit, base_url, paths.ASYNC_STATUS, image_urls)
+            if single:
+                self.log.warning("Car-Cutter refuses to be asked about %s: too long a URL", redact_url(image_urls[0]))
+                return []
+            return self._statuses_in_halves(image_urls, ask)
+        if not single:
+            for url in unanswered_ambiguous(image_urls, matched):
+                matched.extend(self._statuses_of([url], ask))
+        return in_asked_order(image_urls, matched)
+
+    def _statuses_in_halves(self, image_urls: list[str], ask: Any) -> list[ImageStatus]:
+        middle = len(image_urls) // 2
+        return self._statuses_of(image_urls[:middle], ask) + self._statuses_of(image_urls[middle:], ask)
 
     @contextmanager
     def open_result(self, image_url: str) -> Iterator[requests.Response]:
@@ -304,49 +336,63 @@ class CarCutterHook(BaseHook):
             "vehicle_id": vehicle_id, "title": title, "icon": icon, "type": type, "description": description,
             "feature_rule_name": feature_rule_name, "annotation_id": annotation_id, "detail_image_id": detail_image_id,
         }  # fmt: skip
-        return str(self._json("POST", paths.FEATURE_SUBMIT, form=form, idempotent=False)["feature_id"])
+        return _required(self._json("POST", paths.FEATURE_SUBMIT, form=form, idempotent=False), "feature_id")
 
     def get_features(self, vehicle_id: str) -> list[dict[str, Any]]:
-        return self._json("GET", paths.FEATURES_GET, form={"vehicle_id": vehicle_id}).get("features", [])
+        return self._json("GET", paths.FEATURES_GET, **self._read_fields(vehicle_id=vehicle_id)).get("features", [])
 
     def get_feature(self, feature_id: str) -> dict[str, Any] | None:
-        features = self._json("GET", paths.FEATURE_GET, form={"feature_id": feature_id}).get("features", [])
+        features = self._json("GET", paths.FEATURE_GET, **self._read_fields(feature_id=feature_id)).get("features", [])
         return features[0] if features else None
 
     def delete_features(self, vehicle_id: str) -> list[Any]:
-        return self._json("DELETE", paths.FEATURES_DELETE, form={"vehicle_id": vehicle_id}).get("deleted_features", [])
+        answer = self._json("DELETE", paths.FEATURES_DELETE, **self._read_fields(vehicle_id=vehicle_id))
+        return answer.get("deleted_features", [])
 
     def delete_feature(self, feature_id: str) -> list[Any]:
-        return self._json("DELETE", paths.FEATURE_DELETE, form={"feature_id": feature_id}).get("deleted_features", [])
+        answer = self._json("DELETE", paths.FEATURE_DELETE, **self._read_fields(feature_id=feature_id))
+        return answer.get("deleted_features", [])
 
     # Image feature annotations (paths not published by Car-Cutter: see hooks/paths.py)
 
     def submit_annotation(self, image_id: str, position_x: int, position_y: int, location: str | None = None) -> str:
         form = {"image_id": image_id, "position_x": position_x, "position_y": position_y, "location": location}
-        return str(self._json("POST", paths.ANNOTATION_SUBMIT, form=form, idempotent=False)["annotation_id"])
+        return _required(self._json("POST", paths.ANNOTATION_SUBMIT, form=form, idempotent=False), "annotation_id")
 
     def get_annotations(self, image_id: str) -> list[dict[str, Any]]:
         """All annotations of one image."""
-        form = {paths.ANNOTATIONS_IMAGE_FIELD: image_id}
-        return self._json("GET", paths.ANNOTATIONS_GET, form=form).get("annotations", [])
+        fields = self._read_fields(**{paths.ANNOTATIONS_IMAGE_FIELD: image_id})
+        return self._json("GET", paths.ANNOTATIONS_GET, **fields).get("annotations", [])
 
     def get_annotation(self, annotation_id: str) -> dict[str, Any] | None:
-        answer = self._json("GET", paths.ANNOTATION_GET, form={"annotation_id": annotation_id})
+        answer = self._json("GET", paths.ANNOTATION_GET, **self._read_fields(annotation_id=annotation_id))
         found = answer.get("annotations") or answer.get("features") or []
         return found[0] if found else None
 
     def delete_annotations(self, image_id: str) -> list[Any]:
-        form = {paths.ANNOTATIONS_IMAGE_FIELD: image_id}
-        return self._json("DELETE", paths.ANNOTATIONS_DELETE, form=form).get("deleted_annotations", [])
+        fields = self._read_fields(**{paths.ANNOTATIONS_IMAGE_FIELD: image_id})
+        return self._json("DELETE", paths.ANNOTATIONS_DELETE, **fields).get("deleted_annotations", [])
 
     def delete_annotation(self, annotation_id: str) -> list[Any]:
-        answer = self._json("DELETE", paths.ANNOTATION_DELETE, form={"annotation_id": annotation_id})
+        answer = self._json("DELETE", paths.ANNOTATION_DELETE, **self._read_fields(annotation_id=annotation_id))
         return answer.get("deleted_annotations", [])
+
+    def _read_fields(self, **fields: str) -> dict[str, Any]:
+        """The field of a feature / annotation GET or DELETE: documented as a multipart form field, or in the
+        query where the connection's extra says `feature_params_in: query`."""
+        if self.settings.feature_params_in == "query":
+            return {"params": fields}
+        return {"form": fields}
 
     # Transport
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return _json_of(self._call(method, path, headers=ACCEPT_JSON, **kwargs))
+    def _json(self, method: str, path: str, shape: type | tuple[type, ...] = dict, **kwargs: Any) -> Any:
+        """The JSON answer of a call, which must be of `shape` (a JSON object unless told), else an ApiError:
+        a proxy's page or a changed answer is a typed error, never a crash further on."""
+        answer = _json_of(self._call(method, path, headers=ACCEPT_JSON, **kwargs))
+        if not isinstance(answer, shape):
+            raise ApiError(API, f"unexpected answer from {path}: {type(answer).__name__}", status=200)
+        return answer
 
     def _call(self, method: str, path: str, idempotent: bool = True, **kwargs: Any) -> requests.Response:
         retrying = Retrying(**retry_arguments(self.settings, idempotent=idempotent, log=self.log))
@@ -385,18 +431,27 @@ class CarCutterHook(BaseHook):
 def decode_sync_result(text: str) -> bytes | None:
     """The synchronous answer: base64 text of the image, or `{}` when there is nothing (cut_type none)."""
     text = text.strip()
-    if text.startswith("{"):
-        if json.loads(text):
-            raise ApiError(API, "unexpected JSON answer from the synchronous API", status=200)
-        return None
-    if text.startswith('"'):
-        text = json.loads(text)
+    try:
+        if text.startswith("{"):
+            if json.loads(text):
+                raise ApiError(API, "unexpected JSON answer from the synchronous API", status=200)
+            return None
+        if text.startswith('"'):
+            text = str(json.loads(text))
+    except ValueError:
+        raise ApiError(API, "the synchronous answer is neither base64 nor JSON", status=200) from None
     if text.startswith("data:"):
         text = text.partition(",")[2]
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as error:
         raise ApiError(API, f"the synchronous answer is not base64 ({error})", status=200) from None
+
+
+def _required(answer: dict[str, Any], name: str) -> str:
+    if answer.get(name) in (None, ""):
+        raise ApiError(API, f"the answer has no {name}", status=200)
+    return str(answer[name])
 
 
 def _json_of(response: requests.Response) -> Any:

@@ -15,7 +15,18 @@ from vehicle_photos.carcutter.exceptions import API, ApiError, NotFoundError, Tr
 from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.connection import CarCutterSettings
 from vehicle_photos.carcutter.utils.retries import retry_arguments
-from vehicle_photos.carcutter.utils.statuses import UNKNOWN, ImageStatus, parse_status_response, status_query
+from vehicle_photos.carcutter.utils.statuses import (
+    UNKNOWN,
+    ImageStatus,
+    in_asked_order,
+    lowered_url_limit,
+    match_statuses,
+    parse_status_response,
+    status_query,
+    unanswered_ambiguous,
+)
+from vehicle_photos.image_common.api_errors import RequestTooLongError, decode_body
+from vehicle_photos.image_common.urls import redact_url
 
 _CONNECT_TIMEOUT = 10.0
 
@@ -37,6 +48,8 @@ class CarCutterAsyncHook(BaseHook):
         self.max_connections = max_connections
         self.settings: CarCutterSettings | None = None
         self._session: aiohttp.ClientSession | None = None
+        # once Car-Cutter refused a status request as too long (414): the longest URL to ask with from then on
+        self.status_url_limit: int | None = None
 
     async def __aenter__(self) -> CarCutterAsyncHook:
         connection = await self.aget_connection(self.carcutter_conn_id)
@@ -56,31 +69,47 @@ class CarCutterAsyncHook(BaseHook):
             self._session = None
 
     async def get_image_statuses(self, image_urls: Sequence[str]) -> list[ImageStatus]:
-        """Statuses of `image_urls` in one request (the caller keeps the URL within its length limit; a 404
-        for several URLs is narrowed down by halves, as the sync hook does); retried with backoff on 5xx, 429,
-        timeouts and dropped connections."""
-        if not image_urls:
+        """Statuses of `image_urls`, one per URL in the order asked, each carrying the URL exactly as asked (as
+        the sync hook does). The caller keeps the URL within its length limit (and `status_url_limit`); a 404
+        or 414 for several URLs is narrowed down by halves, URLs sharing a canonical form that Car-Cutter
+        echoes normalised are asked about one by one. Retried with backoff on 5xx, 429, timeouts and dropped
+        connections."""
+        urls = list(image_urls)
+        if not urls:
             return []
         if self.settings is None or self._session is None:
             raise RuntimeError("use CarCutterAsyncHook inside 'async with'")
+        single = len(set(urls)) == 1
         # encoded=True: the query is already escaped exactly as the sync hook escapes it
-        url = URL(f"{self.settings.base_url}{paths.ASYNC_STATUS}?{status_query(image_urls)}", encoded=True)
+        url = URL(f"{self.settings.base_url}{paths.ASYNC_STATUS}?{status_query(urls)}", encoded=True)
         retrying = AsyncRetrying(**retry_arguments(self.settings, idempotent=True, log=self.log))
         try:
-            return await retrying(self._get_json, self._session, self.settings, url)
+            matched = match_statuses(urls, await retrying(self._get_statuses, self._session, self.settings, url))
         except NotFoundError:
-            if len(image_urls) == 1:
-                return [ImageStatus(image=image_urls[0], status=UNKNOWN)]
-            middle = len(image_urls) // 2
-            return await self.get_image_statuses(image_urls[:middle]) + await self.get_image_statuses(
-                image_urls[middle:]
-            )
+            if single:
+                return [ImageStatus(image=url, status=UNKNOWN) for url in urls]
+            return await self._in_halves(urls)
+        except RequestTooLongError:
+            base_url = self.settings.base_url
+            self.status_url_limit = lowered_url_limit(self.status_url_limit, base_url, paths.ASYNC_STATUS, urls)
+            if single:
+                self.log.warning("Car-Cutter refuses to be asked about %s: too long a URL", redact_url(urls[0]))
+                return []
+            return await self._in_halves(urls)
+        if not single:
+            for alone in unanswered_ambiguous(urls, matched):
+                matched.extend(await self.get_image_statuses([alone]))
+        return in_asked_order(urls, matched)
+
+    async def _in_halves(self, urls: list[str]) -> list[ImageStatus]:
+        middle = len(urls) // 2
+        return await self.get_image_statuses(urls[:middle]) + await self.get_image_statuses(urls[middle:])
 
     @staticmethod
-    async def _get_json(session: aiohttp.ClientSession, settings: CarCutterSettings, url: URL) -> list[ImageStatus]:
+    async def _get_statuses(session: aiohttp.ClientSession, settings: CarCutterSettings, url: URL) -> list[ImageStatus]:
         try:
             async with session.get(url) as response:
-                body = await response.text()
+                body = decode_body(await response.read(), response.charset)
         except (TimeoutError, aiohttp.ClientError) as error:
             never_sent = isinstance(error, aiohttp.ClientConnectorError)
             raise TransportError(API, f"{type(error).__name__} on {url.path}", sent=not never_sent) from None

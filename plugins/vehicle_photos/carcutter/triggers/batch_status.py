@@ -15,7 +15,8 @@ be taken over meanwhile, with a new URL, by the holder's retry or another run. S
 unknown for `recheck_unknown_after` seconds, the wait ends ("unknown" event) and the operator re-reads the
 image's record instead of asking about a URL nobody will submit.
 Transient failures (5xx, 429, timeouts, dropped connections) are retried by the hook and then simply
-skip the rest of the round; auth, billing and input errors end the wait with an "error" event.
+skip the rest of the round; a request refused as too long (414) is split by the hook, and later rounds ask
+with shorter URLs; auth, billing and input errors end the wait with an "error" event.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
         async with CarCutterAsyncHook(self.carcutter_conn_id, max_connections=self.status_concurrency) as hook:
             while pending and time.time() < self.deadline:
                 base_url = hook.settings.base_url if hook.settings else ""
-                chunks = chunk_for_status(base_url, paths.ASYNC_STATUS, pending, self.max_url_length)
+                limit = min(self.max_url_length, hook.status_url_limit or self.max_url_length)  # lower after a 414
+                chunks = chunk_for_status(base_url, paths.ASYNC_STATUS, pending, limit)
                 try:
                     round_calls, cut_short = await self._poll_round(
                         hook, chunks, latest, stop_early=rounds_cut_short < self.full_sweep_every

@@ -13,6 +13,9 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 4
 DEFAULT_RETRY_WAIT_MIN = 0.5
 DEFAULT_RETRY_WAIT_MAX = 30.0
+# Where the feature and annotation GETs / DELETEs put their field: "form" (a multipart body, as documented) or
+# "query" (for a service, or a proxy before it, that drops or ignores the body of a GET / DELETE).
+FEATURE_PARAMS_IN = ("form", "query")
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,12 @@ class CarCutterSettings:
     retry_wait_min: float = DEFAULT_RETRY_WAIT_MIN
     retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
     customer: str | None = None
+    feature_params_in: str = FEATURE_PARAMS_IN[0]
 
     @classmethod
     def from_connection(cls, conn: Any) -> CarCutterSettings:
         """Token in the password, host (a URL or a host name, with the connection's port), options in the
-        extra: `timeout`, `max_retries`, `retry_wait_min`, `retry_wait_max`, `customer`."""
+        extra: `timeout`, `max_retries`, `retry_wait_min`, `retry_wait_max`, `customer`, `feature_params_in`."""
         if not conn.password:
             raise config_error(f"connection {conn.conn_id!r} has no API token in its password field")
         extra = conn.extra_dejson or {}
@@ -41,6 +45,11 @@ class CarCutterSettings:
             base_url = api_base_url(conn.host, conn.port, conn.schema, default=DEFAULT_BASE_URL, api="Car-Cutter")
         except ValueError as error:
             raise config_error(str(error)) from None
+        feature_params_in = str(option("feature_params_in", FEATURE_PARAMS_IN[0])).strip().lower()
+        if feature_params_in not in FEATURE_PARAMS_IN:
+            raise config_error(
+                f"connection {conn.conn_id!r}: feature_params_in must be one of {', '.join(FEATURE_PARAMS_IN)}"
+            )
         return cls(
             base_url=base_url,
             token=conn.password,
@@ -49,6 +58,7 @@ class CarCutterSettings:
             retry_wait_min=float(option("retry_wait_min", DEFAULT_RETRY_WAIT_MIN)),
             retry_wait_max=float(option("retry_wait_max", DEFAULT_RETRY_WAIT_MAX)),
             customer=option("customer", None),
+            feature_params_in=feature_params_in,
         )
 
     @property

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from functools import cached_property, partial
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from airflow.sdk import BaseHook
@@ -23,6 +24,7 @@ from vehicle_photos.clippingmagic.exceptions import (
     ServerError,
     TransportError,
     error_from_response,
+    storage_error,
 )
 from vehicle_photos.clippingmagic.utils.connection import (
     DEFAULT_CONN_ID,
@@ -42,11 +44,13 @@ from vehicle_photos.clippingmagic.utils.models import (
 from vehicle_photos.clippingmagic.utils.retries import RETRIED_ERRORS, RateLimitCounter
 from vehicle_photos.image_common.api_errors import transport_error
 from vehicle_photos.image_common.policy import DEFAULT_MAX_PIXELS
+from vehicle_photos.image_common.urls import redact_url
 
 T = TypeVar("T")
 ACCEPT_JSON = "application/json"
 LIST_PAGE_MAX = 100
 _CONNECT_TIMEOUT = 10.0
+_MAX_STORAGE_REDIRECTS = 3
 _CHUNK_BYTES = 1024 * 1024
 
 
@@ -92,11 +96,12 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         return RateLimitCounter(self.settings.retry)
 
     def get_conn(self) -> requests.Session:
-        """The calling thread's session: the API asks for threads that work independently."""
+        """The calling thread's session: the API asks for threads that work independently. It holds no
+        credentials: each API request carries them, storage requests never do (`_send`)."""
         session = getattr(self._threads, "session", None)
         if session is None:
             session = self._threads.session = requests.Session()
-            session.auth = self.settings.auth  # requests drops it on the redirect to S3
+            session.trust_env = False  # no netrc credentials on storage requests either
         return session
 
     def test_connection(self) -> tuple[bool, str]:
@@ -189,7 +194,9 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         offset = 0
         while True:
             page = self._call("GET", "/images", _json_of, params={"limit": page_size, "offset": offset})
-            images = page.get("images") or []
+            images = page.get("images") if isinstance(page, dict) else None
+            if not isinstance(images, list):
+                raise ApiError(API, "the list answer has no images", status=200)
             yield from (ClippingMagicImage.from_json(image, keep_secret=False) for image in images)
             if len(images) < int(page.get("limit") or page_size):
                 return
@@ -257,19 +264,46 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         params: dict[str, Any] | None = None,
         body: Callable[[], MultipartEncoder] | None = None,
     ) -> T:
-        """One request, no retry: the answer read, or the matching ApiError."""
+        """One request, no retry: the answer read, or the matching ApiError. A download's redirect to the
+        result's storage is followed here, without the API credentials: the storage link is signed on its own,
+        and S3 refuses a request that carries a second authentication."""
         data = body() if body else None
         headers = {"Accept": accept, **({"Content-Type": data.content_type} if data else {})}
+        session = self.get_conn()
         try:
-            with self.get_conn().request(
+            with session.request(
                 method, f"{self.settings.api_url}{path}", params=params, data=data, headers=headers, stream=True,
-                timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
+                auth=self.settings.auth, allow_redirects=False, timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
             ) as response:  # fmt: skip
                 if response.status_code >= 400:
-                    raise error_from_response(response.status_code, response.text)
-                return read(response)
+                    raise error_from_response(response.status_code, response.text, secret=self.settings.api_key)
+                if not response.is_redirect:
+                    return read(response)
+                location = urljoin(response.url, response.headers["Location"])
         except requests.RequestException as error:
             raise transport_error(API, error, path) from None
+        return self._read_storage(session, location, accept, read)
+
+    def _read_storage(
+        self, session: requests.Session, location: str, accept: str, read: Callable[[requests.Response], T]
+    ) -> T:
+        """GET a result from its storage link (and the storage's own redirects), never with credentials."""
+        for _ in range(_MAX_STORAGE_REDIRECTS + 1):
+            if urlsplit(location).scheme not in ("http", "https"):
+                raise ApiError(API, f"the download redirected to an unsupported location {redact_url(location)!r}")
+            try:
+                with session.get(
+                    location, headers={"Accept": accept}, stream=True, allow_redirects=False,
+                    timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
+                ) as response:  # fmt: skip
+                    if response.status_code >= 400:
+                        raise storage_error(response.status_code, response.text)
+                    if not response.is_redirect:
+                        return read(response)
+                    location = urljoin(location, response.headers["Location"])
+            except requests.RequestException as error:
+                raise transport_error(API, error, "the result storage") from None
+        raise ApiError(API, f"more than {_MAX_STORAGE_REDIRECTS} redirects from the result storage")
 
     @contextmanager
     def request_place(self) -> Iterator[None]:
@@ -287,7 +321,10 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
 
 
 def _image_of(response: requests.Response) -> ClippingMagicImage:
-    return ClippingMagicImage.from_json(_json_of(response)["image"])
+    try:
+        return ClippingMagicImage.from_json(_json_of(response)["image"])
+    except (KeyError, TypeError, ValueError):
+        raise ApiError(API, "the answer is not an Image JSON Object", status=response.status_code) from None
 
 
 def _json_of(response: requests.Response) -> Any:

@@ -16,6 +16,7 @@ from vehicle_photos.clippingmagic.utils.connection import (
     ClippingMagicSettings,
 )
 from vehicle_photos.clippingmagic.utils.models import JSON, ClippingMagicImage
+from vehicle_photos.image_common.api_errors import decode_body
 
 
 class ClippingMagicAsyncHook(ClippingMagicConnectionType, BaseHook):
@@ -58,12 +59,12 @@ class ClippingMagicAsyncHook(ClippingMagicConnectionType, BaseHook):
         path = f"/images/{int(image_id)}"
         try:
             async with self._session.get(f"{self.settings.api_url}{path}", params={"format": JSON}) as response:
-                body = await response.text()
+                body = decode_body(await response.read(), response.charset)
         except (TimeoutError, aiohttp.ClientError) as error:
             never_sent = isinstance(error, aiohttp.ClientConnectorError)
             raise TransportError(API, f"{type(error).__name__} on {path}", sent=not never_sent) from None
         if response.status >= 400:
-            raise error_from_response(response.status, body)
+            raise error_from_response(response.status, body, secret=self.settings.api_key)
         try:
             return ClippingMagicImage.from_json(json.loads(body)["image"], keep_secret=False)
         except (ValueError, KeyError, TypeError):
