@@ -257,9 +257,9 @@ def test_a_lost_answer_is_settled_by_status_through_a_registration_delay(
     urls = [presign(s3_client, image["source"]) for image in put_photos(per_vehicle=2)]
     carcutter.configure(lost_answers=1, lost_answer_as=lost_as, registration_delay_seconds=2.0)
     statuses = hook.submit_images(urls, cut_type="complete")
-    assert all(s.known_to_service for s in statuses)
     assert carcutter.ledger()["charges"] == dict.fromkeys(urls, 1)
     assert counts(carcutter)["asyncSubmit"] == 1
+    assert all(s.known_to_service for s in statuses)
 
 
 # Features and annotations
