@@ -347,7 +347,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 image.apply_status(ImageStatus(image="", details=entry.get("details") or {}, **fields))
             elif entry.get("answered"):
                 claims.recheck_unknown(image, due=now >= image.takeover_at, may_submit=not batch.credits_exhausted)
-            if image.state == WAITING and now - image.submitted_at > float(self.max_processing_seconds):
+            if image.state == WAITING and now - image.submitted_at >= float(self.max_processing_seconds):
                 image.state = BILLED_FAILURE
                 image.error = (f"Car-Cutter still reports {image.status or 'unknown'!r} "
                                f"{now - image.submitted_at:.0f} s after its submission; given up")  # fmt: skip
@@ -446,7 +446,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             first_poll_delay = max(first_poll_delay, DEFERRAL_SETTLE_SECONDS)
         return CarCutterBatchStatusTrigger(
             batch_uri=batch_uri,
-            deadline=min(_next_takeover(batch), batch.deadline),
+            deadline=min(_next_takeover(batch), self._next_give_up(batch), batch.deadline),
             carcutter_conn_id=self.carcutter_conn_id,
             aws_conn_id=self.aws_conn_id,
             poll_interval=float(self.poll_interval),
@@ -455,6 +455,11 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             max_url_length=int(self.max_url_length),
             recheck_unknown_after=RECHECK_UNKNOWN_POLLS * float(self.poll_interval),
         )
+
+    def _next_give_up(self, batch: Batch) -> float:
+        """When the first image still processing reaches `max_processing_seconds`."""
+        submitted = [image.submitted_at for image in batch.in_state(WAITING)]
+        return min(submitted, default=float("inf")) + float(self.max_processing_seconds)
 
     def _save_batch(self, batch: Batch) -> str:
         """The batch is kept in S3 while deferred, not in the metadata DB: it can hold thousands of images."""
