@@ -282,7 +282,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
                 return
             try:
-                self._submit_chunk(chunk)
+                self._submit_chunk(chunk, claims)
             except CreditsError as error:  # the credits may have covered part of the chunk: ask before giving back
                 batch.credits_exhausted = True
                 self.log.error("Stopping submissions: %s", error)
@@ -296,7 +296,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
             list(pool.map(submit, chunks))
 
-    def _submit_chunk(self, chunk: list[BatchImage]) -> None:
+    def _submit_chunk(self, chunk: list[BatchImage], claims: SubmissionClaims) -> None:
         urls = [unseal(image.sealed_url or "") for image in chunk]
         vehicle_ids = {image.vehicle_id for image in chunk}
         statuses = self.hook.submit_images(
@@ -308,12 +308,14 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             registration_grace_seconds=float(self.registration_grace_seconds),
         )  # fmt: skip
         for image, status in zip(chunk, statuses, strict=True):
+            if status.status is None:  # left out of the answer: maybe billed; the status endpoint will tell
+                self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
+                claims.maybe_sent([image])
+                continue
             image.submitted()
             # Car-Cutter took it: a status saying "unknown" soon after is lag, not a lost call; only a claim that
             # stays unknown for a whole lease is submitted again
             image.takeover_at = time.time() + float(self.claim_lease_seconds)
-            if status.status is None:  # maybe billed; the claim holds the URL, so the status endpoint will tell
-                self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
 
     def _ask_about_resumed_claims(self, batch: Batch, claims: SubmissionClaims) -> bool:
         """Claims found in place (ours from an earlier try, or another run's) are asked about at once, so one
