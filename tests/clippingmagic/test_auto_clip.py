@@ -40,7 +40,7 @@ def auto_clip(fast_conn):
     conn_id = fast_conn()
 
     def run(bucket: str, images: Any, task_id: str = "auto_clip", **options: Any) -> Any:
-        arguments = {"concurrency": 2, "clippingmagic_conn_id": conn_id, **options}
+        arguments = {"concurrency": 2, "clippingmagic_conn_id": conn_id, "registration_grace_seconds": 0.5, **options}
         operator = ClippingMagicAutoClipOperator(task_id=task_id, images=images, dest_bucket=bucket, **arguments)
         return operator.execute({})
 
@@ -280,7 +280,8 @@ def test_requests_in_flight_stay_within_concurrency_and_429s_are_waited_out(cm, 
     put_images(s3_client, bucket, more)
     assert [r["status"] for r in auto_clip(bucket, items(bucket, more))] == ["final"] * 2
     assert cm.requests()["status_codes"]["429"] == 3
-    assert uploads(cm) == 8 + 3 and sorted(set(cm.ledger()["charges"].values())) == [1]
+    charges = cm.ledger()["charges"]
+    assert uploads(cm) <= 8 + 3 and len(charges) == 8 and set(charges.values()) == {1}
 
 
 def test_running_out_of_credits_stops_new_uploads_and_fails_without_retry(cm, s3_client, bucket, auto_clip):

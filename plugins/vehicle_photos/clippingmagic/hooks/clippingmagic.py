@@ -223,12 +223,16 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
             raise ApiError(API, "the list answer has no images", status=200)
         return [ClippingMagicImage.from_json(image, keep_secret=False) for image in images]
 
-    def list_anchor(self) -> ListAnchor:
-        """Where the account's list ended when this hook first asked (read once, a few requests): every upload
-        made after that is listed after it, so a lost upload is looked for only there."""
+    def list_anchor(self) -> ListAnchor | None:
+        """Where the account's list ended when this hook first read it (a few requests, once): every upload made
+        after that is listed after it, so a lost upload is looked for only there. None while the list cannot be
+        read (a lost upload is then looked for among the newest images only)."""
         with self._anchor_lock:
             if self._anchor is None:
-                self._anchor = anchor_of(self.list_page)
+                try:
+                    self._anchor = anchor_of(self.list_page)
+                except ApiError as error:
+                    self.log.warning("could not read where the image list ends (%s); will try again", error)
             return self._anchor
 
     def find_upload(self, upload_name: str, after: ListAnchor | None = None) -> ClippingMagicImage | None:

@@ -112,7 +112,8 @@ class UploadClaims:
 
     def claim_fields(self) -> dict[str, Any]:
         """What a new claim of this task carries besides the image: the holder's stamp and the list anchor."""
-        return {**self.holder.stamp(), "provider_ref": {LIST_ANCHOR: self.hook.list_anchor().to_dict()}}
+        anchor = self.hook.list_anchor()
+        return {**self.holder.stamp(), "provider_ref": {LIST_ANCHOR: anchor.to_dict()} if anchor else {}}
 
     def settle_upload(self, held: HeldClaim) -> int | None:
         """Whether the held claim's upload happened, by asking Clipping Magic over the registration grace
