@@ -473,7 +473,7 @@ def test_grace_longer_than_the_execution_timeout_allows_is_refused(bucket, photo
         execution_timeout=timedelta(minutes=1), registration_grace_seconds=120,
     )  # fmt: skip
 
-    with pytest.raises(ValueError, match=r"registration_grace_seconds .* must be under half the task's"):
+    with pytest.raises(ValueError, match=r"one call may take \d+ s: more than half the task's execution_timeout"):
         operator.execute({})
 
 
@@ -484,14 +484,15 @@ def test_waiting_on_another_tasks_claim_stops_before_the_execution_timeout(cm, s
     store = ImageRecordStore(bucket)
     store.replace(store.get("clippingmagic", live.digest), live)
     operator = ClippingMagicAutoClipOperator(
-        task_id="waiting", images=photos[:1], dest_bucket=bucket, clippingmagic_conn_id=fast_conn(),
-        execution_timeout=timedelta(seconds=6), registration_grace_seconds=1,
+        task_id="waiting", images=photos[:1], dest_bucket=bucket, registration_grace_seconds=1,
+        clippingmagic_conn_id=fast_conn("cm_one_try", timeout=1, max_attempts=1),  # a call takes 11 s at worst
+        execution_timeout=timedelta(seconds=24),
     )  # fmt: skip
     outcome: list[Any] = []
     worker = threading.Thread(target=lambda: outcome.append(_raised(operator.execute, {})), daemon=True)
 
     worker.start()
-    worker.join(timeout=20)
+    worker.join(timeout=30)
 
     assert outcome, "the task still waits on a claim whose lease (30 min) outlives its execution_timeout"
     assert isinstance(outcome[0], AirflowException) and "claimed by vehicle_listings/crashed-run" in str(outcome[0])

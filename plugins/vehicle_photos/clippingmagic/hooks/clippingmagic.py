@@ -105,6 +105,14 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
     def rate_limits(self) -> RateLimitCounter:
         return RateLimitCounter(self.settings.retry)
 
+    def longest_call_seconds(self) -> float:
+        """How long one call may take at worst: every attempt timing out, the back-off between them, and the
+        registration grace period spent asking for a lost upload before each retry."""
+        rules = self.settings.retry
+        waits = sum(rules.failure_wait(failure) or 0.0 for failure in range(1, rules.max_attempts))
+        attempts = rules.max_attempts * (_CONNECT_TIMEOUT + self.settings.timeout)
+        return attempts + waits + (rules.max_attempts - 1) * self.registration_grace_seconds
+
     def get_conn(self) -> requests.Session:
         """The calling thread's session: the API asks for threads that work independently. It holds no
         credentials: each API request carries them, storage requests never do (`_send`)."""

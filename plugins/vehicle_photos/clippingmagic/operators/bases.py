@@ -36,8 +36,9 @@ class ClippingMagicBatchOperator(ImageBatchOperator):
     :param concurrency: requests in flight to Clipping Magic at once (its documentation says: start with 5).
     :param registration_grace_seconds: an upload that may have reached Clipping Magic (answer lost, server
         error, an earlier try that died) is asked for over this long before it counts as never made (templated).
-        It must be well under the task's `execution_timeout`; the work stops short of that timeout, leaving
-        what is not done claimed for a later run, so the results are always written.
+        One call's worst case (timeouts, retries, grace) must be under half the task's `execution_timeout`; the
+        work stops short of that timeout, leaving what is not done claimed for a later run, so the results are
+        always written.
     """
 
     provider = PROVIDER
@@ -66,20 +67,24 @@ class ClippingMagicBatchOperator(ImageBatchOperator):
 
     def check_arguments(self) -> None:
         super().check_arguments()
-        timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
         if float(self.registration_grace_seconds) < 0:
             raise ValueError(f"registration_grace_seconds must not be negative, got {self.registration_grace_seconds}")
-        if timeout is not None and float(self.registration_grace_seconds) >= timeout * (1 - PUBLISH_SHARE) / 2:
+        timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
+        if timeout is not None and self.hook.longest_call_seconds() >= timeout / 2:
             raise ValueError(
-                f"registration_grace_seconds ({self.registration_grace_seconds}) must be under half the task's "
-                f"execution_timeout ({timeout:.0f} s): an upload whose answer was lost would stall the task past it"
+                f"with registration_grace_seconds {self.registration_grace_seconds} and connection "
+                f"{self.clippingmagic_conn_id!r}'s timeout and retries, one call may take "
+                f"{self.hook.longest_call_seconds():.0f} s: more than half the task's execution_timeout "
+                f"({timeout:.0f} s), which would kill the task before it writes its results"
             )
 
     def work_deadline(self) -> float | None:
-        """When the work stops (time.monotonic()), so the task writes its results before execution_timeout."""
+        """When the work stops starting anything new (time.monotonic()): early enough that a call in flight
+        then, and the writing of the results, end before execution_timeout."""
         if not self.execution_timeout:
             return None
-        return time.monotonic() + self.execution_timeout.total_seconds() * (1 - PUBLISH_SHARE)
+        timeout = self.execution_timeout.total_seconds()
+        return time.monotonic() + timeout - max(timeout * PUBLISH_SHARE, self.hook.longest_call_seconds())
 
     def source_file(self, item: ImageItem) -> SourceFile:
         return SourceFile(self.s3_hook.conn, self.web, self.policy, item)
