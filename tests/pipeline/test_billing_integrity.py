@@ -120,10 +120,10 @@ def test_clipping_magic_losing_answers_and_listing_late_still_charges_each_image
     }
     assert len(clippingmagic_images) >= 2
     # the first uploads are processed and billed but their answers lost, and uploads are listed late
-    clippingmagic_server.configure(lost_upload_answers=2, list_delay=1.5, preloaded_images=5_000)
+    clippingmagic_server.configure(lost_upload_answers=2, list_delay=4, preloaded_images=5_000)
 
     dags_test("vehicle_listings", DAILY, tmp_path / "lossy.log", AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET=bucket,
-              AIRFLOW_VAR_VEHICLE_PHOTOS_REGISTRATION_GRACE_SECONDS="5")  # fmt: skip
+              AIRFLOW_VAR_VEHICLE_PHOTOS_REGISTRATION_GRACE_SECONDS="8")  # fmt: skip
 
     manifest = read_json(s3_client, bucket, f"manifests/dt={DAILY}/manifest.json")
     assert {row["status"] for row in manifest} == {"final"}
