@@ -8,6 +8,7 @@ import io
 import json
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -466,8 +467,6 @@ def test_claims_that_used_up_their_attempts_end_failed_with_a_reason(cm, s3_clie
 
 
 def test_grace_longer_than_the_execution_timeout_allows_is_refused(bucket, photos, fast_conn):
-    from datetime import timedelta
-
     operator = ClippingMagicAutoClipOperator(
         task_id="slow", images=photos, dest_bucket=bucket, clippingmagic_conn_id=fast_conn(),
         execution_timeout=timedelta(minutes=1), registration_grace_seconds=120,
@@ -478,8 +477,6 @@ def test_grace_longer_than_the_execution_timeout_allows_is_refused(bucket, photo
 
 
 def test_waiting_on_another_tasks_claim_stops_before_the_execution_timeout(cm, s3_client, bucket, photos, fast_conn):
-    from datetime import timedelta
-
     live = dataclasses.replace(stale_claim(s3_client, bucket, KEYS[0], "01-front"), claimed_at=time.time())
     store = ImageRecordStore(bucket)
     store.replace(store.get("clippingmagic", live.digest), live)
