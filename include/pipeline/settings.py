@@ -58,6 +58,7 @@ class PipelineSettings:
     source_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     max_pixels: int = DEFAULT_MAX_PIXELS
     claim_lease_seconds: float = DEFAULT_CLAIM_LEASE_SECONDS
+    # how long a call that may have reached a service is settled by asking it (README: never billing twice)
     registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS
     listing_date: str = ""  # YYYY-MM-DD: the run's logical date, else the day it was triggered
     run_key: str = ""  # the run, as a key-safe name for its working files
