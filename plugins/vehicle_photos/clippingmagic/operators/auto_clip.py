@@ -23,9 +23,10 @@ from vehicle_photos.clippingmagic.exceptions import (
 )
 from vehicle_photos.clippingmagic.operators.bases import ClippingMagicBatchOperator
 from vehicle_photos.clippingmagic.utils.arguments import as_bool
-from vehicle_photos.clippingmagic.utils.files import SourceFile, check_output, put_output
+from vehicle_photos.clippingmagic.utils.files import SourceFile
 from vehicle_photos.clippingmagic.utils.images import SPOOL_MAX_BYTES, prepared_image
 from vehicle_photos.clippingmagic.utils.models import RESULT, RESULT_FORMATS, DownloadedResult
+from vehicle_photos.clippingmagic.utils.outputs import check_output, put_output
 from vehicle_photos.clippingmagic.utils.upload_claims import ClaimNotSettled, HeldClaim, UploadClaims
 from vehicle_photos.image_common.fetch import SourceFetchError
 from vehicle_photos.image_common.inspection import UnusableImageError

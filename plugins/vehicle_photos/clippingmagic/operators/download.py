@@ -18,9 +18,9 @@ from vehicle_photos.clippingmagic.exceptions import API, ApiError, BadRequestErr
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
 from vehicle_photos.clippingmagic.operators.bases import PROVIDER, START_CONCURRENCY, ClippingMagicImagesOperator
 from vehicle_photos.clippingmagic.utils.arguments import image_ids_of
-from vehicle_photos.clippingmagic.utils.files import check_output, put_output
 from vehicle_photos.clippingmagic.utils.images import SPOOL_MAX_BYTES
 from vehicle_photos.clippingmagic.utils.models import JSON, RESULT, RESULT_FORMATS, ClippingMagicImage
+from vehicle_photos.clippingmagic.utils.outputs import check_output, put_output
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
 from vehicle_photos.image_common.records import FINAL, ImageRecord, options_digest
