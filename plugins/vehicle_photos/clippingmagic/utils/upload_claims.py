@@ -162,9 +162,7 @@ class UploadClaims:
         """Claim a settled image again, for an upload nobody can use any more (e.g. deleted from Clipping
         Magic after its review); None when the record changed meanwhile."""
         record = settled.record
-        claim = record.touched(
-            status=CLAIMED, **self.holder.stamp(), provider_ref={}, outputs={}, attempts=record.attempts + 1
-        )
+        claim = record.touched(status=CLAIMED, **self.claim_fields(), outputs={}, attempts=record.attempts + 1)
         try:
             return HeldClaim(self.records, self.records.replace(settled, claim))
         except RecordChangedError:
