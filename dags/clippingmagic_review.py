@@ -51,6 +51,8 @@ def clippingmagic_review() -> None:
         dest_bucket="{{ params.bucket }}",
         test="{{ params.test }}",
         pool=CLIPPINGMAGIC_POOL,
+        # a lost upload answer is asked about for the registration grace period before the upload is retried
+        execution_timeout=pendulum.duration(hours=1),
     )
     edited = ClippingMagicResultSensor(
         task_id="wait_for_edits",

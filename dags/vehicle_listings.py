@@ -88,6 +88,7 @@ def vehicle_listings() -> None:
         **storage,
         **limits,
         test=settings["clippingmagic_test_mode"],
+        registration_grace_seconds=settings["registration_grace_seconds"],
         outputs=settings["clippingmagic_outputs"],
         max_failure_ratio=0.1,
         execution_timeout=minutes(hours=2),
