@@ -1,0 +1,88 @@
+"""`python -m vehicle_photos.contract_probe [--spend-one-credit]` (`make probe [SPEND=1]`).
+
+Connections are read as Airflow components read them (environment variables, the secrets backend, the metadata
+database), so run it where the DAGs run: `docker compose exec airflow-scheduler python -m
+vehicle_photos.contract_probe`, or `kubectl exec` into the scheduler. Exit status 1 when a guess differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# As Airflow's own `connections` commands do: the metadata database is a secrets backend here too.
+os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
+
+from vehicle_photos.contract_probe.checks import DIFFERS
+from vehicle_photos.contract_probe.runner import (
+    CARCUTTER,
+    CLIPPINGMAGIC,
+    DEFAULT_LIST_GRACE_SECONDS,
+    DEFAULT_REGISTRATION_GRACE_SECONDS,
+    SPEND_FLAG,
+    ProbeOptions,
+    run_probe,
+)
+
+BUCKET_VARIABLE = "vehicle_photos_bucket"
+DEFAULT_BUCKET = "vehicle-photos"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m vehicle_photos.contract_probe", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        SPEND_FLAG,
+        action="store_true",
+        dest="spend",
+        help="submit one small image to Car-Cutter (one credit) for the checks that need it",
+    )
+    parser.add_argument("--carcutter-conn-id", default=ProbeOptions.carcutter_conn_id)
+    parser.add_argument("--clippingmagic-conn-id", default=ProbeOptions.clippingmagic_conn_id)
+    parser.add_argument("--aws-conn-id", default=ProbeOptions.aws_conn_id)
+    parser.add_argument("--bucket", help=f"where the report goes (default: Variable {BUCKET_VARIABLE})")
+    parser.add_argument("--prefix", default=ProbeOptions.prefix, help="key prefix of the report (default probes)")
+    parser.add_argument("--image-uri", help="s3://bucket/key of your own small vehicle photo to submit instead")
+    parser.add_argument("--registration-grace-seconds", type=float, default=DEFAULT_REGISTRATION_GRACE_SECONDS)
+    parser.add_argument("--list-grace-seconds", type=float, default=DEFAULT_LIST_GRACE_SECONDS)
+    parser.add_argument(
+        "--max-wait-seconds",
+        type=float,
+        default=ProbeOptions.max_wait_seconds,
+        help="how long to wait for the submitted image to become final",
+    )
+    parser.add_argument("--only", choices=(CARCUTTER, CLIPPINGMAGIC), help="probe one service only")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    bucket = args.bucket or _bucket_variable()
+    options = ProbeOptions(
+        bucket=bucket, spend_one_credit=args.spend, carcutter_conn_id=args.carcutter_conn_id,
+        clippingmagic_conn_id=args.clippingmagic_conn_id, aws_conn_id=args.aws_conn_id, prefix=args.prefix,
+        registration_grace_seconds=args.registration_grace_seconds, list_grace_seconds=args.list_grace_seconds,
+        max_wait_seconds=args.max_wait_seconds, services=(args.only,) if args.only else (CARCUTTER, CLIPPINGMAGIC),
+        image_uri=args.image_uri,
+    )  # fmt: skip
+    if not args.spend:
+        print(f"No Car-Cutter credit will be spent ({SPEND_FLAG} measures the checks that need one).")
+    run = run_probe(options, say=lambda line: print(line, flush=True))
+    print()
+    print(run.table)
+    print()
+    print(f"Report: s3://{bucket}/{run.json_key} and s3://{bucket}/{run.html_key}")
+    return 1 if DIFFERS in run.report.verdicts().values() else 0
+
+
+def _bucket_variable() -> str:
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(BUCKET_VARIABLE, default=DEFAULT_BUCKET) or DEFAULT_BUCKET
+    except Exception:  # no metadata database here: the deployment's default bucket
+        return DEFAULT_BUCKET
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""One probe run: both services' checks in order, the report printed and written to S3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
+from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.contract_probe import carcutter_probe as cc
+from vehicle_photos.contract_probe import clippingmagic_probe as cm
+from vehicle_photos.contract_probe.checks import Checks
+from vehicle_photos.contract_probe.probe_image import SIZE, probe_photo
+from vehicle_photos.contract_probe.report import ProbeReport, html_page, json_text, redacted, text_table
+
+CARCUTTER = "carcutter"
+CLIPPINGMAGIC = "clippingmagic"
+# TODO(billing-cc, billing-cm): read the deployment's own settings once they exist; until then the flags say.
+DEFAULT_REGISTRATION_GRACE_SECONDS = 60.0
+DEFAULT_LIST_GRACE_SECONDS = 5.0
+ORDER = (
+    cc.REGISTRATION_DELAY, cc.URL_ECHO, cc.UNKNOWN_URL, cc.RESULT_BEFORE_FINAL, cc.FEATURE_FIELDS,
+    cc.ANNOTATION_PATHS, cc.STATUS_VALUES, cc.REQUEST_TARGET, cc.ERROR_BODY,
+    cm.LIST_ORDER, cm.LIST_DELAY, cm.REDIRECT, cm.RESULT_REVISION, cm.STORAGE_CREDENTIALS, cm.STORAGE_LINK_LIFE,
+    cm.TEST_EXTRA_OUTPUTS, cm.NO_RESULT, cm.UNKNOWN_FIELDS, cm.ERROR_BODY,
+)  # fmt: skip
+SPEND_FLAG = "--spend-one-credit"
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """What a run may do. `image_uri` (s3://bucket/key) submits the user's own small photo instead of the drawn
+    one; `services` limits the run to one API."""
+
+    bucket: str
+    spend_one_credit: bool = False
+    carcutter_conn_id: str = CarCutterHook.default_conn_name
+    clippingmagic_conn_id: str = ClippingMagicHook.default_conn_name
+    aws_conn_id: str = "aws_default"
+    prefix: str = "probes"
+    registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS
+    list_grace_seconds: float = DEFAULT_LIST_GRACE_SECONDS
+    max_wait_seconds: float = 900.0
+    services: tuple[str, ...] = (CARCUTTER, CLIPPINGMAGIC)
+    image_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    report: ProbeReport
+    table: str  # printed form, redacted
+    json_key: str
+    html_key: str
+
+
+def run_probe(options: ProbeOptions, say: Callable[[str], None] = print) -> ProbeRun:
+    started = dt.datetime.now(dt.UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
+    checks = Checks()
+    s3 = S3Hook(aws_conn_id=options.aws_conn_id)
+    secrets: set[str] = set()
+    endpoints: dict[str, str] = {}
+    observations: dict[str, float | str | None] = {}
+    spent = 0
+    if CARCUTTER in options.services:
+        hook = CarCutterHook(options.carcutter_conn_id)
+        secrets.add(hook.settings.token)
+        endpoints["Car-Cutter"] = hook.settings.base_url
+        say(f"Car-Cutter at {hook.settings.base_url} (connection {options.carcutter_conn_id}): free checks ...")
+        probe = cc.CarCutterProbe(hook, checks, run_id)
+        try:
+            spent = _probe_carcutter(probe, options, s3, run_id, secrets, say)
+        finally:
+            probe.cleanup()
+        observations["carcutter_registration_seconds"] = probe.submission.registration_seconds
+        observations["carcutter_processing_seconds"] = probe.submission.processing_seconds
+        observations["carcutter_final_status"] = probe.submission.final_status
+    if CLIPPINGMAGIC in options.services:
+        hook = ClippingMagicHook(options.clippingmagic_conn_id)
+        secrets.add(hook.settings.api_key)
+        endpoints["Clipping Magic"] = hook.settings.base_url
+        say(
+            f"Clipping Magic at {hook.settings.base_url} (connection {options.clippingmagic_conn_id}): test mode, "
+            "no credit ..."
+        )
+        probe_cm = cm.ClippingMagicProbe(hook, checks, run_id, probe_photo)
+        try:
+            with checks.measuring(*[guess for guess in ORDER if guess.service == cm.CLIPPINGMAGIC]):
+                probe_cm.run(options.list_grace_seconds)
+        finally:
+            probe_cm.cleanup()
+        observations["clippingmagic_list_seconds"] = probe_cm.list_seconds
+    ranks = {guess.key: index for index, guess in enumerate(ORDER)}
+    ordered = sorted(checks, key=lambda check: ranks.get(check.key, len(ranks)))
+    report = ProbeReport(started.isoformat(timespec="seconds"), endpoints, spent, ordered, observations)
+    table = redacted(text_table(report), secrets)
+    json_key, html_key = f"{options.prefix}/{stamp}.json", f"{options.prefix}/{stamp}.html"
+    client = s3.get_conn()
+    client.put_object(
+        Bucket=options.bucket,
+        Key=json_key,
+        Body=redacted(json_text(report), secrets).encode(),
+        ContentType="application/json",
+    )
+    client.put_object(
+        Bucket=options.bucket,
+        Key=html_key,
+        Body=redacted(html_page(report), secrets).encode(),
+        ContentType="text/html; charset=utf-8",
+    )
+    return ProbeRun(report, table, json_key, html_key)
+
+
+def _probe_carcutter(
+    probe: cc.CarCutterProbe, options: ProbeOptions, s3: S3Hook, run_id: str, secrets: set[str],
+    say: Callable[[str], None],
+) -> int:  # fmt: skip
+    """The Car-Cutter checks; returns the credits spent (0 or 1)."""
+    unknown_echo = probe.check_unknown_url()
+    probe.check_request_target()
+    probe.check_error_body()
+    with probe.checks.measuring(cc.FEATURE_FIELDS, cc.ANNOTATION_PATHS):
+        probe.register_vehicle()
+        probe.check_feature_fields()
+        probe.check_annotation_paths()
+    submitted_echo = None
+    spent = 0
+    if options.spend_one_credit:
+        uri, url = _stage_image(options, s3, run_id)
+        secrets.add(url)
+        say(
+            f"Spending ONE Car-Cutter credit: submitting {uri} ({SIZE[0]}x{SIZE[1]} JPEG unless your own) once, "
+            f"for vehicle {probe.vehicle_id}; waiting up to {options.max_wait_seconds:.0f} s for it ..."
+        )
+        spent = 1
+        submitted_echo = probe.check_submission(url, options.registration_grace_seconds, options.max_wait_seconds)
+    else:
+        for guess in cc.BILLABLE:
+            probe.checks.not_measured(guess, f"needs one Car-Cutter credit: run with {SPEND_FLAG} (make probe SPEND=1)")
+    probe.record_url_echo(unknown_echo, submitted_echo)
+    return spent
+
+
+def _stage_image(options: ProbeOptions, s3: S3Hook, run_id: str) -> tuple[str, str]:
+    """The image Car-Cutter fetches: (s3 URI, presigned URL). The drawn one goes under the probe prefix, with a
+    space and a plus in its key so its presigned URL carries percent-encoding for the echo check."""
+    if options.image_uri:
+        bucket, _, key = options.image_uri.removeprefix("s3://").partition("/")
+    else:
+        bucket, key = options.bucket, f"{options.prefix}/{run_id}/contract probe+car.jpg"
+        s3.load_bytes(probe_photo(0), key=key, bucket_name=bucket, replace=True)
+    url = s3.generate_presigned_url("get_object", params={"Bucket": bucket, "Key": key}, expires_in=3600)
+    if not url:
+        raise RuntimeError(f"could not presign s3://{bucket}/{key}")
+    return f"s3://{bucket}/{key}", url
