@@ -1,0 +1,143 @@
+"""The contract probe against the stand-ins: every guess "as assumed" by default, and each knob that gives the
+other plausible answer flips the matching verdict to "differs" (and no other)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dev.stack.services import LOCAL_CARCUTTER_TOKEN, LOCAL_CLIPPINGMAGIC_KEY
+from tests.conftest import REPO_ROOT
+from tests.probe.conftest import charged
+from vehicle_photos.carcutter.utils import paths
+from vehicle_photos.contract_probe.checks import AS_ASSUMED, DIFFERS, NOT_MEASURED
+from vehicle_photos.contract_probe.report import setting_shown
+from vehicle_photos.contract_probe.runner import ORDER
+
+CARCUTTER_ONLY = ("carcutter",)
+CLIPPINGMAGIC_ONLY = ("clippingmagic",)
+BILLABLE = {"carcutter.registration_delay", "carcutter.result_before_final", "carcutter.status_values"}
+SECRETS = (LOCAL_CARCUTTER_TOKEN, LOCAL_CLIPPINGMAGIC_KEY, "X-Amz-Signature", "X-Amz-Credential", "/_storage/")
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+def test_default_stand_ins_give_every_guess_as_assumed_for_one_credit(probe, stand_ins, s3_client, bucket):
+    run = probe(spend=True)
+
+    assert run.report.verdicts() == {guess.key: AS_ASSUMED for guess in ORDER}
+    assert charged(stand_ins["carcutter"]) == run.report.spent_carcutter_credits == 1
+    assert charged(stand_ins["clippingmagic"]) == 0
+    assert any("Spending ONE Car-Cutter credit" in line for line in probe.said)
+    stored = json.loads(s3_client.get_object(Bucket=bucket, Key=run.json_key)["Body"].read())
+    page = s3_client.get_object(Bucket=bucket, Key=run.html_key)
+    html = page["Body"].read().decode()
+    assert {check["key"]: check["verdict"] for check in stored["checks"]} == run.report.verdicts()
+    assert page["ContentType"].startswith("text/html")
+    assert html.count("<tr class=\"as-assumed\">") == len(ORDER)
+    assert_no_secrets(run.table, json.dumps(stored), html, "\n".join(probe.said))
+    # what the probe made is gone again: its test images, its vehicle
+    listed = stand_ins["clippingmagic"].requests()
+    assert listed  # the stand-in answered
+    assert run.report.observations["carcutter_processing_seconds"] is not None
+
+
+def test_without_the_flag_nothing_is_spent_and_the_billable_checks_are_not_measured(probe, stand_ins):
+    run = probe(spend=False, services=CARCUTTER_ONLY)
+
+    verdicts = run.report.verdicts()
+    assert {key for key, verdict in verdicts.items() if verdict == NOT_MEASURED} == BILLABLE
+    assert set(verdicts.values()) == {AS_ASSUMED, NOT_MEASURED}
+    assert charged(stand_ins["carcutter"]) == 0
+
+
+# (service, knobs of its stand-in, the guess whose verdict must flip, whether the check needs the credit)
+FLIPPING_KNOBS = [
+    ("carcutter", {"unknown_url_status": "404"}, "carcutter.unknown_url_status", False),
+    ("carcutter", {"status_url_echo": "normalised"}, "carcutter.status_url_echo", False),
+    ("carcutter", {"status_url_echo": "normalised"}, "carcutter.status_url_echo", True),
+    ("carcutter", {"feature_params_in": "query"}, "carcutter.feature_params_in", False),
+    ("carcutter", {"feature_params_in": "query-ignoring-body"}, "carcutter.feature_params_in", False),
+    ("carcutter", {"max_request_target": 4000}, "carcutter.request_target_limit", False),
+    ("carcutter", {"error_body": "html"}, "carcutter.error_body", False),
+    ("carcutter", {"error_body": "empty"}, "carcutter.error_body", False),
+    ("carcutter", {"unknown_phase_ratio": 1.0}, "carcutter.status_values", True),
+    ("clippingmagic", {"error_body": "text"}, "clippingmagic.error_body", False),
+    ("clippingmagic", {"strict_fields": False}, "clippingmagic.unknown_fields", False),
+    ("clippingmagic", {"storage_refuses_credentials": False}, "clippingmagic.storage_refuses_credentials", False),
+    ("clippingmagic", {"storage_link_seconds": 1.0}, "clippingmagic.storage_link_seconds", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("service", "knobs", "flipped", "spend"),
+    FLIPPING_KNOBS,
+    ids=[f"{knobs}{'-spend' if spend else ''}" for _, knobs, _, spend in FLIPPING_KNOBS],
+)
+def test_each_knob_flips_its_verdict_only(probe, stand_ins, service, knobs, flipped, spend):
+    stand_ins[service].configure(**knobs)
+
+    run = probe(spend=spend, services=(service,))
+
+    verdicts = run.report.verdicts()
+    assert verdicts[flipped] == DIFFERS
+    assert {key for key, verdict in verdicts.items() if verdict == DIFFERS} == {flipped}
+    check = next(check for check in run.report.checks if check.key == flipped)
+    assert setting_shown(check) == check.setting  # shown where it differs
+    if service == "carcutter":
+        assert charged(stand_ins["carcutter"]) == run.report.spent_carcutter_credits == int(spend)
+
+
+def test_feature_fields_in_the_query_recommend_the_connection_extra(probe, stand_ins):
+    stand_ins["carcutter"].configure(feature_params_in="query-ignoring-body")
+
+    run = probe(services=CARCUTTER_ONLY)
+
+    check = next(check for check in run.report.checks if check.key == "carcutter.feature_params_in")
+    assert "form: GET answered without it" in check.observed
+    assert check.observed.endswith("set feature_params_in: query")
+    # the annotation paths are then asked about the way that works, and found
+    assert run.report.verdicts()["carcutter.annotation_paths"] == AS_ASSUMED
+
+
+def test_an_annotation_path_the_service_does_not_have_differs(probe, stand_ins, monkeypatch):
+    monkeypatch.setattr(paths, "ANNOTATION_GET", "/vehicle/image/annotation-get")
+
+    run = probe(services=CARCUTTER_ONLY)
+
+    check = next(check for check in run.report.checks if check.key == "carcutter.annotation_paths")
+    assert check.verdict == DIFFERS
+    assert check.observed == "GET /vehicle/image/annotation-get answers like an unknown path (HTTP 404)"
+
+
+def test_a_flat_error_body_is_as_documented(probe, stand_ins):
+    stand_ins["carcutter"].configure(nest_errors=False)
+
+    run = probe(services=CARCUTTER_ONLY)
+
+    check = next(check for check in run.report.checks if check.key == "carcutter.error_body")
+    assert (check.verdict, check.observed) == (AS_ASSUMED, "HTTP 404 with a flat JSON error object")
+
+
+def test_make_probe_prints_the_table_and_spends_one_credit(stand_ins, local_stack, bucket):
+    env = {**os.environ, **local_stack.environment()}
+    completed = subprocess.run(
+        [sys.executable, "-m", "vehicle_photos.contract_probe", "--spend-one-credit", "--bucket", bucket,
+         "--registration-grace-seconds", "5", "--list-grace-seconds", "1"],
+        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout.count("| as assumed") == len(ORDER)
+    assert "Spending ONE Car-Cutter credit" in completed.stdout
+    assert f"s3://{bucket}/probes/" in completed.stdout
+    assert_no_secrets(completed.stdout, completed.stderr)
+    assert charged(stand_ins["carcutter"]) == 1
