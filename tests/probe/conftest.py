@@ -3,7 +3,7 @@ in-process with the stack's connections (`carcutter_default`, `clippingmagic_def
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,9 +17,9 @@ QUICK_CARCUTTER = {"fast": True, "fast_fetch": True, "processing_seconds": 0.6}
 
 
 @pytest.fixture
-def stand_ins(carcutter_server: StandIn, clippingmagic_server: StandIn) -> Iterator[dict[str, StandIn]]:
+def stand_ins(carcutter_server: StandIn, clippingmagic_server: StandIn) -> dict[str, StandIn]:
     carcutter_server.configure(**QUICK_CARCUTTER)
-    yield {"carcutter": carcutter_server, "clippingmagic": clippingmagic_server}
+    return {"carcutter": carcutter_server, "clippingmagic": clippingmagic_server}
 
 
 @pytest.fixture

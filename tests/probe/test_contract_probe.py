@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from dev.stack.services import LOCAL_CARCUTTER_TOKEN, LOCAL_CLIPPINGMAGIC_KEY
 from tests.conftest import REPO_ROOT
@@ -42,12 +43,17 @@ def test_default_stand_ins_give_every_guess_as_assumed_for_one_credit(probe, sta
     html = page["Body"].read().decode()
     assert {check["key"]: check["verdict"] for check in stored["checks"]} == run.report.verdicts()
     assert page["ContentType"].startswith("text/html")
-    assert html.count("<tr class=\"as-assumed\">") == len(ORDER)
+    assert html.count('<tr class="as-assumed">') == len(ORDER)
     assert_no_secrets(run.table, json.dumps(stored), html, "\n".join(probe.said))
+    assert run.report.observations["carcutter_processing_seconds"] > 0
     # what the probe made is gone again: its test images, its vehicle
-    listed = stand_ins["clippingmagic"].requests()
-    assert listed  # the stand-in answered
-    assert run.report.observations["carcutter_processing_seconds"] is not None
+    cm, cc = stand_ins["clippingmagic"], stand_ins["carcutter"]
+    images = requests.get(f"{cm.url}/api/v1/images", auth=(cm.api_id, cm.api_key), timeout=10).json()["images"]
+    assert images == []
+    vehicle_id = next(line for line in probe.said if "for vehicle" in line).split("for vehicle ")[1].split(";")[0]
+    vehicle = requests.get(f"{cc.url}/vehicle/status", params={"vehicle_id": vehicle_id},
+                           headers={"Authorization": f"Bearer {cc.token}"}, timeout=10).json()["vehicle"]  # fmt: skip
+    assert vehicle["app_status"] == "deleted"
 
 
 def test_without_the_flag_nothing_is_spent_and_the_billable_checks_are_not_measured(probe, stand_ins):

@@ -2,7 +2,8 @@
 
 Connections are read as Airflow components read them (environment variables, the secrets backend, the metadata
 database), so run it where the DAGs run: `docker compose exec airflow-scheduler python -m
-vehicle_photos.contract_probe`, or `kubectl exec` into the scheduler. Exit status 1 when a guess differs.
+vehicle_photos.contract_probe`, or `kubectl exec` into the scheduler. Exit status 1 when a guess differs, 2 when
+a connection is missing or refused.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 # As Airflow's own `connections` commands do: the metadata database is a secrets backend here too.
 os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
 
+from airflow.sdk.exceptions import AirflowNotFoundException
+
 from vehicle_photos.contract_probe.checks import DIFFERS
 from vehicle_photos.contract_probe.runner import (
     CARCUTTER,
@@ -24,6 +27,7 @@ from vehicle_photos.contract_probe.runner import (
     ProbeOptions,
     run_probe,
 )
+from vehicle_photos.image_common.api_errors import ApiError
 
 BUCKET_VARIABLE = "vehicle_photos_bucket"
 DEFAULT_BUCKET = "vehicle-photos"
@@ -67,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     if not args.spend:
         print(f"No Car-Cutter credit will be spent ({SPEND_FLAG} measures the checks that need one).")
-    run = run_probe(options, say=lambda line: print(line, flush=True))
+    try:
+        run = run_probe(options, say=lambda line: print(line, flush=True))
+    except (AirflowNotFoundException, ApiError) as error:
+        print(f'contract probe: {error} (README "First run against the real services")', file=sys.stderr)
+        return 2
     print()
     print(run.table)
     print()
