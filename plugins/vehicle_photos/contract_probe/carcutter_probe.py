@@ -87,8 +87,9 @@ _TARGET_RESOLUTION = 64
 
 @dataclass
 class Submission:
-    """What the one billable submission showed."""
+    """What the one billable submission showed; `charged` is False only when the service refused it."""
 
+    charged: bool = False
     registration_seconds: float | None = None
     processing_seconds: float | None = None
     final_status: str | None = None
@@ -328,6 +329,7 @@ class CarCutterProbe:
             response = None
             lost = describe_error(error)
         answered_at = self.clock()
+        self.submission.charged = response is None or response.ok  # a lost answer may have been billed
         if response is not None and not response.ok:
             why = f"the submission was refused (HTTP {response.status_code}, {error_body_kind(response)})"
             for guess in BILLABLE:

@@ -89,6 +89,7 @@ class ClippingMagicProbe:
         self.sleep, self.clock = sleep, clock
         self.uploaded: list[int] = []
         self.list_seconds: float | None = None
+        self.large_account = False
 
     def get(self, path: str, *, accept: str = "application/json", **params: str) -> requests.Response:
         """One API GET with credentials, redirects not followed."""
@@ -128,7 +129,7 @@ class ClippingMagicProbe:
         assumed = f"listed within {grace_seconds:g} s of the upload's answer"
         positions = self._positions({older, newer})
         while newer not in positions and self.clock() - uploaded_at < max(60.0, 3 * grace_seconds):
-            self.sleep(0.25)
+            self.sleep(2.0 if self.large_account else 0.25)  # a large account costs ~20 requests per look
             positions = self._positions({older, newer})
         if newer not in positions:
             self.checks.record(
@@ -161,6 +162,7 @@ class ClippingMagicProbe:
         """Where the `wanted` ids are in the whole list: the first page, else the last pages (found by doubling
         the offset, then halving the gap), so an account of 100,000 images costs about 20 requests."""
         first = self._page(0)
+        self.large_account = len(first) == LIST_PAGE_MAX
         found = {image_id: index for index, image_id in enumerate(first) if image_id in wanted}
         if len(found) == len(wanted) or len(first) < LIST_PAGE_MAX:
             return found

@@ -137,8 +137,8 @@ def _probe_carcutter(
             f"Spending ONE Car-Cutter credit: submitting {uri} ({SIZE[0]}x{SIZE[1]} JPEG unless your own) once, "
             f"for vehicle {probe.vehicle_id}; waiting up to {options.max_wait_seconds:.0f} s for it ..."
         )
-        spent = 1
         submitted_echo = probe.check_submission(url, options.registration_grace_seconds, options.max_wait_seconds)
+        spent = int(probe.submission.charged)
     else:
         for guess in cc.BILLABLE:
             probe.checks.not_measured(guess, f"needs one Car-Cutter credit: run with {SPEND_FLAG} (make probe SPEND=1)")
