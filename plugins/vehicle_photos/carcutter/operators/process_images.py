@@ -7,7 +7,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import cached_property
@@ -35,6 +35,7 @@ from vehicle_photos.carcutter.utils.batch import (
     BatchImage,
 )
 from vehicle_photos.carcutter.utils.statuses import RETAKE, ImageStatus
+from vehicle_photos.carcutter.utils.submission_claims import SubmissionClaims
 from vehicle_photos.image_common.batch_operator import ImageBatchOperator
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.fetch import SourceFetchError, fetch_url
@@ -42,17 +43,13 @@ from vehicle_photos.image_common.identity import content_identity
 from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_s3_image
 from vehicle_photos.image_common.items import put_json
 from vehicle_photos.image_common.policy import SourceNotAllowedError
-from vehicle_photos.image_common.record_store import RecordChangedError, StoredRecord
-from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
 from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
-from vehicle_photos.image_common.records import ImageRecord, options_digest
-from vehicle_photos.image_common.results import SKIPPED, ImageResult
-from vehicle_photos.image_common.sealed import seal, unseal
+from vehicle_photos.image_common.records import options_digest
+from vehicle_photos.image_common.results import REFUSED, SKIPPED, ImageResult
+from vehicle_photos.image_common.sealed import unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
-from vehicle_photos.image_common.urls import redact_url
 
 SUBMIT_CONCURRENCY = 4  # submission requests in flight; few, so images are submitted roughly in order
-MAX_CLAIM_ATTEMPTS = 4  # claims of one image whose submission Car-Cutter never received, before giving up
 # A trigger that fires within a few seconds of the deferral can have the resumed task failed by the scheduler
 # (apache/airflow#72716, open in 3.3); the first status call of a deferred batch waits at least this long.
 DEFERRAL_SETTLE_SECONDS = 5.0
@@ -172,27 +169,28 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             "%d images: %d to claim, %d refused", len(batch.inputs) + len(batch.refused), counts[NEW],
             counts[NOT_SENT] + len(batch.refused),
         )  # fmt: skip
-        return self._advance(ClaimHolder.of(context), batch)
+        return self._advance(self._claims(context), batch)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         if event["status"] == ERROR:
             # The claims stay: a retry of this task resumes them by asking Car-Cutter, never by submitting again.
             raise AirflowException(f"Car-Cutter status polling failed: {event['message']}")
         batch, statuses = self._load_batch(event)
-        self._apply_statuses(batch, statuses, ClaimHolder.of(context))
-        return self._advance(ClaimHolder.of(context), batch)
+        claims = self._claims(context)
+        self._apply_statuses(batch, statuses, claims)
+        return self._advance(claims, batch)
 
-    def _advance(self, holder: ClaimHolder, batch: Batch) -> Any:
+    def _advance(self, claims: SubmissionClaims, batch: Batch) -> Any:
         """Store, claim, submit and wait until nothing is left to do; defers while images are processing."""
         while True:
-            self._store_results(batch, holder)
-            self._claim(batch, holder)
-            self._submit(batch)
-            if self._ask_about_resumed_claims(batch, holder):
+            self._store_results(batch, claims)
+            self._claim(batch, claims)
+            self._submit(batch, claims)
+            if self._ask_about_resumed_claims(batch, claims):
                 continue
             waiting = batch.in_state(WAITING)
             if not waiting or time.time() >= batch.deadline:
-                return self._finish(batch, holder)
+                return self._finish(batch, claims)
             self.log.info("Waiting while Car-Cutter processes %d images", len(waiting))
             trigger = self._trigger(batch, self._save_batch(batch))
             if self.deferrable:
@@ -205,7 +203,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             if event["status"] == ERROR:
                 raise AirflowException(f"Car-Cutter status polling failed: {event['message']}")
             batch, statuses = self._load_batch(event)
-            self._apply_statuses(batch, statuses, holder)
+            self._apply_statuses(batch, statuses, claims)
 
     # Steps
 
@@ -241,7 +239,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         except (UnusableImageError, SourceFetchError, SourceNotAllowedError) as error:
             return "", str(error)
 
-    def _claim(self, batch: Batch, holder: ClaimHolder) -> None:
+    def _claim(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Write a claim for every image to submit: a new record, or a conditional overwrite of the claim
         being taken over. Losing the race means following the winner's record instead."""
         todo = batch.in_state(NEW)
@@ -250,32 +248,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 image.not_sent("not submitted: Car-Cutter credits are exhausted", SKIPPED)
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
-            list(pool.map(lambda image: self._claim_one(image, holder), todo))
+            list(pool.map(lambda image: claims.claim(image, self._submission_url(image.source)), todo))
 
-    def _claim_one(self, image: BatchImage, holder: ClaimHolder) -> None:
-        url = self._submission_url(image.source)
-        image.sealed_url, image.shown_url = seal(url), redact_url(url)
-        image.attempts += 1
-        image.charge_unconfirmed = False  # the claim we replace was never received, so never billed
-        claim = image.record(RECORD_CLAIMED, self.options, **holder.stamp())
-        if image.record_etag is None:
-            stored = self.records.create(claim)
-        else:
-            try:
-                stored = self.records.replace(self._held(image, claim), claim)
-            except RecordChangedError:
-                stored = None
-        if stored is not None:
-            image.state, image.mine, image.record_etag = CLAIMED, True, stored.etag
-            return
-        image.attempts -= 1
-        existing = self.records.get(self.provider, image.digest)
-        if existing is None:  # given back between our write and our read: try again next round
-            image.record_etag = None
-            return
-        self._follow(image, existing, holder)
-
-    def _submit(self, batch: Batch) -> None:
+    def _submit(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Submit every claimed image, a few requests at a time. A 402 stops everything not yet sent (its
         claims are given back); a refused request gives its claims back too (nothing was billed)."""
         claimed = sorted(batch.in_state(CLAIMED), key=lambda image: image.vehicle_id)
@@ -288,16 +263,16 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
         def submit(chunk: list[BatchImage]) -> None:
             if batch.credits_exhausted:
-                self._give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
+                claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
                 return
             try:
                 self._submit_chunk(chunk)
             except CreditsError as error:
                 batch.credits_exhausted = True
                 self.log.error("Stopping submissions: %s", error)
-                self._give_back(chunk, f"not submitted: {error}", SKIPPED)
+                claims.give_back(chunk, f"not submitted: {error}", SKIPPED)
             except BadRequestError as error:
-                self._give_back(chunk, f"Car-Cutter refused the submission: {error}")
+                claims.give_back(chunk, f"Car-Cutter refused the submission: {error}", REFUSED)
             except ApiError as error:  # maybe sent: the claims stay and the status endpoint will tell
                 self.log.warning("submission of %d images failed (%s); asking for their status", len(chunk), error)
                 for image in chunk:
@@ -324,7 +299,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             if status.status is None:  # maybe billed; the claim holds the URL, so the status endpoint will tell
                 self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
 
-    def _ask_about_resumed_claims(self, batch: Batch, holder: ClaimHolder) -> bool:
+    def _ask_about_resumed_claims(self, batch: Batch, claims: SubmissionClaims) -> bool:
         """Claims found in place (ours from an earlier try, or another run's) are asked about at once, so one
         Car-Cutter never received is taken over now when it may be, instead of after a whole wait. Returns
         whether anything changed."""
@@ -337,14 +312,14 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         statuses = {s.image: s for s in self.hook.get_image_statuses([unseal(i.sealed_url or "") for i in asked])}
         entries = {image.digest: _entry_of(statuses.get(unseal(image.sealed_url or ""))) for image in asked}
         entries.update({image.digest: {"answered": True, "known": False} for image in resumed if not image.sealed_url})
-        self._apply_statuses(batch, entries, holder, only=resumed)
+        self._apply_statuses(batch, entries, claims, only=resumed)
         return any(image.state != WAITING for image in resumed)
 
     def _apply_statuses(
         self,
         batch: Batch,
         statuses: dict[str, dict[str, Any]],
-        holder: ClaimHolder,
+        claims: SubmissionClaims,
         only: list[BatchImage] | None = None,
     ) -> None:
         """What Car-Cutter said, image by image; a claim it never received is taken over once due."""
@@ -355,44 +330,26 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 fields = {key: entry.get(key) for key in ("status", "phase", "angle", "quality")}
                 image.apply_status(ImageStatus(image="", details=entry.get("details") or {}, **fields))
             elif entry.get("answered"):
-                self._recheck_unknown_claim(image, holder, due=now >= image.takeover_at)
+                claims.recheck_unknown(image, due=now >= image.takeover_at)
         if time.time() >= batch.deadline:
             for image in batch.in_state(WAITING):
                 image.state = TIMED_OUT
                 image.error = f"not finished after {float(self.timeout):.0f} s; the claim stays and a rerun resumes it"
 
-    def _recheck_unknown_claim(self, image: BatchImage, holder: ClaimHolder, due: bool) -> None:
-        """Car-Cutter does not know the claimed URL, so its record says what happened: given back (claim it),
-        changed (a retry or another run took the claim over with a new URL: follow that), or unchanged (once
-        `due`, submit it ourselves if the claim is ours or stale, by conditional overwrite)."""
-        existing = self.records.get(self.provider, image.digest)
-        if existing is None:
-            image.state, image.record_etag = NEW, None
-        elif existing.etag != image.record_etag:
-            self._follow(image, existing, holder)
-        elif not due:
-            return
-        elif image.attempts >= MAX_CLAIM_ATTEMPTS:
-            image.state = TIMED_OUT
-            image.error = f"Car-Cutter never received it after {image.attempts} attempts; the claim stays"
-        elif holder.may_take_over(existing.record, float(self.claim_lease_seconds)):
-            self.log.warning("taking over the claim of %s: Car-Cutter never received it", image.shown_source)
-            image.state = NEW
-
-    def _store_results(self, batch: Batch, holder: ClaimHolder) -> None:
+    def _store_results(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Stream every finished result into S3 (bounded), then mark its record final."""
         ready = batch.in_state(READY)
         if not ready:
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
-            list(pool.map(lambda image: self._store_one(image, holder), ready))
+            list(pool.map(lambda image: self._store_one(image, claims), ready))
         self.log.info("Stored %d results under s3://%s/%s/", len(ready), self.dest_bucket, self.dest_prefix)
 
-    def _store_one(self, image: BatchImage, holder: ClaimHolder) -> None:
+    def _store_one(self, image: BatchImage, claims: SubmissionClaims) -> None:
         if not image.mine:  # another task's claim: it may have stored the result already
             existing = self.records.get(self.provider, image.digest)
             if existing is not None and existing.record.is_final:
-                self._follow(image, existing, holder)
+                claims.follow(image, existing)
                 return
         try:
             with self.hook.open_result(unseal(image.sealed_url or "")) as response:
@@ -413,34 +370,13 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             image.error = f"storing the result failed ({type(error).__name__}: {error}); a rerun stores it"
             return
         image.outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
-        self._write_settled(image, image.final_record(self.options), holder)
+        claims.settle(image, image.final_record(self.options))
         image.state = DONE
 
-    def _write_settled(self, image: BatchImage, record: ImageRecord, holder: ClaimHolder) -> None:
-        """Replace the claim we read with a settled record; if it changed meanwhile, write over the latest
-        version unless it is settled already (then follow it)."""
-        for _ in range(3):
-            current = self._held(image, record) if image.record_etag else self.records.get(self.provider, image.digest)
-            if current is None:
-                stored = self.records.create(record)
-                if stored is not None:
-                    image.record_etag = stored.etag
-                    return
-                continue
-            if current.record.is_settled and current.etag != image.record_etag:
-                self._follow(image, current, holder)
-                return
-            try:
-                image.record_etag = self.records.replace(current, record).etag
-                return
-            except RecordChangedError:
-                image.record_etag = None
-        raise AirflowException(f"the record of {image.shown_source} keeps changing under this task")
-
-    def _finish(self, batch: Batch, holder: ClaimHolder) -> Any:
+    def _finish(self, batch: Batch, claims: SubmissionClaims) -> Any:
         for image in batch.in_state(BILLED_FAILURE):
             if not image.reused:
-                self._write_settled(image, image.record(RECORD_FAILED, self.options), holder)
+                claims.settle(image, image.record(RECORD_FAILED, self.options))
         results = batch.results()
         _warn_about_retakes(self.log, results)
         # reused ones too: a record found final in place may be missing from the index (a try that died first)
@@ -457,22 +393,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     # Helpers
 
-    def _follow(self, image: BatchImage, stored: StoredRecord, holder: ClaimHolder) -> None:
-        takeover_at = time.time() if holder.owns(stored.record) else (
-            (stored.record.claimed_at or 0.0) + float(self.claim_lease_seconds)
-        )  # fmt: skip
-        image.follow(stored.record, stored.etag, holder.owns(stored.record), takeover_at)
-
-    def _held(self, image: BatchImage, record: ImageRecord) -> StoredRecord:
-        return StoredRecord(record, image.record_etag or "")
-
-    def _give_back(self, images: Iterable[BatchImage], reason: str, as_status: str = "refused") -> None:
-        """Not submitted, so not billed: remove our claims so the next run simply tries again."""
-        for image in images:
-            if image.record_etag:
-                self.records.delete(StoredRecord(image.record(RECORD_CLAIMED, self.options), image.record_etag))
-            image.record_etag, image.mine = None, False
-            image.not_sent(reason, as_status)
+    def _claims(self, context: Context) -> SubmissionClaims:
+        return SubmissionClaims(self.records, ClaimHolder.of(context), self.options, float(self.claim_lease_seconds))
 
     def _submission_url(self, source: str) -> str:
         """The URL Car-Cutter fetches: S3 objects are presigned, http(s) URLs pass through."""
