@@ -100,6 +100,27 @@ CM_STORAGE_NOT_FOUND = "NoSuchKey: The specified key does not exist."
 #: body (storage is S3, not the API, so no Error JSON Object).
 CM_STORAGE_NOT_ACCEPTABLE = "NotAcceptable: the stored object is {media_type}."
 
+#: The list endpoint's order is by ascending image id (the documented example), so the newest uploads are on its
+#: last page; `--list-order descending` gives the other plausible answer (newest first). Ids only grow, so an
+#: upload made after an image was listed has a higher id than that image.
+CM_LIST_ORDER = "ascending"
+
+# Clipping Magic, late and lost (dev/standins/clippingmagic/lag.py). The documents say nothing of timing; each of
+# these is a knob defaulting to the prompt answer, and the billing tests turn them on:
+#: `--list-delay SECONDS`: a new upload appears in the list endpoint only after this (an index refreshed
+#: asynchronously); its id answers `GET /images/<id>` at once.
+#: `--lost-upload-answers N`: the next N uploads are processed and billed, then the connection is closed without
+#: an answer (a proxy or network failure after the work).
+#: `--upload-hold-seconds S`: an upload is processed only S seconds after it arrived (a queue), so a client whose
+#: timeout is shorter gives up on an upload that is later stored and billed.
+#: `--preloaded-images N`: the account already holds N older images (a dealer group after a year), listed in
+#: id order before later uploads, named like this; they are listed only.
+CM_PRELOADED_NAME = "stock-{id}.jpg"
+
+#: `--storage-bad-body html|empty`: the result storage answers 200 with an HTML error page (a captive portal or a
+#: proxy) or an empty body instead of the result file. Its body:
+CM_STORAGE_HTML_PAGE = b"<!DOCTYPE html><html><body><h1>Service temporarily unavailable</h1></body></html>"
+
 # ---------------------------------------------------------------------------------------------------------
 # Car-Cutter
 # ---------------------------------------------------------------------------------------------------------

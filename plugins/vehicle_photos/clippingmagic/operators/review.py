@@ -17,7 +17,6 @@ from vehicle_photos.clippingmagic.utils.editor_secret import encrypt_image_secre
 from vehicle_photos.clippingmagic.utils.files import SourceFile
 from vehicle_photos.clippingmagic.utils.models import ClippingMagicImage
 from vehicle_photos.clippingmagic.utils.upload_claims import HeldClaim, UploadClaims
-from vehicle_photos.image_common.batch_operator import ImageBatchOperator
 from vehicle_photos.image_common.fetch import SourceFetchError
 from vehicle_photos.image_common.inspection import UnusableImageError
 from vehicle_photos.image_common.policy import SourceNotAllowedError
@@ -47,7 +46,7 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
     :param test: upload Clipping Magic test images: free, results watermarked (templated).
     """
 
-    template_fields: Sequence[str] = (*ImageBatchOperator.template_fields, "test")
+    template_fields: Sequence[str] = (*ClippingMagicBatchOperator.template_fields, "test")
 
     def __init__(self, *, test: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
