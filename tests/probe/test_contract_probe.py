@@ -76,10 +76,13 @@ FLIPPING_KNOBS = [
     ("carcutter", {"error_body": "html"}, "carcutter.error_body", False),
     ("carcutter", {"error_body": "empty"}, "carcutter.error_body", False),
     ("carcutter", {"unknown_phase_ratio": 1.0}, "carcutter.status_values", True),
+    ("carcutter", {"registration_delay_seconds": 1.5}, "carcutter.registration_delay", True),
     ("clippingmagic", {"error_body": "text"}, "clippingmagic.error_body", False),
     ("clippingmagic", {"strict_fields": False}, "clippingmagic.unknown_fields", False),
     ("clippingmagic", {"storage_refuses_credentials": False}, "clippingmagic.storage_refuses_credentials", False),
     ("clippingmagic", {"storage_link_seconds": 1.0}, "clippingmagic.storage_link_seconds", False),
+    ("clippingmagic", {"list_delay": 1.5}, "clippingmagic.list_delay", False),
+    ("clippingmagic", {"list_order": "descending"}, "clippingmagic.list_order", False),
 ]
 
 
@@ -100,6 +103,51 @@ def test_each_knob_flips_its_verdict_only(probe, stand_ins, service, knobs, flip
     assert setting_shown(check) == check.setting  # shown where it differs
     if service == "carcutter":
         assert charged(stand_ins["carcutter"]) == run.report.spent_carcutter_credits == int(spend)
+
+
+def test_the_registration_delay_is_measured_and_a_grace_period_recommended(probe, stand_ins):
+    stand_ins["carcutter"].configure(registration_delay_seconds=1.5)
+
+    run = probe(spend=True, services=CARCUTTER_ONLY)
+
+    check = next(check for check in run.report.checks if check.key == "carcutter.registration_delay")
+    assert 1.5 <= run.report.observations["carcutter_registration_seconds"] < 3.0
+    assert check.observed.endswith("set registration_grace_seconds to at least 10")
+    assert "within 1 s" in check.assumed
+
+
+def test_a_lost_submission_answer_is_settled_by_status_not_sent_again(probe, stand_ins):
+    stand_ins["carcutter"].configure(lost_answers=1, lost_answers_of="asyncSubmit")
+
+    run = probe(spend=True, services=CARCUTTER_ONLY)
+
+    assert charged(stand_ins["carcutter"]) == run.report.spent_carcutter_credits == 1
+    check = next(check for check in run.report.checks if check.key == "carcutter.registration_delay")
+    assert "the submission's answer was lost" in check.observed
+    assert set(run.report.verdicts().values()) == {AS_ASSUMED}
+
+
+def test_a_refused_submission_spends_nothing(probe, stand_ins):
+    stand_ins["carcutter"].configure(credits=0)
+
+    run = probe(spend=True, services=CARCUTTER_ONLY)
+
+    assert charged(stand_ins["carcutter"]) == run.report.spent_carcutter_credits == 0
+    verdicts = run.report.verdicts()
+    assert {key for key, verdict in verdicts.items() if verdict == NOT_MEASURED} == BILLABLE
+    check = next(check for check in run.report.checks if check.key == "carcutter.registration_delay")
+    assert check.observed.startswith("the submission was refused (HTTP 402")
+
+
+def test_uploads_are_found_at_the_end_of_a_long_list(probe, stand_ins):
+    stand_ins["clippingmagic"].configure(preloaded_images=1234)
+
+    run = probe(services=CLIPPINGMAGIC_ONLY)
+
+    check = next(check for check in run.report.checks if check.key == "clippingmagic.list_order")
+    assert (check.verdict, check.observed) == (AS_ASSUMED, "ascending image id (oldest first); 1236 images listed "
+                                               "up to the newest")  # fmt: skip
+    assert set(run.report.verdicts().values()) == {AS_ASSUMED}
 
 
 def test_feature_fields_in_the_query_recommend_the_connection_extra(probe, stand_ins):
@@ -137,7 +185,7 @@ def test_make_probe_prints_the_table_and_spends_one_credit(stand_ins, local_stac
     env = {**os.environ, **local_stack.environment()}
     completed = subprocess.run(
         [sys.executable, "-m", "vehicle_photos.contract_probe", "--spend-one-credit", "--bucket", bucket,
-         "--registration-grace-seconds", "5", "--list-grace-seconds", "1"],
+         "--registration-grace-seconds", "1"],
         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -21,16 +21,16 @@ from vehicle_photos.contract_probe.checks import DIFFERS
 from vehicle_photos.contract_probe.runner import (
     CARCUTTER,
     CLIPPINGMAGIC,
-    DEFAULT_LIST_GRACE_SECONDS,
-    DEFAULT_REGISTRATION_GRACE_SECONDS,
     SPEND_FLAG,
     ProbeOptions,
     run_probe,
 )
 from vehicle_photos.image_common.api_errors import ApiError
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 
 BUCKET_VARIABLE = "vehicle_photos_bucket"
 DEFAULT_BUCKET = "vehicle-photos"
+GRACE_VARIABLE = "vehicle_photos_registration_grace_seconds"  # as the DAGs read their settings
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,8 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bucket", help=f"where the report goes (default: Variable {BUCKET_VARIABLE})")
     parser.add_argument("--prefix", default=ProbeOptions.prefix, help="key prefix of the report (default probes)")
     parser.add_argument("--image-uri", help="s3://bucket/key of your own small vehicle photo to submit instead")
-    parser.add_argument("--registration-grace-seconds", type=float, default=DEFAULT_REGISTRATION_GRACE_SECONDS)
-    parser.add_argument("--list-grace-seconds", type=float, default=DEFAULT_LIST_GRACE_SECONDS)
+    parser.add_argument(
+        "--registration-grace-seconds", type=float,
+        help=f"the deployment's grace period the delays must fit in (default: Variable {GRACE_VARIABLE}, else "
+        f"{DEFAULT_REGISTRATION_GRACE_SECONDS:g})",
+    )  # fmt: skip
     parser.add_argument(
         "--max-wait-seconds",
         type=float,
@@ -61,11 +64,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    bucket = args.bucket or _bucket_variable()
+    bucket = args.bucket or _variable(BUCKET_VARIABLE) or DEFAULT_BUCKET
+    grace = args.registration_grace_seconds
+    if grace is None:
+        grace = float(_variable(GRACE_VARIABLE) or DEFAULT_REGISTRATION_GRACE_SECONDS)
     options = ProbeOptions(
         bucket=bucket, spend_one_credit=args.spend, carcutter_conn_id=args.carcutter_conn_id,
         clippingmagic_conn_id=args.clippingmagic_conn_id, aws_conn_id=args.aws_conn_id, prefix=args.prefix,
-        registration_grace_seconds=args.registration_grace_seconds, list_grace_seconds=args.list_grace_seconds,
+        registration_grace_seconds=grace,
         max_wait_seconds=args.max_wait_seconds, services=(args.only,) if args.only else (CARCUTTER, CLIPPINGMAGIC),
         image_uri=args.image_uri,
     )  # fmt: skip
@@ -83,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if DIFFERS in run.report.verdicts().values() else 0
 
 
-def _bucket_variable() -> str:
+def _variable(name: str) -> str | None:
     from airflow.sdk import Variable
 
     try:
-        return Variable.get(BUCKET_VARIABLE, default=DEFAULT_BUCKET) or DEFAULT_BUCKET
-    except Exception:  # no metadata database here: the deployment's default bucket
-        return DEFAULT_BUCKET
+        return Variable.get(name, default=None) or None
+    except Exception:  # no metadata database here: the defaults
+        return None
 
 
 if __name__ == "__main__":

@@ -22,12 +22,12 @@ from vehicle_photos.contract_probe.checks import CLIPPINGMAGIC, Checks, Guess
 LIST_ORDER = Guess(
     "clippingmagic.list_order", CLIPPINGMAGIC, "List order",
     "ascending image id (oldest first), as in the documented example",
-    "none yet: find_upload reads the whole list (tell the maintainers)",
+    "none: the list window (clippingmagic/utils/list_window.py) recognises newest-first from the first page",
 )  # fmt: skip
 LIST_DELAY = Guess(
     "clippingmagic.list_delay", CLIPPINGMAGIC, "How soon an upload is listed",
-    "listed at once",  # replaced by the run's allowance
-    "list_grace_seconds (how long a lost upload is looked for in the list)",
+    "listed at once",  # replaced by the run's grace period
+    "registration_grace_seconds (how long a lost upload is looked for in the list before it is sent again)",
 )  # fmt: skip
 REDIRECT = Guess(
     "clippingmagic.download_redirect", CLIPPINGMAGIC, "Download redirect",
@@ -103,7 +103,7 @@ class ClippingMagicProbe:
     def filename(self, name: str) -> str:
         return f"contract-probe-{self.run_id}-{name}.jpg"
 
-    def run(self, list_grace_seconds: float) -> None:
+    def run(self, grace_seconds: float) -> None:
         credits_before = self.hook.get_account().get("credits")
         clipped = self.hook.auto_clip(self.photo(1), io.BytesIO(), test=True, filename=self.filename("clipped"))
         self.uploaded.append(clipped.image_id)
@@ -111,7 +111,7 @@ class ClippingMagicProbe:
         uploaded_at = self.clock()
         self.uploaded.append(plain.id)
         with self.checks.measuring(LIST_DELAY, LIST_ORDER):
-            self.check_list(clipped.image_id, plain.id, uploaded_at, list_grace_seconds)
+            self.check_list(clipped.image_id, plain.id, uploaded_at, grace_seconds)
         with self.checks.measuring(REDIRECT, RESULT_REVISION, STORAGE_CREDENTIALS, STORAGE_LINK_LIFE):
             self.check_download(clipped.image_id)
         with self.checks.measuring(TEST_EXTRA_OUTPUTS):
@@ -126,7 +126,7 @@ class ClippingMagicProbe:
     # List
 
     def check_list(self, older: int, newer: int, uploaded_at: float, grace_seconds: float) -> None:
-        assumed = f"listed within {grace_seconds:g} s of the upload's answer"
+        assumed = f"listed within {grace_seconds:g} s of the upload's answer (registration_grace_seconds)"
         positions = self._positions({older, newer})
         while newer not in positions and self.clock() - uploaded_at < max(60.0, 3 * grace_seconds):
             self.sleep(2.0 if self.large_account else 0.25)  # a large account costs ~20 requests per look

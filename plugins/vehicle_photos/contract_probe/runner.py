@@ -16,12 +16,10 @@ from vehicle_photos.contract_probe import clippingmagic_probe as cm
 from vehicle_photos.contract_probe.checks import Checks
 from vehicle_photos.contract_probe.probe_image import SIZE, probe_photo
 from vehicle_photos.contract_probe.report import ProbeReport, html_page, json_text, redacted, text_table
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 
 CARCUTTER = "carcutter"
 CLIPPINGMAGIC = "clippingmagic"
-# TODO(billing-cc, billing-cm): read the deployment's own settings once they exist; until then the flags say.
-DEFAULT_REGISTRATION_GRACE_SECONDS = 60.0
-DEFAULT_LIST_GRACE_SECONDS = 5.0
 ORDER = (
     cc.REGISTRATION_DELAY, cc.URL_ECHO, cc.UNKNOWN_URL, cc.RESULT_BEFORE_FINAL, cc.FEATURE_FIELDS,
     cc.ANNOTATION_PATHS, cc.STATUS_VALUES, cc.REQUEST_TARGET, cc.ERROR_BODY,
@@ -42,8 +40,7 @@ class ProbeOptions:
     clippingmagic_conn_id: str = ClippingMagicHook.default_conn_name
     aws_conn_id: str = "aws_default"
     prefix: str = "probes"
-    registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS
-    list_grace_seconds: float = DEFAULT_LIST_GRACE_SECONDS
+    registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS  # the deployment's: what a lag must fit
     max_wait_seconds: float = 900.0
     services: tuple[str, ...] = (CARCUTTER, CLIPPINGMAGIC)
     image_uri: str | None = None
@@ -81,7 +78,9 @@ def run_probe(options: ProbeOptions, say: Callable[[str], None] = print) -> Prob
         observations["carcutter_processing_seconds"] = probe.submission.processing_seconds
         observations["carcutter_final_status"] = probe.submission.final_status
     if CLIPPINGMAGIC in options.services:
-        hook = ClippingMagicHook(options.clippingmagic_conn_id)
+        hook = ClippingMagicHook(
+            options.clippingmagic_conn_id, registration_grace_seconds=options.registration_grace_seconds
+        )
         secrets.add(hook.settings.api_key)
         endpoints["Clipping Magic"] = hook.settings.base_url
         say(
@@ -91,7 +90,7 @@ def run_probe(options: ProbeOptions, say: Callable[[str], None] = print) -> Prob
         probe_cm = cm.ClippingMagicProbe(hook, checks, run_id, probe_photo)
         try:
             with checks.measuring(*[guess for guess in ORDER if guess.service == cm.CLIPPINGMAGIC]):
-                probe_cm.run(options.list_grace_seconds)
+                probe_cm.run(options.registration_grace_seconds)
         finally:
             probe_cm.cleanup()
         observations["clippingmagic_list_seconds"] = probe_cm.list_seconds
