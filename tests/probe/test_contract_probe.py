@@ -181,17 +181,35 @@ def test_a_flat_error_body_is_as_documented(probe, stand_ins):
     assert (check.verdict, check.observed) == (AS_ASSUMED, "HTTP 404 with a flat JSON error object")
 
 
-def test_make_probe_prints_the_table_and_spends_one_credit(stand_ins, local_stack, bucket):
-    env = {**os.environ, **local_stack.environment()}
+def test_the_command_reads_the_deployments_variables_prints_the_table_and_spends_one_credit(
+    stand_ins, local_stack, bucket
+):
+    env = {
+        **os.environ, **local_stack.environment(),
+        "AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET": bucket, "AIRFLOW_VAR_VEHICLE_PHOTOS_REGISTRATION_GRACE_SECONDS": "7",
+    }  # fmt: skip
     completed = subprocess.run(
-        [sys.executable, "-m", "vehicle_photos.contract_probe", "--spend-one-credit", "--bucket", bucket,
-         "--registration-grace-seconds", "1"],
+        [sys.executable, "-m", "vehicle_photos.contract_probe", "--spend-one-credit"],
         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert completed.stdout.count("| as assumed") == len(ORDER)
     assert "Spending ONE Car-Cutter credit" in completed.stdout
-    assert f"s3://{bucket}/probes/" in completed.stdout
+    assert "known to status within 7 s" in completed.stdout
+    assert f"Report: s3://{bucket}/probes/" in completed.stdout
     assert_no_secrets(completed.stdout, completed.stderr)
     assert charged(stand_ins["carcutter"]) == 1
+
+
+def test_the_command_exits_1_when_a_guess_differs(stand_ins, local_stack, bucket):
+    stand_ins["clippingmagic"].configure(strict_fields=False)
+    env = {**os.environ, **local_stack.environment()}
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "vehicle_photos.contract_probe", "--only", "clippingmagic", "--bucket", bucket],
+        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert completed.stdout.count("| differs") == 1
