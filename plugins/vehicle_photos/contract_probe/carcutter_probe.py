@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -140,7 +141,7 @@ class CarCutterProbe:
         """A feature / annotation GET or DELETE with its field in a multipart body ("form") or the query."""
         if place == "form":
             return self.send(method, path, form=fields)
-        return self.send(method, path, query="&".join(f"{k}={requests.utils.quote(v)}" for k, v in fields.items()))
+        return self.send(method, path, query=urlencode(fields))
 
     # Free checks
 

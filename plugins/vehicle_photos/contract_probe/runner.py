@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -131,7 +132,7 @@ def _probe_carcutter(
     spent = 0
     if options.spend_one_credit:
         uri, url = _stage_image(options, s3, run_id)
-        secrets.add(url)
+        secrets.update([url, *_signed_values(url)])
         say(
             f"Spending ONE Car-Cutter credit: submitting {uri} ({SIZE[0]}x{SIZE[1]} JPEG unless your own) once, "
             f"for vehicle {probe.vehicle_id}; waiting up to {options.max_wait_seconds:.0f} s for it ..."
@@ -143,6 +144,12 @@ def _probe_carcutter(
             probe.checks.not_measured(guess, f"needs one Car-Cutter credit: run with {SPEND_FLAG} (make probe SPEND=1)")
     probe.record_url_echo(unknown_echo, submitted_echo)
     return spent
+
+
+def _signed_values(url: str) -> list[str]:
+    """The long query values of a presigned URL (signature, credential), which escaping cannot hide from the
+    redaction of the outputs."""
+    return [value for _, value in parse_qsl(urlsplit(url).query) if len(value) >= 16]
 
 
 def _stage_image(options: ProbeOptions, s3: S3Hook, run_id: str) -> tuple[str, str]:
