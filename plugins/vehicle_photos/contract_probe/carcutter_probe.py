@@ -237,22 +237,19 @@ class CarCutterProbe:
             works: dict[str, bool] = {}
             words = []
             for place, feature_id in (("form", first), ("query", second)):
-                listed = self._lists(
-                    self.send_fields("GET", paths.FEATURES_GET, {"vehicle_id": self.vehicle_id}, place),
-                    "features",
-                    "feature_id",
-                    feature_id,
+                by_vehicle = {"vehicle_id": self.vehicle_id}
+                listed, list_words = _holds(
+                    self.send_fields("GET", paths.FEATURES_GET, by_vehicle, place), "features", feature_id
                 )
-                deleted = self._lists(
+                deleted, delete_words = _holds(
                     self.send_fields("DELETE", paths.FEATURE_DELETE, {"feature_id": feature_id}, place),
                     "deleted_features",
-                    None,
                     feature_id,
                 )
-                works[place] = listed == "listed it" and deleted == "listed it"
+                works[place] = listed and deleted
                 words.append(
-                    f"{place}: GET {listed.replace('listed it', 'lists the feature')}, "
-                    f"DELETE {deleted.replace('listed it', 'deletes it')}"
+                    f"{place}: GET {'lists the feature' if listed else list_words}, "
+                    f"DELETE {'deletes it' if deleted else delete_words}"
                 )
             mode = self.fields_in
             other = "query" if mode == "form" else "form"
@@ -261,17 +258,6 @@ class CarCutterProbe:
             self.checks.record(FEATURE_FIELDS, "; ".join(words) + advice, works[mode], assumed=assumed)
             if works[other] and not works[mode]:
                 self.fields_in = other
-
-    @staticmethod
-    def _lists(response: requests.Response, key: str, id_key: str | None, wanted: str) -> str:
-        if not response.ok:
-            return f"refused (HTTP {response.status_code})"
-        payload = json_or_none(response)
-        entries = payload.get(key) if isinstance(payload, dict) else None
-        if not isinstance(entries, list):
-            return f"answered without `{key}`"
-        ids = [str(entry.get(id_key) if isinstance(entry, dict) and id_key else entry) for entry in entries]
-        return "listed it" if wanted in ids else "answered without it (field ignored?)"
 
     def check_annotation_paths(self) -> None:
         with self.checks.measuring(ANNOTATION_PATHS):
@@ -441,6 +427,18 @@ class CarCutterProbe:
                 step()
             except Exception as error:  # cleanup must not hide the table
                 self.hook.log.warning("contract probe cleanup: %s", describe_error(error))
+
+
+def _holds(response: requests.Response, key: str, wanted: str) -> tuple[bool, str]:
+    """Whether the answer's `key` list names `wanted` (a feature, or its id), and if not, why in words."""
+    if not response.ok:
+        return False, f"refused (HTTP {response.status_code})"
+    payload = json_or_none(response)
+    entries = payload.get(key) if isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        return False, f"answered without `{key}`"
+    ids = [str(entry.get("feature_id") if isinstance(entry, dict) else entry) for entry in entries]
+    return (True, "") if wanted in ids else (False, "answered without it (field ignored?)")
 
 
 def _recommended_grace(delay: float) -> int:
