@@ -116,8 +116,9 @@ def test_the_registration_delay_is_measured_and_a_grace_period_recommended(probe
     assert "within 1 s" in check.assumed
 
 
-def test_a_lost_submission_answer_is_settled_by_status_not_sent_again(probe, stand_ins):
-    stand_ins["carcutter"].configure(lost_answers=1, lost_answers_of="asyncSubmit")
+@pytest.mark.parametrize("lost_as", ["dropped", "502"])
+def test_a_lost_submission_answer_is_settled_by_status_not_sent_again(probe, stand_ins, lost_as):
+    stand_ins["carcutter"].configure(lost_answers=1, lost_answers_of="asyncSubmit", lost_answer_as=lost_as)
 
     run = probe(spend=True, services=CARCUTTER_ONLY)
 

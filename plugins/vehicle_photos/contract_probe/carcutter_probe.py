@@ -307,26 +307,18 @@ class CarCutterProbe:
         """Submit `image_url` once and measure what BILLABLE names; returns (asked, echoed) for the URL echo."""
         assumed = f"known to status within {grace_seconds:g} s of the submission's answer (registration_grace_seconds)"
         sent_at = self.clock()
-        lost = ""
-        try:
-            response = self.send(
-                "POST", paths.ASYNC_SUBMIT, form={"image_url": [image_url], "vehicle_id": self.vehicle_id}
-            )
-        except requests.RequestException as error:
-            response = None
-            lost = describe_error(error)
+        response, lost = self._submit_once(image_url)
         answered_at = self.clock()
-        self.submission.charged = response is None or response.ok  # a lost answer may have been billed
-        if response is not None and not response.ok:
+        if lost is None and not response.ok:
+            self.submission.charged = False
             why = f"the submission was refused (HTTP {response.status_code}, {error_body_kind(response)})"
             for guess in BILLABLE:
                 self.checks.not_measured(guess, why, assumed=assumed if guess is REGISTRATION_DELAY else None)
             return None
-        echoed = None
-        if response is not None:
-            entries = parse_status_response(json_or_none(response))
-            echoed = (image_url, entries[0].image) if entries else None
-        start = answered_at if response is not None else sent_at
+        self.submission.charged = True  # until status says otherwise: a lost answer may have been billed
+        entries = parse_status_response(json_or_none(response)) if lost is None else []
+        echoed = (image_url, entries[0].image) if entries else None
+        start = answered_at if lost is None else sent_at
         result_early = self._result_answer(image_url)
         with self.checks.measuring(*BILLABLE):
             status = self._poll_until_known(image_url, start, max(120.0, 3 * grace_seconds))
@@ -336,9 +328,10 @@ class CarCutterProbe:
                 self.checks.record(REGISTRATION_DELAY, observed, as_assumed=False, assumed=assumed)
                 self.checks.not_measured(RESULT_BEFORE_FINAL, "the image never became known to status")
                 self.checks.not_measured(STATUS_VALUES, "the image never became known to status")
+                self.submission.charged = lost is None  # a lost submission the service never knew was not billed
                 return echoed
             delay = self.submission.registration_seconds or 0.0
-            lost_note = f" (the submission's answer was lost: {lost}; timed from sending)" if response is None else ""
+            lost_note = f" (the submission's answer was lost: {lost}; timed from sending)" if lost else ""
             recommended = _recommended_grace(delay)
             observed = f"unknown for {delay:.1f} s{lost_note}"
             if delay > grace_seconds:
@@ -350,6 +343,19 @@ class CarCutterProbe:
             if echoed is None:
                 echoed = (image_url, final.image)
         return echoed
+
+    def _submit_once(self, image_url: str) -> tuple[requests.Response | None, str | None]:
+        """The one submission, never repeated: (its answer, None), or (None / a 5xx, why the answer was lost)
+        when it may have reached the service, which status polling then settles."""
+        try:
+            response = self.send(
+                "POST", paths.ASYNC_SUBMIT, form={"image_url": [image_url], "vehicle_id": self.vehicle_id}
+            )
+        except requests.RequestException as error:
+            return None, describe_error(error)
+        if response.status_code >= 500:
+            return response, f"HTTP {response.status_code}"
+        return response, None
 
     def _result_answer(self, image_url: str) -> str:
         try:
