@@ -77,6 +77,7 @@ FLIPPING_KNOBS = [
     ("carcutter", {"error_body": "empty"}, "carcutter.error_body", False),
     ("carcutter", {"unknown_phase_ratio": 1.0}, "carcutter.status_values", True),
     ("carcutter", {"registration_delay_seconds": 1.5}, "carcutter.registration_delay", True),
+    ("carcutter", {"hold_submission_seconds": 1.5}, "carcutter.registration_delay", True),
     ("clippingmagic", {"error_body": "text"}, "clippingmagic.error_body", False),
     ("clippingmagic", {"strict_fields": False}, "clippingmagic.unknown_fields", False),
     ("clippingmagic", {"storage_refuses_credentials": False}, "clippingmagic.storage_refuses_credentials", False),
@@ -171,6 +172,15 @@ def test_an_annotation_path_the_service_does_not_have_differs(probe, stand_ins, 
     check = next(check for check in run.report.checks if check.key == "carcutter.annotation_paths")
     assert check.verdict == DIFFERS
     assert check.observed == "GET /vehicle/image/annotation-get answers like an unknown path (HTTP 404)"
+
+
+def test_strict_accept_headers_change_nothing(probe, stand_ins):
+    for server in stand_ins.values():
+        server.configure(strict_accept=True)
+
+    run = probe(spend=True)
+
+    assert set(run.report.verdicts().values()) == {AS_ASSUMED}
 
 
 def test_a_flat_error_body_is_as_documented(probe, stand_ins):

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from vehicle_photos.carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH, CarCutterHook
+from vehicle_photos.carcutter.hooks.carcutter import ACCEPT_IMAGE, DEFAULT_MAX_URL_LENGTH, CarCutterHook
 from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.statuses import (
     KNOWN_PHASES,
@@ -91,6 +91,7 @@ class Submission:
     """What the one billable submission showed; `charged` is False only when the service refused it."""
 
     charged: bool = False
+    answer_seconds: float | None = None
     registration_seconds: float | None = None
     processing_seconds: float | None = None
     final_status: str | None = None
@@ -123,7 +124,13 @@ class CarCutterProbe:
     # Transport: one request, no retry, the answer whatever it is
 
     def send(
-        self, method: str, path: str, *, query: str | None = None, form: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str | None = None,
+        form: dict[str, Any] | None = None,
+        accept: str = "application/json",
     ) -> requests.Response:
         url = f"{self.hook.settings.base_url}{path}" + (f"?{query}" if query else "")
         parts = [
@@ -132,7 +139,7 @@ class CarCutterProbe:
             for value in (values if isinstance(values, list) else [values])
         ]
         response = self.hook.session.request(
-            method, url, files=parts or None, timeout=_TIMEOUT, headers={"Accept": "application/json"}
+            method, url, files=parts or None, timeout=_TIMEOUT, headers={"Accept": accept}
         )
         response.close()
         return response
@@ -305,10 +312,10 @@ class CarCutterProbe:
 
     def check_submission(self, image_url: str, grace_seconds: float, max_wait_seconds: float) -> tuple[str, str] | None:
         """Submit `image_url` once and measure what BILLABLE names; returns (asked, echoed) for the URL echo."""
-        assumed = f"known to status within {grace_seconds:g} s of the submission's answer (registration_grace_seconds)"
+        assumed = f"known to status within {grace_seconds:g} s of sending the submission (registration_grace_seconds)"
         sent_at = self.clock()
         response, lost = self._submit_once(image_url)
-        answered_at = self.clock()
+        self.submission.answer_seconds = self.clock() - sent_at
         if lost is None and not response.ok:
             self.submission.charged = False
             why = f"the submission was refused (HTTP {response.status_code}, {error_body_kind(response)})"
@@ -318,7 +325,7 @@ class CarCutterProbe:
         self.submission.charged = True  # until status says otherwise: a lost answer may have been billed
         entries = parse_status_response(json_or_none(response)) if lost is None else []
         echoed = (image_url, entries[0].image) if entries else None
-        start = answered_at if lost is None else sent_at
+        start = sent_at  # the hooks' grace period runs from sending too: a held submission's wait counts
         result_early = self._result_answer(image_url)
         with self.checks.measuring(*BILLABLE):
             status = self._poll_until_known(image_url, start, max(120.0, 3 * grace_seconds))
@@ -331,9 +338,10 @@ class CarCutterProbe:
                 self.submission.charged = lost is None  # a lost submission the service never knew was not billed
                 return echoed
             delay = self.submission.registration_seconds or 0.0
-            lost_note = f" (the submission's answer was lost: {lost}; timed from sending)" if lost else ""
+            lost_note = f" (the submission's answer was lost: {lost})" if lost else ""
             recommended = _recommended_grace(delay)
-            observed = f"unknown for {delay:.1f} s{lost_note}"
+            answered = self.submission.answer_seconds
+            observed = f"unknown for {delay:.1f} s after sending (answered after {answered:.1f} s){lost_note}"
             if delay > grace_seconds:
                 observed += f"; set registration_grace_seconds to at least {recommended}"
             self.checks.record(REGISTRATION_DELAY, observed, delay <= grace_seconds, assumed=assumed)
@@ -359,7 +367,9 @@ class CarCutterProbe:
 
     def _result_answer(self, image_url: str) -> str:
         try:
-            return f"HTTP {self.send('GET', paths.ASYNC_RESULT, query=status_query([image_url])).status_code}"
+            query = status_query([image_url])
+            response = self.send("GET", paths.ASYNC_RESULT, query=query, accept=ACCEPT_IMAGE["Accept"])
+            return f"HTTP {response.status_code}"
         except requests.RequestException as error:
             return describe_error(error)
 

@@ -75,6 +75,7 @@ def run_probe(options: ProbeOptions, say: Callable[[str], None] = print) -> Prob
             spent = _probe_carcutter(probe, options, s3, run_id, secrets, say)
         finally:
             probe.cleanup()
+        observations["carcutter_submission_answer_seconds"] = probe.submission.answer_seconds
         observations["carcutter_registration_seconds"] = probe.submission.registration_seconds
         observations["carcutter_processing_seconds"] = probe.submission.processing_seconds
         observations["carcutter_final_status"] = probe.submission.final_status
