@@ -28,10 +28,8 @@ def probe(stand_ins: dict[str, StandIn], bucket: str) -> Callable[..., ProbeRun]
 
     def run(spend: bool = False, services: tuple[str, ...] = ("carcutter", "clippingmagic"), **options: Any):
         lines: list[str] = []
-        options = {"registration_grace_seconds": 1.0, "max_wait_seconds": 30.0, **options}
-        result = run_probe(
-            ProbeOptions(bucket=bucket, spend_one_credit=spend, services=services, **options), say=lines.append
-        )
+        options = {"bucket": bucket, "registration_grace_seconds": 1.0, "max_wait_seconds": 30.0, **options}
+        result = run_probe(ProbeOptions(spend_one_credit=spend, services=services, **options), say=lines.append)
         run.said = lines
         return result
 

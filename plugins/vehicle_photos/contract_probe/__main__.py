@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(run.table)
     print()
-    print(f"Report: s3://{bucket}/{run.json_key} and s3://{bucket}/{run.html_key}")
+    print(f"Report: {run.stored}")
     return 1 if DIFFERS in run.report.verdicts().values() else 0
 
 

@@ -99,6 +99,14 @@ class Submission:
     phases_seen: list[str] = field(default_factory=list)
     qualities_seen: list[str] = field(default_factory=list)
 
+    def observations(self) -> dict[str, float | str | None]:
+        return {
+            "carcutter_submission_answer_seconds": self.answer_seconds,
+            "carcutter_registration_seconds": self.registration_seconds,
+            "carcutter_processing_seconds": self.processing_seconds,
+            "carcutter_final_status": self.final_status,
+        }
+
 
 class CarCutterProbe:
     """Each `check_*` records its guesses in `checks`; nothing here raises for what the service answers."""

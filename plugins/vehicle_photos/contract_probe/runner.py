@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from botocore.exceptions import BotoCoreError, ClientError
 
 from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
@@ -51,8 +52,7 @@ class ProbeOptions:
 class ProbeRun:
     report: ProbeReport
     table: str  # printed form, redacted
-    json_key: str
-    html_key: str
+    stored: str  # where the JSON and HTML were written, or why not
 
 
 def run_probe(options: ProbeOptions, say: Callable[[str], None] = print) -> ProbeRun:
@@ -75,46 +75,50 @@ def run_probe(options: ProbeOptions, say: Callable[[str], None] = print) -> Prob
             spent = _probe_carcutter(probe, options, s3, run_id, secrets, say)
         finally:
             probe.cleanup()
-        observations["carcutter_submission_answer_seconds"] = probe.submission.answer_seconds
-        observations["carcutter_registration_seconds"] = probe.submission.registration_seconds
-        observations["carcutter_processing_seconds"] = probe.submission.processing_seconds
-        observations["carcutter_final_status"] = probe.submission.final_status
+        observations.update(probe.submission.observations())
     if CLIPPINGMAGIC in options.services:
-        hook = ClippingMagicHook(
-            options.clippingmagic_conn_id, registration_grace_seconds=options.registration_grace_seconds
-        )
-        secrets.add(hook.settings.api_key)
-        endpoints["Clipping Magic"] = hook.settings.base_url
-        say(
-            f"Clipping Magic at {hook.settings.base_url} (connection {options.clippingmagic_conn_id}): test mode, "
-            "no credit ..."
-        )
-        probe_cm = cm.ClippingMagicProbe(hook, checks, run_id, probe_photo)
-        try:
-            with checks.measuring(*[guess for guess in ORDER if guess.service == cm.CLIPPINGMAGIC]):
-                probe_cm.run(options.registration_grace_seconds)
-        finally:
-            probe_cm.cleanup()
-        observations["clippingmagic_list_seconds"] = probe_cm.list_seconds
+        observations["clippingmagic_list_seconds"] = _probe_clippingmagic(options, checks, run_id, secrets, say)
     ranks = {guess.key: index for index, guess in enumerate(ORDER)}
     ordered = sorted(checks, key=lambda check: ranks.get(check.key, len(ranks)))
     report = ProbeReport(started.isoformat(timespec="seconds"), endpoints, spent, ordered, observations)
-    table = redacted(text_table(report), secrets)
-    json_key, html_key = f"{options.prefix}/{stamp}.json", f"{options.prefix}/{stamp}.html"
-    client = s3.get_conn()
-    client.put_object(
-        Bucket=options.bucket,
-        Key=json_key,
-        Body=redacted(json_text(report), secrets).encode(),
-        ContentType="application/json",
+    stored = _store_report(report, s3, options, stamp, secrets)
+    return ProbeRun(report, redacted(text_table(report), secrets), stored)
+
+
+def _probe_clippingmagic(
+    options: ProbeOptions, checks: Checks, run_id: str, secrets: set[str], say: Callable[[str], None]
+) -> float | None:
+    """The Clipping Magic checks (test mode); returns how soon the upload was listed."""
+    hook = ClippingMagicHook(
+        options.clippingmagic_conn_id, registration_grace_seconds=options.registration_grace_seconds
     )
-    client.put_object(
-        Bucket=options.bucket,
-        Key=html_key,
-        Body=redacted(html_page(report), secrets).encode(),
-        ContentType="text/html; charset=utf-8",
-    )
-    return ProbeRun(report, table, json_key, html_key)
+    secrets.add(hook.settings.api_key)
+    say(f"Clipping Magic at {hook.settings.base_url} (connection {options.clippingmagic_conn_id}): test mode ...")
+    probe = cm.ClippingMagicProbe(hook, checks, run_id, probe_photo)
+    try:
+        with checks.measuring(*[guess for guess in ORDER if guess.service == cm.CLIPPINGMAGIC]):
+            probe.run(options.registration_grace_seconds)
+    finally:
+        probe.cleanup()
+    return probe.list_seconds
+
+
+def _store_report(report: ProbeReport, s3: S3Hook, options: ProbeOptions, stamp: str, secrets: set[str]) -> str:
+    """Write the report as JSON and HTML; returns where, or why not (the printed table is the report then)."""
+    keys = {"json": f"{options.prefix}/{stamp}.json", "html": f"{options.prefix}/{stamp}.html"}
+    bodies = {
+        "json": (json_text(report), "application/json"),
+        "html": (html_page(report), "text/html; charset=utf-8"),
+    }
+    try:
+        client = s3.get_conn()
+        for kind, (body, content_type) in bodies.items():
+            client.put_object(
+                Bucket=options.bucket, Key=keys[kind], Body=redacted(body, secrets).encode(), ContentType=content_type
+            )
+    except (BotoCoreError, ClientError) as error:
+        return f"not written to s3://{options.bucket}/{options.prefix}/ ({error})"
+    return f"s3://{options.bucket}/{keys['json']} and s3://{options.bucket}/{keys['html']}"
 
 
 def _probe_carcutter(
@@ -132,7 +136,13 @@ def _probe_carcutter(
     submitted_echo = None
     spent = 0
     if options.spend_one_credit:
-        uri, url = _stage_image(options, s3, run_id)
+        try:
+            uri, url = _stage_image(options, s3, run_id)
+        except (BotoCoreError, ClientError) as error:
+            for guess in cc.BILLABLE:
+                probe.checks.not_measured(guess, f"the probe image could not be staged in S3 ({type(error).__name__})")
+            probe.record_url_echo(unknown_echo, None)
+            return 0
         secrets.update([url, *_signed_values(url)])
         say(
             f"Spending ONE Car-Cutter credit: submitting {uri} ({SIZE[0]}x{SIZE[1]} JPEG unless your own) once, "
