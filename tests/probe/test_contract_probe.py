@@ -76,6 +76,7 @@ FLIPPING_KNOBS = [
     ("carcutter", {"max_request_target": 4000}, "carcutter.request_target_limit", False),
     ("carcutter", {"error_body": "html"}, "carcutter.error_body", False),
     ("carcutter", {"unknown_phase_ratio": 1.0}, "carcutter.status_values", True),
+    ("carcutter", {"unknown_quality_ratio": 1.0}, "carcutter.status_values", True),
     ("carcutter", {"registration_delay_seconds": 1.5}, "carcutter.registration_delay", True),
     ("carcutter", {"hold_submission_seconds": 1.5}, "carcutter.registration_delay", True),
     ("clippingmagic", {"error_body": "text"}, "clippingmagic.error_body", False),

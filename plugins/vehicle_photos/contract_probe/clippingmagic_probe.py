@@ -193,7 +193,8 @@ class ClippingMagicProbe:
         stored = self._fetch(link)
         self.checks.record(
             REDIRECT,
-            f"HTTP {redirect.status_code} to {where}; the file answered HTTP {stored.status_code} without credentials",
+            f"HTTP {redirect.status_code} to {where}; the file answered HTTP {stored.status_code} "
+            f"({stored.headers.get('Content-Type', 'no content type')}) without credentials",
             redirect.status_code == 302 and stored.ok,
         )
         revision = self.hook.get_image(image_id).result_revision
