@@ -63,7 +63,3 @@ def url_difference(asked: str, echoed: str) -> str:
     if sorted(asked_parts.query.split("&")) != sorted(echoed_parts.query.split("&")):
         ways.append("query percent-encoding")
     return "normalised (" + ", ".join(ways or ["encoding"]) + ")"
-
-
-def status_words(response: requests.Response) -> str:
-    return f"HTTP {response.status_code}"

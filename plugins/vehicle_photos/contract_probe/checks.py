@@ -76,9 +76,6 @@ class Checks:
             for guess in guesses:
                 self.not_measured(guess, f"the probe's request failed: {describe_error(error)}")
 
-    def verdicts(self) -> dict[str, str]:
-        return {key: check.verdict for key, check in self.items.items()}
-
     def __iter__(self) -> Iterator[Check]:
         return iter(self.items.values())
 
