@@ -223,6 +223,21 @@ def test_the_command_reads_the_deployments_variables_prints_the_table_and_spends
     assert charged(stand_ins["carcutter"]) == 1
 
 
+def test_a_refused_token_stops_the_command_before_anything_is_spent(stand_ins, bucket, monkeypatch, capsys):
+    cc = stand_ins["carcutter"]
+    monkeypatch.setenv("AIRFLOW_CONN_CARCUTTER_DEFAULT", json.dumps({"conn_type": "carcutter", "host": cc.url,
+                                                                      "password": "not-the-token"}))  # fmt: skip
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "")
+    from vehicle_photos.contract_probe.__main__ import main
+
+    status = main(["--spend-one-credit", "--bucket", bucket])
+
+    assert status == 2
+    assert "Car-Cutter refused connection 'carcutter_default'" in capsys.readouterr().err
+    assert charged(cc) == 0
+    assert cc.requests()["counts"].get("asyncSubmit", 0) == 0
+
+
 def test_the_command_exits_1_when_a_guess_differs(stand_ins, bucket, monkeypatch, capsys):
     stand_ins["clippingmagic"].configure(strict_fields=False)
     monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "")  # what importing the command sets stays in this test

@@ -22,6 +22,7 @@ from vehicle_photos.contract_probe.runner import (
     CARCUTTER,
     CLIPPINGMAGIC,
     SPEND_FLAG,
+    ConnectionRefused,
     ProbeOptions,
     run_probe,
 )
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No Car-Cutter credit will be spent ({SPEND_FLAG} measures the checks that need one).")
     try:
         run = run_probe(options, say=lambda line: print(line, flush=True))
-    except (AirflowNotFoundException, ApiError) as error:
+    except (AirflowNotFoundException, ApiError, ConnectionRefused) as error:
         print(f'contract probe: {error} (README "First run against the real services")', file=sys.stderr)
         return 2
     print()

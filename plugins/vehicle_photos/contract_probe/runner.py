@@ -48,6 +48,16 @@ class ProbeOptions:
     image_uri: str | None = None
 
 
+class ConnectionRefused(Exception):
+    """A service refused the connection's credentials on a free call: nothing was probed or spent."""
+
+
+def _check_connection(name: str, conn_id: str, test_connection: Callable[[], tuple[bool, str]]) -> None:
+    works, message = test_connection()
+    if not works:
+        raise ConnectionRefused(f"{name} refused connection {conn_id!r}: {message}")
+
+
 @dataclass(frozen=True)
 class ProbeRun:
     report: ProbeReport
@@ -68,6 +78,7 @@ def run_probe(options: ProbeOptions, say: Callable[[str], None] = print) -> Prob
     if CARCUTTER in options.services:
         hook = CarCutterHook(options.carcutter_conn_id)
         secrets.add(hook.settings.token)
+        _check_connection("Car-Cutter", options.carcutter_conn_id, hook.test_connection)
         endpoints["Car-Cutter"] = hook.settings.base_url
         say(f"Car-Cutter at {hook.settings.base_url} (connection {options.carcutter_conn_id}): free checks ...")
         probe = cc.CarCutterProbe(hook, checks, run_id)
@@ -93,6 +104,7 @@ def _probe_clippingmagic(
         options.clippingmagic_conn_id, registration_grace_seconds=options.registration_grace_seconds
     )
     secrets.add(hook.settings.api_key)
+    _check_connection("Clipping Magic", options.clippingmagic_conn_id, hook.test_connection)
     say(f"Clipping Magic at {hook.settings.base_url} (connection {options.clippingmagic_conn_id}): test mode ...")
     probe = cm.ClippingMagicProbe(hook, checks, run_id, probe_photo)
     try:
