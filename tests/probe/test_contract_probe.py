@@ -82,7 +82,7 @@ FLIPPING_KNOBS = [
     ("clippingmagic", {"error_body": "text"}, "clippingmagic.error_body", False),
     ("clippingmagic", {"strict_fields": False}, "clippingmagic.unknown_fields", False),
     ("clippingmagic", {"storage_refuses_credentials": False}, "clippingmagic.storage_refuses_credentials", False),
-    ("clippingmagic", {"storage_link_seconds": 1.0}, "clippingmagic.storage_link_seconds", False),
+    ("clippingmagic", {"storage_link_seconds": 0.5}, "clippingmagic.storage_link_seconds", False),
     ("clippingmagic", {"list_delay": 1.5}, "clippingmagic.list_delay", False),
     ("clippingmagic", {"list_order": "descending"}, "clippingmagic.list_order", False),
 ]
@@ -177,7 +177,7 @@ def test_an_annotation_path_the_service_does_not_have_differs(probe, stand_ins, 
 
 
 def test_a_report_that_cannot_be_stored_is_still_printed(probe, stand_ins):
-    run = probe(services=CLIPPINGMAGIC_ONLY, bucket="no-such-bucket-for-the-probe")
+    run = probe(services=CARCUTTER_ONLY, bucket="no-such-bucket-for-the-probe")
 
     assert run.stored.startswith("not written to s3://no-such-bucket-for-the-probe/probes/ (An error occurred")
     assert "NoSuchBucket" in run.stored

@@ -71,7 +71,7 @@ ERROR_BODY = Guess(
 )  # fmt: skip
 
 _TIMEOUT = (10.0, 60.0)
-_LINK_AGE_SECONDS = 2.0
+_LINK_AGE_SECONDS = 1.0
 
 
 class ClippingMagicProbe:
