@@ -193,6 +193,16 @@ def test_strict_accept_headers_change_nothing(probe, stand_ins):
     assert set(run.report.verdicts().values()) == {AS_ASSUMED}
 
 
+def test_a_lost_clipping_magic_upload_answer_changes_nothing(probe, stand_ins):
+    stand_ins["clippingmagic"].configure(lost_upload_answers=1)
+
+    run = probe(services=CLIPPINGMAGIC_ONLY)
+
+    assert set(run.report.verdicts().values()) == {AS_ASSUMED}
+    assert charged(stand_ins["clippingmagic"]) == 0
+    assert stand_ins["clippingmagic"].requests()["counts"]["upload"] == 3  # the lost one found, not sent again
+
+
 def test_a_flat_error_body_is_as_documented(probe, stand_ins):
     stand_ins["carcutter"].configure(nest_errors=False)
 

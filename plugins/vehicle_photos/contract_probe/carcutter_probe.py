@@ -305,6 +305,10 @@ class CarCutterProbe:
             ]
             answered = ", ".join(sorted({f"HTTP {answer.status_code}" for answer in answers.values()}))
             observed = "; ".join(missing) if missing else f"all five exist (answers: {answered})"
+            got = answers[("GET", paths.ANNOTATION_GET)]
+            keys = [key for key in ("features", "annotations") if isinstance((json_or_none(got) or {}).get(key), list)]
+            if got.ok and keys:  # the document shows `features`; the client reads either
+                observed += f"; get-one answers under {' and '.join(f'`{key}`' for key in keys)}"
             self.checks.record(ANNOTATION_PATHS, observed, not missing)
 
     def _path_exists(self, method: str, path: str, answer: requests.Response) -> bool:
