@@ -45,6 +45,7 @@ from vehicle_photos.image_common.items import put_json
 from vehicle_photos.image_common.policy import SourceNotAllowedError
 from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
 from vehicle_photos.image_common.records import options_digest
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.results import REFUSED, SKIPPED, ImageResult
 from vehicle_photos.image_common.sealed import unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
@@ -53,6 +54,10 @@ SUBMIT_CONCURRENCY = 4  # submission requests in flight; few, so images are subm
 # A trigger that fires within a few seconds of the deferral can have the resumed task failed by the scheduler
 # (apache/airflow#72716, open in 3.3); the first status call of a deferred batch waits at least this long.
 DEFERRAL_SETTLE_SECONDS = 5.0
+# What stays of the task's execution_timeout for storing results after the wait: this share, at most this long.
+STORE_RESERVE_SHARE = 0.1
+MAX_STORE_RESERVE_SECONDS = 600.0
+DEFAULT_MAX_PROCESSING_SECONDS = 24 * 3600  # Car-Cutter's lazy speed takes hours at worst; a day means stuck
 RECHECK_UNKNOWN_POLLS = 5  # poll intervals a tracked URL may stay unknown to Car-Cutter before its record is reread
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _STREAMED_UPLOAD = TransferConfig(use_threads=False)  # the download threads already run in parallel
@@ -79,14 +84,20 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     :param presign_expires: lifetime (s) of presigned source URLs; keep it above the expected processing time.
     :param poll_interval / max_poll_interval / first_poll_delay: status polling, in seconds (a deferred batch's
         first status call waits at least `DEFERRAL_SETTLE_SECONDS`).
-    :param timeout: how long to wait for Car-Cutter in all; what is not finished by then stays claimed and a
-        rerun resumes it.
+    :param timeout: how long to wait for Car-Cutter in all, never longer than the task's `execution_timeout`
+        allows (less a share kept for storing results); what is not finished by then stays claimed and a rerun
+        resumes it.
+    :param registration_grace_seconds: a submission that may have reached Car-Cutter (lost answer, timeout,
+        5xx, 402 in the middle of a chunk, a claim found in place) is settled only by asking its status for this
+        long after the POST; only then may its claim be given back, taken over or submitted again.
+    :param max_processing_seconds: an image Car-Cutter still reports unfinished this long after its
+        submission ends failed, with the reason in its record (nothing stays claimed forever).
     """
 
     provider = "carcutter"
     template_fields: Sequence[str] = (
         *ImageBatchOperator.template_fields, "cut_type", "guideline_id", "location_id", "scene_id", "custom_json",
-        "webhook_url", "poll_interval", "first_poll_delay",
+        "webhook_url", "poll_interval", "first_poll_delay", "registration_grace_seconds",
     )  # fmt: skip
 
     def __init__(
@@ -106,6 +117,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         max_poll_interval: float = 300.0,
         first_poll_delay: float | None = None,
         timeout: float = 3 * 3600,
+        registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS,
+        max_processing_seconds: float = DEFAULT_MAX_PROCESSING_SECONDS,
         max_url_length: int = DEFAULT_MAX_URL_LENGTH,
         carcutter_conn_id: str = CarCutterHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -126,6 +139,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         self.max_poll_interval = max_poll_interval
         self.first_poll_delay = first_poll_delay
         self.timeout = timeout
+        self.registration_grace_seconds = registration_grace_seconds
+        self.max_processing_seconds = max_processing_seconds
         self.max_url_length = max_url_length
         self.carcutter_conn_id = carcutter_conn_id
         self.deferrable = deferrable
@@ -158,11 +173,12 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     def execute(self, context: Context) -> Any:
         self.check_arguments()
-        if float(self.presign_expires) < float(self.timeout):
-            self.log.warning("presign_expires (%ss) is shorter than timeout (%ss)", self.presign_expires, self.timeout)
+        wait_seconds = self._wait_seconds()
+        if float(self.presign_expires) < wait_seconds:
+            self.log.warning("presign_expires (%ss) is shorter than the wait (%ss)", self.presign_expires, wait_seconds)
         items, refused = self.read_batch()
         items, unreadable = self.identify(items)
-        batch = Batch(images={}, inputs=[], refused=refused + unreadable, deadline=time.time() + float(self.timeout))
+        batch = Batch(images={}, inputs=[], refused=refused + unreadable, deadline=time.time() + wait_seconds)
         self._inspect(batch, items)
         counts = {state: len(batch.in_state(state)) for state in (NEW, NOT_SENT)}
         self.log.info(
@@ -266,22 +282,21 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
                 return
             try:
-                self._submit_chunk(chunk)
-            except CreditsError as error:
+                self._submit_chunk(chunk, claims)
+            except CreditsError as error:  # the credits may have covered part of the chunk: ask before giving back
                 batch.credits_exhausted = True
                 self.log.error("Stopping submissions: %s", error)
-                claims.give_back(chunk, f"not submitted: {error}", SKIPPED)
+                claims.maybe_sent(chunk)
             except BadRequestError as error:
                 claims.give_back(chunk, f"Car-Cutter refused the submission: {error}", REFUSED)
             except ApiError as error:  # maybe sent: the claims stay and the status endpoint will tell
                 self.log.warning("submission of %d images failed (%s); asking for their status", len(chunk), error)
-                for image in chunk:
-                    image.state, image.submitted_at, image.resumed = WAITING, time.time(), True
+                claims.maybe_sent(chunk)
 
         with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
             list(pool.map(submit, chunks))
 
-    def _submit_chunk(self, chunk: list[BatchImage]) -> None:
+    def _submit_chunk(self, chunk: list[BatchImage], claims: SubmissionClaims) -> None:
         urls = [unseal(image.sealed_url or "") for image in chunk]
         vehicle_ids = {image.vehicle_id for image in chunk}
         statuses = self.hook.submit_images(
@@ -290,14 +305,17 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             cut_type=self.cut_type, guideline_id=self.guideline_id, location_id=self.location_id,
             processing_speed=self.processing_speed, retouching_accuracy=self.retouching_accuracy,
             scene_id=self.scene_id, custom_json=self.custom_json, webhook_url=self.webhook_url,
+            registration_grace_seconds=float(self.registration_grace_seconds),
         )  # fmt: skip
         for image, status in zip(chunk, statuses, strict=True):
+            if status.status is None:  # left out of the answer: maybe billed; the status endpoint will tell
+                self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
+                claims.maybe_sent([image])
+                continue
             image.submitted()
             # Car-Cutter took it: a status saying "unknown" soon after is lag, not a lost call; only a claim that
             # stays unknown for a whole lease is submitted again
             image.takeover_at = time.time() + float(self.claim_lease_seconds)
-            if status.status is None:  # maybe billed; the claim holds the URL, so the status endpoint will tell
-                self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
 
     def _ask_about_resumed_claims(self, batch: Batch, claims: SubmissionClaims) -> bool:
         """Claims found in place (ours from an earlier try, or another run's) are asked about at once, so one
@@ -330,7 +348,11 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 fields = {key: entry.get(key) for key in ("status", "phase", "angle", "quality")}
                 image.apply_status(ImageStatus(image="", details=entry.get("details") or {}, **fields))
             elif entry.get("answered"):
-                claims.recheck_unknown(image, due=now >= image.takeover_at)
+                claims.recheck_unknown(image, due=now >= image.takeover_at, may_submit=not batch.credits_exhausted)
+            if image.state == WAITING and now - image.submitted_at >= float(self.max_processing_seconds):
+                image.state = BILLED_FAILURE
+                image.error = (f"Car-Cutter still reports {image.status or 'unknown'!r} "
+                               f"{now - image.submitted_at:.0f} s after its submission; given up")  # fmt: skip
         if time.time() >= batch.deadline:
             for image in batch.in_state(WAITING):
                 image.state = TIMED_OUT
@@ -394,7 +416,21 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     # Helpers
 
     def _claims(self, context: Context) -> SubmissionClaims:
-        return SubmissionClaims(self.records, ClaimHolder.of(context), self.options, float(self.claim_lease_seconds))
+        return SubmissionClaims(
+            self.records, ClaimHolder.of(context), self.options, float(self.claim_lease_seconds),
+            float(self.registration_grace_seconds),
+        )  # fmt: skip
+
+    def _wait_seconds(self) -> float:
+        """`timeout`, cut to fit the task's `execution_timeout` (which also runs while the task is deferred):
+        a share of it stays for storing results, so the task is never killed with its results unwritten."""
+        if self.execution_timeout is None:
+            return float(self.timeout)
+        allowed = self.execution_timeout.total_seconds()
+        fitting = allowed - min(MAX_STORE_RESERVE_SECONDS, STORE_RESERVE_SHARE * allowed)
+        if float(self.timeout) > fitting:
+            self.log.info("waiting at most %.0f s for Car-Cutter: execution_timeout is %.0f s", fitting, allowed)
+        return min(float(self.timeout), fitting)
 
     def _submission_url(self, source: str) -> str:
         """The URL Car-Cutter fetches: S3 objects are presigned, http(s) URLs pass through."""
@@ -412,7 +448,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             first_poll_delay = max(first_poll_delay, DEFERRAL_SETTLE_SECONDS)
         return CarCutterBatchStatusTrigger(
             batch_uri=batch_uri,
-            deadline=min(_next_takeover(batch), batch.deadline),
+            deadline=min(_next_takeover(batch), self._next_give_up(batch), batch.deadline),
             carcutter_conn_id=self.carcutter_conn_id,
             aws_conn_id=self.aws_conn_id,
             poll_interval=float(self.poll_interval),
@@ -421,6 +457,11 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             max_url_length=int(self.max_url_length),
             recheck_unknown_after=RECHECK_UNKNOWN_POLLS * float(self.poll_interval),
         )
+
+    def _next_give_up(self, batch: Batch) -> float:
+        """When the first image still processing reaches `max_processing_seconds`."""
+        submitted = [image.submitted_at for image in batch.in_state(WAITING)]
+        return min(submitted, default=float("inf")) + float(self.max_processing_seconds)
 
     def _save_batch(self, batch: Batch) -> str:
         """The batch is kept in S3 while deferred, not in the metadata DB: it can hold thousands of images."""

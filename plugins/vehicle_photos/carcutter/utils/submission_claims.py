@@ -5,6 +5,11 @@ holding the exact URL about to be sent (sealed); only the task that creates it s
 in place follows it: a settled record is reused, a claim is tracked by asking Car-Cutter about its URL. A claim
 Car-Cutter does not know is looked at again in S3: given back (claim it), changed (follow the new version), or
 unchanged (once due, take it over by a conditional overwrite, if it is ours or older than the lease).
+
+"Unknown" is not "never received" (shared design, round 3): Car-Cutter may file a submission late or lose its
+answer after billing. A claim whose POST may have gone out is due only once Car-Cutter has still not known its
+URL for `grace_seconds` after that POST (counted from the claim's last write by S3's clock when it was found
+in place); until then it is only asked about. The same holds for the claims of a chunk answered 402.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
-from vehicle_photos.carcutter.utils.batch import CLAIMED, NEW, TIMED_OUT, BatchImage
+from vehicle_photos.carcutter.utils.batch import BILLED_FAILURE, CLAIMED, NEW, WAITING, BatchImage
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
 from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
 from vehicle_photos.image_common.records import ImageRecord
+from vehicle_photos.image_common.results import SKIPPED
 from vehicle_photos.image_common.sealed import seal
 from vehicle_photos.image_common.urls import redact_url
 
@@ -34,12 +40,18 @@ class SubmissionClaims:
     """The claims of one task (`holder`) over the images of its batch, and what it does about those it finds."""
 
     def __init__(
-        self, records: ImageRecordStore, holder: ClaimHolder, options: dict[str, Any], lease_seconds: float
+        self,
+        records: ImageRecordStore,
+        holder: ClaimHolder,
+        options: dict[str, Any],
+        lease_seconds: float,
+        grace_seconds: float,
     ) -> None:
         self.records = records
         self.holder = holder
         self.options = options
         self.lease_seconds = float(lease_seconds)
+        self.grace_seconds = float(grace_seconds)
 
     def claim(self, image: BatchImage, url: str) -> None:
         """Write a claim to submit `url` for `image`: a new record, or a conditional overwrite of the claim
@@ -65,21 +77,24 @@ class SubmissionClaims:
             return
         self.follow(image, existing)
 
-    def recheck_unknown(self, image: BatchImage, due: bool) -> None:
+    def recheck_unknown(self, image: BatchImage, due: bool, may_submit: bool = True) -> None:
         """Car-Cutter does not know the claimed URL, so its record says what happened: given back (claim it),
         changed (a retry or another run took the claim over with a new URL: follow that), or unchanged (once
-        `due`, submit it ourselves if the claim is ours or stale, by conditional overwrite)."""
+        `due`, submit it ourselves if the claim is ours or stale, by conditional overwrite; give it back when
+        nothing may be submitted any more; end it failed once it used up its attempts)."""
         existing = self.records.get(PROVIDER, image.digest)
         if existing is None:
             image.state, image.record_etag = NEW, None
         elif existing.etag != image.record_etag:
             self.follow(image, existing)
-        elif not due:
+        elif not due or not self.holder.may_take_over(existing.record, self.lease_seconds):
             return
+        elif not may_submit:
+            self.give_back([image], "not submitted: Car-Cutter credits are exhausted", SKIPPED)
         elif image.attempts >= MAX_CLAIM_ATTEMPTS:
-            image.state = TIMED_OUT
-            image.error = f"Car-Cutter never received it after {image.attempts} attempts; the claim stays"
-        elif self.holder.may_take_over(existing.record, self.lease_seconds):
+            image.state = BILLED_FAILURE
+            image.error = f"Car-Cutter never registered it after {image.attempts} submissions; not sent again"
+        else:
             log.warning("taking over the claim of %s: Car-Cutter never received it", image.shown_source)
             image.state = NEW
 
@@ -105,10 +120,24 @@ class SubmissionClaims:
         raise AirflowException(f"the record of {image.shown_source} keeps changing under this task")
 
     def follow(self, image: BatchImage, stored: StoredRecord) -> None:
-        """Take what a record found in place says (see `BatchImage.follow`)."""
-        mine = self.holder.owns(stored.record)
-        takeover_at = time.time() if mine else (stored.record.claimed_at or 0.0) + self.lease_seconds
-        image.follow(stored.record, stored.etag, mine, takeover_at)
+        """Take what a record found in place says (see `BatchImage.follow`). Its claim is due (if Car-Cutter
+        does not know its URL) once the grace period after its last write has passed, and for another
+        holder's claim once the lease has passed too."""
+        record = stored.record
+        mine = self.holder.owns(record)
+        written = max(stored.last_modified or 0.0, record.claimed_at or 0.0)
+        takeover_at = written + self.grace_seconds if record.sealed_submitted_url else 0.0
+        if not mine:
+            takeover_at = max(takeover_at, (record.claimed_at or 0.0) + self.lease_seconds)
+        image.follow(record, stored.etag, mine, takeover_at)
+
+    def maybe_sent(self, images: Iterable[BatchImage]) -> None:
+        """A POST of these images failed in a way that may have reached Car-Cutter (and billed them): track
+        them by status, due for a take-over only after the grace period; a charge counts once it knows them."""
+        due_at = time.time() + self.grace_seconds
+        for image in images:
+            image.state, image.submitted_at, image.takeover_at = WAITING, time.time(), due_at
+            image.resumed = image.charge_unconfirmed = True
 
     def give_back(self, images: Iterable[BatchImage], reason: str, as_status: str) -> None:
         """Not submitted, so not billed: remove our claims so the next run simply tries again."""
