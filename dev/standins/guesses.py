@@ -260,8 +260,9 @@ CC_HTML_401 = (
 
 # ---------------------------------------------------------------------------------------------------------
 # First contact: where the documents are silent about how strict the services are, the stand-ins are strict
-# (each knob named here gives the other plausible answer; a contract probe tells which one the real service
-# gives). Knobs: dev/standins/carcutter/contract.py, dev/standins/clippingmagic/contract.py, common/error_bodies.py.
+# (each knob named here gives the other plausible answer; the contract probe, `make probe` in
+# plugins/vehicle_photos/contract_probe/, tells which one the real service gives). Knobs:
+# dev/standins/carcutter/contract.py, dev/standins/clippingmagic/contract.py, common/error_bodies.py.
 # ---------------------------------------------------------------------------------------------------------
 
 #: `--error-body html|text|empty` (default `json`, the documented body): what a proxy in front of either API
