@@ -11,8 +11,11 @@ listing files moved to `archive/dt=<date>/`. The archive is the `vehicle_photos_
 Every run plans over all the date's files (incoming and archived), so a rerun or a run for late files
 publishes the whole date. An image processed before, on any date, run or retry, is never sent or billed
 again: its record under `records/` is claimed before any billable call and points the manifest at its first
-outputs. Manual runs take Params (vehicle subset, `dry_run`, Clipping Magic test mode, cut type, batch size);
-a manual run without a logical date uses the day it was triggered. Backfills: see the README.
+outputs. Each dealer's images are processed as its profile in `config/profiles.yaml` says (scene, logo,
+plate, cut type, which angles go to which API, a credit budget per run); a batch holds one profile. Manual runs
+take Params (vehicle subset, `dry_run` with the estimate per dealer, dealers whose changed profile may bill,
+Clipping Magic test mode, cut type, batch size); a manual run without a logical date uses the day it was
+triggered. Backfills and profiles: see the README.
 """
 
 from __future__ import annotations
@@ -73,7 +76,6 @@ def vehicle_listings() -> None:
         pool=CARCUTTER_POOL,
         **storage,
         **limits,
-        cut_type=settings["cut_type"],
         poll_interval=settings["carcutter_poll_interval"],
         first_poll_delay=settings["carcutter_first_poll_delay"],
         max_failure_ratio=0.1,
@@ -87,7 +89,6 @@ def vehicle_listings() -> None:
         **storage,
         **limits,
         test=settings["clippingmagic_test_mode"],
-        outputs=settings["clippingmagic_outputs"],
         max_failure_ratio=0.1,
         execution_timeout=minutes(hours=2),
     ).expand_kwargs(batches.map(run_tasks.autoclip_images_input))

@@ -33,6 +33,7 @@ class ManifestRow:
     clipping_path_svg: str | None
     alpha_mask_png: str | None
     error: str | None
+    dealer_id: str | None = None  # None: a row without a dealer (the default profile)
 
 
 def manifest_row(image: PlannedImage, result: ImageResult | None) -> ManifestRow:
@@ -50,6 +51,7 @@ def manifest_row(image: PlannedImage, result: ImageResult | None) -> ManifestRow
         clipping_path_svg=outputs.get("clipping_path_svg"),
         alpha_mask_png=outputs.get("alpha_mask_png"),
         error=result.error if result else "no result was reported for this image (see the failed task's log)",
+        dealer_id=image.dealer_id,
     )
 
 
