@@ -84,8 +84,11 @@ def plan_dealer_credits(
             plan.left[image.key] = _left(image, AWAITING_CONFIRMATION, _held_reason(credits, profile, settings))
         elif credits.cap and credits.planned[image.provider] + cost > credits.cap:
             credits.state = BUDGET_REACHED
-            reason = f"dealer {profile.name}: budget of {credits.cap} {image.provider} credits per run reached; "
-            plan.left[image.key] = _left(image, DEFERRED, reason + "left for the next run")
+            reason = (
+                f"dealer {profile.name}: budget of {credits.cap} {image.provider} credits per run reached (this image "
+                f"may cost {cost}); left for the next run"
+            )
+            plan.left[image.key] = _left(image, DEFERRED, reason)
         else:
             credits.planned[image.provider] += cost
             continue

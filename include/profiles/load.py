@@ -218,6 +218,9 @@ def _resolved(
             continue
         images, problems = {}, []
         for path, ref in profile.image_refs().items():
+            if "://" in ref and not ref.startswith("s3://"):
+                problems.append(f"{path}: {ref.split('://')[0]}:// is not allowed; give a key or an s3:// URI")
+                continue
             uri = ref if ref.startswith("s3://") else f"s3://{settings.bucket}/{ref.lstrip('/')}"
             wanted_check = (uri, *_IMAGE_CHECKS.get(path, (None, None)))
             if wanted_check not in checked:
