@@ -92,6 +92,12 @@ def vehicle_listings() -> None:
         max_failure_ratio=0.1,
         execution_timeout=minutes(hours=2),
     ).expand_kwargs(batches.map(run_tasks.autoclip_images_input))
+    composites = (
+        task(run_tasks.make_composites, trigger_rule="all_done", execution_timeout=minutes(hours=1))
+        .partial(settings=settings)
+        .expand(batch=batches.map(run_tasks.make_composites_input))
+    )
+    clippingmagic >> composites
     features = CarCutterSetFeaturesOperator.partial(
         task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
     ).expand(vehicles=batches.map(run_tasks.set_features_input))
@@ -112,12 +118,12 @@ def vehicle_listings() -> None:
         trigger_rule="all_done",
         execution_timeout=minutes(hours=1),
     )
-    [carcutter, clippingmagic, features, hotspots, deleted] >> publish
+    [carcutter, clippingmagic, composites, features, hotspots, deleted] >> publish
     # publish_run runs whatever happened upstream, so the run's state comes from this watcher
     watcher = task(
         run_tasks.fail_run_if_a_task_failed, trigger_rule="one_failed", retries=0, execution_timeout=minutes(minutes=1)
     )()
-    [wait, batches, registered, carcutter, clippingmagic, features, hotspots, deleted, publish] >> watcher
+    [wait, batches, registered, carcutter, clippingmagic, composites, features, hotspots, deleted, publish] >> watcher
 
 
 vehicle_listings()

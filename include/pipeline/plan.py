@@ -61,10 +61,13 @@ class VehicleWork:
     hotspots: list[dict[str, Any]] | None = None
     images: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {p: [] for p in PROVIDERS})
     applied: list[dict[str, str]] = field(default_factory=list)  # state digests to record once it succeeded
+    composites: list[dict[str, str]] = field(default_factory=list)  # earlier cut-outs still to composite
 
     @property
     def has_work(self) -> bool:
-        return bool(self.register or self.features or self.hotspots is not None or any(self.images.values()))
+        return bool(
+            self.register or self.features or self.hotspots is not None or any(self.images.values()) or self.composites
+        )
 
 
 def resolve_ref(ref: str, bucket: str) -> str:

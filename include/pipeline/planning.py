@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.listings.rejections import RejectedRow, rejection
 from include.listings.validate import AcceptedListing, validate_listing_files
+from include.pipeline.composites import composite_key, existing_composites
 from include.pipeline.dealer_credits import dealer_credits_table, plan_dealer_credits
 from include.pipeline.known_images import find_known_images, source_policy
 from include.pipeline.listing_files import find_listing_objects, read_listing_files
@@ -35,13 +36,14 @@ from include.pipeline.settings import PipelineSettings
 from include.pipeline.vehicle_state import AppliedVehicleState, digest_of
 from include.profiles.load import DEFAULT_PROFILE, DealerProfile, DealerProfiles, load_profiles
 from vehicle_photos.image_common.items import put_bytes, put_json
-from vehicle_photos.image_common.results import results_jsonl
+from vehicle_photos.image_common.results import FINAL, ImageResult, results_jsonl
 
 log = logging.getLogger(__name__)
 
 # The mapped tasks that work from vehicles, and what each takes from a VehicleWork.
 VEHICLE_TASKS = {"register_vehicles": "register", "set_features": "features", "set_hotspots": "hotspots"}
 IMAGE_TASKS = {"process_carcutter_images": "carcutter", "autoclip_images": "clippingmagic"}
+COMPOSITE_TASK = "make_composites"
 DELETE_TASK = "delete_gone_vehicles"
 
 
@@ -90,6 +92,9 @@ def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
     credit_plan = plan_dealer_credits(to_process, profile_of, in_run, settings, applied)
     known.results.update(credit_plan.left)
 
+    found_composites = _found_composites(s3_hook, settings, in_run)
+    composites: dict[str, str] = {}  # "<vehicle>/<image name>" -> the composite that exists
+
     works = []
     for listing in active:
         profile = profile_of_vehicle[listing.vehicle_id]
@@ -97,6 +102,11 @@ def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
         for image in planned[listing.vehicle_id]:
             if image.key in known.identities and image.key not in credit_plan.left:
                 work.images[image.provider].append(image.operator_item(known.identities[image.key]))
+            wanted = _wanted_composite(image, known.results.get(image.key), profile, settings)
+            if wanted and wanted[1] in found_composites:
+                composites[f"{image.vehicle_id}/{image.name}"] = f"s3://{settings.bucket}/{wanted[1]}"
+            elif wanted:
+                work.composites.append(wanted[0])
         works.append(work)
     deletions = [(gone_item(listing, settings), listing.vehicle_id) for listing in gone]
     deletions = [(item, vid) for item, vid in deletions if applied.get(("deleted", vid)) != digest_of(item)]
@@ -130,6 +140,8 @@ def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
         "rejected_count": len(rejected),
         "images": [image.to_dict() for image in images],
         "results_uris": [batch[task]["results_uri"] for batch in batch_inputs for task in IMAGE_TASKS],
+        "composites": composites,
+        "composite_results_uris": [b[COMPOSITE_TASK]["results_uri"] for b in batch_inputs if b[COMPOSITE_TASK]],
         "known_results_uri": known_uri,
         "applied_by_task": applied_by_task,
         "applied_profiles": credit_plan.applied_profiles,
@@ -180,12 +192,62 @@ def _write_batch_inputs(
                 "results_uri": f"{base}b{number:04d}/{task}.results.jsonl",
                 **options[task],
             }
+        inputs[COMPOSITE_TASK] = _composite_input(s3_hook, settings, f"{base}b{number:04d}/", group, profile, inputs)
         batch_inputs.append(inputs)
     return batch_inputs, applied_by_task
 
 
 def _flatten(lists: Iterable[list[Any]]) -> list[Any]:
     return [item for entries in lists for item in entries]
+
+
+def _found_composites(s3_hook: S3Hook, settings: PipelineSettings, profiles: Iterable[DealerProfile]) -> set[str]:
+    if not any(profile.composite_arguments() for profile in profiles):
+        return set()
+    return existing_composites(s3_hook.conn, settings.bucket, settings.processed_prefix)
+
+
+def _wanted_composite(
+    image: PlannedImage, result: ImageResult | None, profile: DealerProfile, settings: PipelineSettings
+) -> tuple[dict[str, str], str] | None:
+    """(the composite task's item, the composite's key) for an earlier Clipping Magic result of a dealer whose
+    profile composites; None otherwise (new results are composited after the Clipping Magic task)."""
+    arguments = profile.composite_arguments()
+    if not arguments or image.provider != "clippingmagic" or result is None or result.status != FINAL:
+        return None
+    uri = result.outputs.get("result")
+    if not uri:
+        return None
+    background = (arguments["background"] or {}).get("sha256", "")
+    key = composite_key(
+        settings.processed_prefix, image.vehicle_id, image.name, uri, arguments["composite"], background
+    )
+    return {"vehicle_id": image.vehicle_id, "name": image.name, "result": uri}, key
+
+
+def _composite_input(
+    s3_hook: S3Hook,
+    settings: PipelineSettings,
+    base: str,
+    group: list[VehicleWork],
+    profile: DealerProfile,
+    inputs: dict[str, Any],
+) -> dict[str, Any] | None:
+    """The batch's composite task: the earlier cut-outs still to composite, and the Clipping Magic task's results
+    (composited once it finished); None when the batch's profile makes no composite."""
+    arguments = profile.composite_arguments()
+    reused = [item for work in group for item in work.composites]
+    new_clips = inputs["autoclip_images"]["images"]
+    if not arguments or not (reused or new_clips):
+        return None
+    return {
+        **arguments,
+        "bucket": settings.bucket,
+        "processed_prefix": settings.processed_prefix,
+        "reused": put_json(s3_hook, f"{base}{COMPOSITE_TASK}.json", reused) if reused else None,
+        "autoclip_results_uri": inputs["autoclip_images"]["results_uri"] if new_clips else None,
+        "results_uri": f"{base}{COMPOSITE_TASK}.results.jsonl",
+    }
 
 
 def select_accepted(accepted: list[AcceptedListing], vehicle_ids: Sequence[str]) -> list[AcceptedListing]:

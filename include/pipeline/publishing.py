@@ -43,7 +43,7 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
     results = read_results(s3_hook, plan["known_results_uri"])
     for uri in plan["results_uris"]:
         results.extend(read_results(s3_hook, uri))
-    rows = build_manifest(images, results)
+    rows = build_manifest(images, results, _composites(s3_hook, plan))
     deleted = (task_output(DELETE_TASK, None) or {}).get("deleted", [])
     summary = summarize(rows, sum(r.credits_this_run for r in results), plan["rejected_count"], len(deleted))
 
@@ -109,6 +109,17 @@ def _dealer_pages(
         )
         put_bytes(s3_hook, f"{reports}{dealer_page(line.dealer)}", html.encode(), "text/html; charset=utf-8")
     return len(dealers)
+
+
+def _composites(s3_hook: S3Hook, plan: dict[str, Any]) -> dict[str, str]:
+    """ "<vehicle>/<image name>" -> its composite: those that existed, and those the run's tasks made."""
+    found = dict(plan.get("composites", {}))
+    for uri in plan.get("composite_results_uris", []):
+        bucket, key = S3Hook.parse_s3_url(uri)
+        if s3_hook.check_for_key(key, bucket):  # absent: that composite task failed or was skipped
+            for line in _read_jsonl(s3_hook, uri, MAX_REJECTED_ROWS_READ):
+                found[f"{line['vehicle_id']}/{line['name']}"] = line["composite"]
+    return found
 
 
 def _report_thumbnails(

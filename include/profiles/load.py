@@ -96,6 +96,16 @@ class DealerProfile:
     def clippingmagic_arguments(self) -> dict[str, Any]:
         return {"outputs": list(self.profile.clippingmagic.outputs)}
 
+    def composite_arguments(self) -> dict[str, Any] | None:
+        """The local composite of the Clipping Magic cut-outs (`pipeline.composites`); None: no composite."""
+        composite = self.profile.clippingmagic.composite
+        if composite is None:
+            return None
+        return {
+            "composite": composite.model_dump(mode="json"),
+            "background": self._image("clippingmagic.composite.background_image"),
+        }
+
     def credits_per_image(self, provider: str, settings: PipelineSettings) -> int:
         if provider == "carcutter":
             return 1
@@ -118,7 +128,11 @@ class DealerProfile:
     @cached_property
     def batch_key(self) -> str:
         """Equal for profiles whose images may share a batch: the same request options for both APIs."""
-        wanted = {"carcutter": self.carcutter_arguments(), "clippingmagic": self.clippingmagic_arguments()}
+        wanted = {
+            "carcutter": self.carcutter_arguments(),
+            "clippingmagic": self.clippingmagic_arguments(),
+            "composite": self.composite_arguments(),
+        }
         return json.dumps(wanted, sort_keys=True)
 
     @cached_property

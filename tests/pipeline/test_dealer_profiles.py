@@ -32,13 +32,16 @@ LOGO = png((200, 150), (170, 130, 200, 150), (250, 200, 0, 255))  # a small yell
 PLATE = png((120, 30), (0, 0, 120, 30), (255, 255, 255, 255))
 
 
-def profiles(northside: dict, badco_overlay: str) -> bytes:
+def profiles(northside: dict, badco_overlay: str, westend_background: str = "#808080") -> bytes:
     return yaml.safe_dump({
         "default": {"carcutter": {"cut_type": "complete"}},
         "dealers": {
             "northside": {"carcutter": {"overlay": "config/northside/logo.png", **northside}},
             "eastgate": {"carcutter": {"license_plate": "config/eastgate/plate.png"}, "max_credits_per_run": 2},
-            "westend": {"carcutter": {"retouching_accuracy": "precise"}},
+            "westend": {
+                "carcutter": {"retouching_accuracy": "precise"},
+                "clippingmagic": {"composite": {"background_colour": westend_background, "aspect": "4:3"}},
+            },
             "badco": {"carcutter": {"overlay": badco_overlay}},  # a JPEG: Car-Cutter needs a PNG with alpha
         },
     }).encode()  # fmt: skip
@@ -138,8 +141,16 @@ def test_each_dealer_gets_its_own_options_budget_and_confirmation(
     page = s3_client.get_object(Bucket=bucket, Key=f"reports/dt={DS}/dealers/eastgate.html")["Body"].read().decode()
     assert "dealer eastgate" in page and "budget" in page and "northside" not in page
 
-    # northside changes its scene; above its confirmation threshold it waits, eastgate's rest goes on
-    changed = profiles({"scene_id": "showroom-grey"}, badco_overlay)
+    # westend's interior shots composited on grey at 4:3, locally; nobody else's
+    westend_clips = [r for r in manifest if r["dealer_id"] == "westend" and r["provider"] == "clippingmagic"]
+    assert westend_clips and all(r["composite"] for r in westend_clips)
+    assert all(r["composite"] is None for r in manifest if r["dealer_id"] != "westend")
+    composite = result_image(s3_client, westend_clips[0]["composite"])
+    assert abs(composite.width * 3 - composite.height * 4) <= 4 and composite.getpixel((1, 1)) == (128, 128, 128)
+    clip_charges = charges(clippingmagic_server)
+
+    # northside changes its scene (above its confirmation threshold: it waits), westend its composite's colour
+    changed = profiles({"scene_id": "showroom-grey"}, badco_overlay, westend_background="#404040")
     s3_client.put_object(Bucket=bucket, Key="config/profiles.yaml", Body=changed)
     before = charges(carcutter_server)
     run_dag(bucket, tmp_path / "run-2.log", confirm_above_credits=1)
@@ -149,6 +160,10 @@ def test_each_dealer_gets_its_own_options_budget_and_confirmation(
     assert "confirm_dealers [northside]" in northside[0]["error"]
     assert charges(carcutter_server) == before + 2  # eastgate's two left from the first run, nothing else
     assert {r["status"] for r in manifest if r["dealer_id"] == "eastgate" and r["provider"] == "carcutter"} == {"final"}
+    recomposited = [r for r in manifest if r["dealer_id"] == "westend" and r["provider"] == "clippingmagic"]
+    assert recomposited[0]["composite"] != westend_clips[0]["composite"]  # a new composite, and no new credit
+    assert result_image(s3_client, recomposited[0]["composite"]).getpixel((1, 1)) == (64, 64, 64)
+    assert charges(clippingmagic_server) == clip_charges
     # an interior shot may cost 3 Clipping Magic credits (result, SVG, mask): over eastgate's cap of 2, it waits
     eastgate_clips = [r for r in manifest if r["dealer_id"] == "eastgate" and r["provider"] == "clippingmagic"]
     assert {r["status"] for r in eastgate_clips} == {"deferred"} and "may cost 3" in eastgate_clips[0]["error"]
@@ -164,6 +179,19 @@ def test_each_dealer_gets_its_own_options_budget_and_confirmation(
     submissions = carcutter_server.requests()["submissions"]
     assert {s.get("scene_id") for s in submissions if dealer_of.get(s.get("vehicle_id")) == "northside"} == {
         "night-blue", "showroom-grey"}  # fmt: skip
+
+    assert recorded_credits(s3_client, bucket, "carcutter") == charges(carcutter_server)
+    assert recorded_credits(s3_client, bucket, "clippingmagic") == charges(clippingmagic_server)
+
+
+def recorded_credits(s3_client, bucket: str, provider: str) -> int:
+    """The credits every record of the provider says it cost (`records/<provider>/<digest>.json`)."""
+    total = 0
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"records/{provider}/"):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".json"):
+                total += read_json(s3_client, bucket, item["Key"]).get("credits_charged", 0)
+    return total
 
 
 def result_image(s3_client, uri: str) -> Image.Image:
