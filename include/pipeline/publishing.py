@@ -70,7 +70,9 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
     )
     outputs["report"] = put_bytes(s3_hook, f"{reports}report.html", html.encode(), "text/html; charset=utf-8")
     outputs["dealer_pages"] = _dealer_pages(s3_hook, settings, reports, dealers, rows, results, rejected, thumbnails)
-    outputs["summary"] = put_json(s3_hook, f"{reports}summary.json", summary.to_dict())
+    outputs["summary"] = put_json(
+        s3_hook, f"{reports}summary.json", {**summary.to_dict(), "dealers": [line.to_dict() for line in dealers]}
+    )
     outputs["rejected"] = plan["rejected_uri"]
 
     _record_applied_state(s3_hook, settings, plan, task_output)

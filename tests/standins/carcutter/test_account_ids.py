@@ -31,8 +31,13 @@ def test_an_account_that_lists_none_takes_any_id(cc, api, url):
 def test_the_scene_paints_the_backdrop_and_the_submission_is_counted(cc, api, url):
     assert error_of(submit(api, cc, [url], scene_id="studio-whte"), 400) == "Unknown scene_id 'studio-whte'."
     assert submit(api, cc, [url], scene_id="night-blue", retouching_accuracy="precise").status_code == 200
-    (status,) = wait_until_settled(api, cc, [url])
+    assert wait_until_settled(api, cc, [url])[url]["status"] == "final"
     result = api.get(f"{cc.url}/vehicle/image/result", params={"image_url": url}, timeout=10)
     assert max(Image.open(io.BytesIO(result.content)).convert("RGB").getpixel((2, 2))) < 100
     (submission,) = cc.requests()["submissions"]
-    assert submission == {"images": 1, "cut_type": "complete", "scene_id": "night-blue", "retouching_accuracy": "precise"}
+    assert submission == {
+        "images": 1,
+        "cut_type": "complete",
+        "scene_id": "night-blue",
+        "retouching_accuracy": "precise",
+    }
