@@ -154,7 +154,8 @@ def test_each_dealer_gets_its_own_options_budget_and_confirmation(
     s3_client.put_object(Bucket=bucket, Key="config/profiles.yaml", Body=changed)
     before = charges(carcutter_server)
     run_dag(bucket, tmp_path / "run-2.log", confirm_above_credits=1)
-    estimate = next(line for line in (tmp_path / "run-2.log").read_text().splitlines() if " northside " in line)
+    log_lines = (tmp_path / "run-2.log").read_text().splitlines()
+    estimate = next(line for line in log_lines if line.lstrip().startswith("northside ") or " northside " in line)
     assert "awaiting confirmation" in estimate  # the plan's table of dealers: estimate, this run, cap, state
     manifest = read_json(s3_client, bucket, f"manifests/dt={DS}/manifest.json")
     northside = [r for r in manifest if r["dealer_id"] == "northside" and r["provider"] == "carcutter"]
