@@ -11,8 +11,11 @@ listing files moved to `archive/dt=<date>/`. The archive is the `vehicle_photos_
 Every run plans over all the date's files (incoming and archived), so a rerun or a run for late files
 publishes the whole date. An image processed before, on any date, run or retry, is never sent or billed
 again: its record under `records/` is claimed before any billable call and points the manifest at its first
-outputs. Manual runs take Params (vehicle subset, `dry_run`, Clipping Magic test mode, cut type, batch size);
-a manual run without a logical date uses the day it was triggered. Backfills: see the README.
+outputs. Each dealer's images are processed as its profile in `config/profiles.yaml` says (scene, logo,
+plate, cut type, which angles go to which API, a credit budget per run); a batch holds one profile. Manual runs
+take Params (vehicle subset, `dry_run` with the estimate per dealer, dealers whose changed profile may bill,
+Clipping Magic test mode, cut type, batch size); a manual run without a logical date uses the day it was
+triggered. Backfills and profiles: see the README.
 """
 
 from __future__ import annotations
@@ -73,7 +76,6 @@ def vehicle_listings() -> None:
         pool=CARCUTTER_POOL,
         **storage,
         **limits,
-        cut_type=settings["cut_type"],
         registration_grace_seconds=settings["registration_grace_seconds"],
         poll_interval=settings["carcutter_poll_interval"],
         first_poll_delay=settings["carcutter_first_poll_delay"],
@@ -89,10 +91,15 @@ def vehicle_listings() -> None:
         **limits,
         test=settings["clippingmagic_test_mode"],
         registration_grace_seconds=settings["registration_grace_seconds"],
-        outputs=settings["clippingmagic_outputs"],
         max_failure_ratio=0.1,
         execution_timeout=minutes(hours=2),
     ).expand_kwargs(batches.map(run_tasks.autoclip_images_input))
+    composites = (
+        task(run_tasks.make_composites, trigger_rule="all_done", execution_timeout=minutes(hours=1))
+        .partial(settings=settings)
+        .expand(batch=batches.map(run_tasks.make_composites_input))
+    )
+    clippingmagic >> composites
     features = CarCutterSetFeaturesOperator.partial(
         task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
     ).expand(vehicles=batches.map(run_tasks.set_features_input))
@@ -113,12 +120,12 @@ def vehicle_listings() -> None:
         trigger_rule="all_done",
         execution_timeout=minutes(hours=1),
     )
-    [carcutter, clippingmagic, features, hotspots, deleted] >> publish
+    [carcutter, clippingmagic, composites, features, hotspots, deleted] >> publish
     # publish_run runs whatever happened upstream, so the run's state comes from this watcher
     watcher = task(
         run_tasks.fail_run_if_a_task_failed, trigger_rule="one_failed", retries=0, execution_timeout=minutes(minutes=1)
     )()
-    [wait, batches, registered, carcutter, clippingmagic, features, hotspots, deleted, publish] >> watcher
+    [wait, batches, registered, carcutter, clippingmagic, composites, features, hotspots, deleted, publish] >> watcher
 
 
 vehicle_listings()

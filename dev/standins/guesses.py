@@ -346,3 +346,14 @@ CC_HOLD_SUBMISSION_SECONDS = 0.0
 #: nothing billed (refuse-all, the default); or the service processes and bills the first URLs as far as the
 #: credits go, then answers 402 for the request (bill-what-fits: the least friendly reading, a 402 that billed).
 CC_SHORT_CREDITS = ("refuse-all", "bill-what-fits")
+
+# --- Dealer profiles: scenes and the account's ids --------------------------------------------------------------
+
+#: The document names `scene_id` ("the background scene") but publishes no catalogue: the stand-in knows these
+#: scenes and paints the `complete` cut's backdrop in their colour. An unknown `scene_id` is a 400 while
+#: `--account-scene-ids` lists the account's scenes (by default these), so a typo in a profile fails in tests.
+CC_SCENES = {"studio-white": (246, 246, 244), "showroom-grey": (128, 131, 136), "night-blue": (22, 32, 72)}
+#: `--account-guideline-ids` / `--account-location-ids`: comma lists of the ids the account has; empty (the
+#: default, as for an account that lists none) accepts any id. `--account-scene-ids ""` accepts any scene (an
+#: unknown one keeps the studio backdrop).
+CC_UNKNOWN_ID_MESSAGE = "Unknown {field} '{value}'."

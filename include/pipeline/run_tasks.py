@@ -64,6 +64,22 @@ def autoclip_images_input(batch: dict) -> object:
     return batch["autoclip_images"]
 
 
+def make_composites_input(batch: dict) -> object:
+    return batch["make_composites"]
+
+
+def make_composites(batch: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
+    """The batch's local composites of Clipping Magic cut-outs, for dealers whose profile asks for one."""
+    from include.pipeline.composites import make_composites as make
+    from include.pipeline.known_images import source_policy
+    from include.pipeline.planning import s3_hook_for
+
+    if batch is None:
+        raise AirflowSkipException("no composite in this batch's profile, or nothing to composite")
+    resolved = _settings(settings)
+    return make(s3_hook_for(resolved), batch, source_policy(resolved))
+
+
 def publish_run(settings: dict[str, Any], ti: Any = None) -> dict[str, Any]:
     """Manifest, report, applied vehicle state and archive, whatever happened upstream."""
     from include.pipeline.publishing import publish_run as publish

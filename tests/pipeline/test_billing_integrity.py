@@ -116,11 +116,6 @@ def test_late_files_and_reruns_publish_the_whole_date(
     ]  # fmt: skip
 
 
-def recorded_credits(s3_client, bucket: str, provider: str) -> int:
-    keys = [key for key in listed(s3_client, bucket, f"records/{provider}/") if key.count("/") == 2]
-    return sum(read_json(s3_client, bucket, key).get("credits_charged", 0) for key in keys)
-
-
 def test_clipping_magic_losing_answers_and_listing_late_still_charges_each_image_once(
     airflow_home, tmp_path, local_stack, bucket, s3_client, carcutter_server, clippingmagic_server
 ):
