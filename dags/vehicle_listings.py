@@ -77,7 +77,6 @@ def vehicle_listings() -> None:
         poll_interval=settings["carcutter_poll_interval"],
         first_poll_delay=settings["carcutter_first_poll_delay"],
         max_failure_ratio=0.1,
-        deferrable=True,
         trigger_rule="none_failed",  # runs when there was nothing to register
         execution_timeout=minutes(hours=1),
     ).expand_kwargs(batches.map(run_tasks.process_carcutter_images_input))
