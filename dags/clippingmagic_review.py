@@ -59,7 +59,6 @@ def clippingmagic_review() -> None:
         image_ids=uploaded.output,
         poke_interval=30,
         timeout=pendulum.duration(days=3).total_seconds(),
-        deferrable=True,
     )
     downloaded = ClippingMagicDownloadOperator(
         task_id="download_results",

@@ -6,7 +6,9 @@ quiet, validate every row (bad rows go to `rejected/dt=<date>/` with file, line 
 vehicle's photos through Car-Cutter (exterior shots) or Clipping Magic (interior and detail shots;
 configurable). Register the vehicles, make their features and hotspots on Car-Cutter match the listing, remove
 sold vehicles, and publish: manifest (Parquet + JSON), HTML report (the **Run report** link on `publish_run`),
-listing files moved to `archive/dt=<date>/`. The archive is the `vehicle_photos_archive` asset.
+listing files moved to `archive/dt=<date>/`. Other DAGs hear of it through the asset aliases
+`vehicle_photos_manifest` (the event's extra: manifest key, date, counts, credits) and `vehicle_photos_archive`,
+resolved to the deployment's `s3://<bucket>/<prefix>`; see `vehicle_manifest_consumer_example`.
 
 Every run plans over all the date's files (incoming and archived), so a rerun or a run for late files
 publishes the whole date. An image processed before, on any date, run or retry, is never sent or billed
@@ -21,10 +23,13 @@ triggered. Backfills and profiles: see the README.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
+from include.alerts.notifiers import failed_date_callbacks, finish_deadline
+from include.alerts.settings import AlertSettings
 from include.dag_defaults import task_defaults
 from include.pipeline import run_tasks
+from include.pipeline.assets import ARCHIVE_ALIAS, MANIFEST_ALIAS
 from include.pipeline.listings_wait import ListingFilesSensor
 from include.pipeline.params import vehicle_listings_params
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
@@ -38,8 +43,8 @@ from vehicle_photos.carcutter.operators.vehicles import (
 from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from vehicle_photos.run_report import RunReportOperator
 
-ARCHIVE = Asset(name="vehicle_photos_archive", uri="s3://vehicle-photos/archive/")
 minutes = pendulum.duration
+ALERTS = AlertSettings.from_config()
 
 
 @dag(
@@ -47,6 +52,7 @@ minutes = pendulum.duration
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    deadline=finish_deadline(ALERTS),
     tags=["vehicle-photos", "carcutter", "clippingmagic"],
     doc_md=__doc__,
     default_args=task_defaults(3, minutes(seconds=30), execution_timeout=minutes(minutes=30)),
@@ -80,7 +86,6 @@ def vehicle_listings() -> None:
         poll_interval=settings["carcutter_poll_interval"],
         first_poll_delay=settings["carcutter_first_poll_delay"],
         max_failure_ratio=0.1,
-        deferrable=True,
         trigger_rule="none_failed",  # runs when there was nothing to register
         execution_timeout=minutes(hours=1),
     ).expand_kwargs(batches.map(run_tasks.process_carcutter_images_input))
@@ -116,15 +121,17 @@ def vehicle_listings() -> None:
         task_id="publish_run",
         python_callable=run_tasks.publish_run,
         op_kwargs={"settings": settings},
-        outlets=[ARCHIVE],
+        outlets=[MANIFEST_ALIAS, ARCHIVE_ALIAS],
         trigger_rule="all_done",
         execution_timeout=minutes(hours=1),
     )
     [carcutter, clippingmagic, composites, features, hotspots, deleted] >> publish
-    # publish_run runs whatever happened upstream, so the run's state comes from this watcher
+    # publish_run runs whatever happened upstream, so the run's state comes from this watcher, which also
+    # sends the failed-date alert
     watcher = task(
-        run_tasks.fail_run_if_a_task_failed, trigger_rule="one_failed", retries=0, execution_timeout=minutes(minutes=1)
-    )()
+        run_tasks.fail_run_if_a_task_failed, trigger_rule="all_done", retries=0, execution_timeout=minutes(minutes=1),
+        on_failure_callback=failed_date_callbacks(ALERTS),
+    )()  # fmt: skip
     [wait, batches, registered, carcutter, clippingmagic, composites, features, hotspots, deleted, publish] >> watcher
 
 

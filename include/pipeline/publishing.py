@@ -16,6 +16,7 @@ from include.pipeline.dealer_report import DealerLine, dealer_lines, dealer_name
 from include.pipeline.known_images import source_policy
 from include.pipeline.listing_files import ListingObject, archive_listing_files
 from include.pipeline.manifest import ManifestRow, build_manifest, manifest_json, manifest_parquet, summarize
+from include.pipeline.metrics import record_run_metrics
 from include.pipeline.plan import PROVIDERS, PlannedImage
 from include.pipeline.planning import DELETE_TASK, planned_images, read_plan, s3_hook_for
 from include.pipeline.report import dealer_page, render_report, shown_vehicles, thumbnail_name
@@ -46,6 +47,7 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
     rows = build_manifest(images, results, _composites(s3_hook, plan))
     deleted = (task_output(DELETE_TASK, None) or {}).get("deleted", [])
     summary = summarize(rows, sum(r.credits_this_run for r in results), plan["rejected_count"], len(deleted))
+    record_run_metrics(rows, results, plan["rejected_count"])
 
     base = f"s3://{settings.bucket}/"
     manifests = f"{base}{settings.dated(settings.manifests_prefix)}"

@@ -44,6 +44,7 @@ from vehicle_photos.clippingmagic.utils.models import (
 )
 from vehicle_photos.clippingmagic.utils.retries import RETRIED_ERRORS, RateLimitCounter
 from vehicle_photos.image_common.api_errors import transport_error
+from vehicle_photos.image_common.api_metrics import count_api_call
 from vehicle_photos.image_common.policy import DEFAULT_MAX_PIXELS
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.urls import redact_url
@@ -332,6 +333,7 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
                 method, f"{self.settings.api_url}{path}", params=params, data=data, headers=headers, stream=True,
                 auth=self.settings.auth, allow_redirects=False, timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
             ) as response:  # fmt: skip
+                count_api_call("clippingmagic", response.status_code)
                 if response.status_code >= 400:
                     raise error_from_response(response.status_code, response.text, secret=self.settings.api_key)
                 if not response.is_redirect:
