@@ -14,7 +14,12 @@ from vehicle_photos.carcutter.exceptions import ApiError, AuthError, BadRequestE
 from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.fetch import fetch_s3, fetch_url, guarded_session, head_url
-from vehicle_photos.image_common.identity import content_identity, http_identity, s3_identities
+from vehicle_photos.image_common.identity import (
+    DEFAULT_VOLATILE_QUERY_PARAMS,
+    content_identity,
+    http_identity,
+    s3_identities,
+)
 from vehicle_photos.image_common.inspection import inspect_file
 from vehicle_photos.image_common.policy import SourcePolicy
 from vehicle_photos.image_common.record_store import ImageRecordStore, StoredRecord
@@ -156,7 +161,9 @@ class CarCutterSingleSegmentOperator(BaseOperator):
             if source.uri in failed:
                 raise AirflowFailException(f"{source}: {failed[source.uri]}")
             return found[source.uri]
-        return http_identity(source.uri, head_url(web, source.uri, policy))
+        return http_identity(
+            source.uri, head_url(web, source.uri, policy), volatile_params=DEFAULT_VOLATILE_QUERY_PARAMS
+        )
 
     def _record_options(self) -> dict[str, Any]:
         return {
