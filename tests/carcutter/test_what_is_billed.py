@@ -10,6 +10,8 @@ import json
 from tests.carcutter.test_process_images import operator, stored_records, task_context
 from tests.image_server import Answer
 from tests.photos import car_photo
+from vehicle_photos.image_common.identity import s3_identity
+from vehicle_photos.image_common.records import options_digest, output_key
 
 LOOPBACK = ["127.0.0.1/32"]
 SAME_DATE = (("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT"),)
@@ -49,4 +51,36 @@ def test_query_strings_tell_pictures_apart_but_signatures_do_not(carcutter, buck
     rerun = operator(again, bucket, allowed_networks=LOOPBACK).execute(task_context("run-2"))
     assert rerun[0]["reused"] and rerun[0]["outputs"] == results[0]["outputs"]
     assert sum(carcutter.ledger()["charges"].values()) == 2
+    assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
+def test_a_result_that_is_not_an_image_is_not_stored_and_a_rerun_stores_it(carcutter, bucket, s3_client, put_photos):
+    images = put_photos(per_vehicle=1)
+    for body, reason in (("html", "text/html, not an image"), ("empty", "empty (0 bytes)")):
+        carcutter.configure(result_body=body)  # a 200 from a proxy or CDN in front of the result download
+        results = operator(images, bucket, max_failure_ratio=1.0).execute(task_context())
+        assert results[0]["status"] == "pending" and reason in results[0]["error"]
+        assert not s3_client.list_objects_v2(Bucket=bucket, Prefix="processed/").get("Contents")
+        assert [record.status for record in stored_records(s3_client, bucket)] == ["claimed"]  # old code: final
+
+    carcutter.configure(result_body="image")
+    results = operator(images, bucket).execute(task_context())
+    assert results[0]["status"] == "final" and results[0]["outputs"]["result"].endswith(".jpg")
+    assert output_bytes(s3_client, results[0]["outputs"]["result"])[:2] == b"\xff\xd8"
+    assert sum(carcutter.ledger()["charges"].values()) == 1  # asked for its status, never submitted again
+    assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
+def test_an_output_already_stored_is_never_overwritten(carcutter, bucket, s3_client, put_photos):
+    images = put_photos(per_vehicle=1)
+    key = images[0]["source"].removeprefix(f"s3://{bucket}/")
+    identity = s3_identity(bucket, key, s3_client.head_object(Bucket=bucket, Key=key)["ETag"])
+    digest = options_digest(identity, {"cut_type": "complete"})
+    output = output_key("processed", images[0]["vehicle_id"], "carcutter", "0_side-left", digest, ".jpg")
+    stored_first = car_photo(99)  # what another run (whose claim was then taken over) stored for this image
+    s3_client.put_object(Bucket=bucket, Key=output, Body=stored_first, ContentType="image/jpeg")
+
+    results = operator(images, bucket).execute(task_context())
+    assert results[0]["status"] == "final" and results[0]["outputs"]["result"] == f"s3://{bucket}/{output}"
+    assert output_bytes(s3_client, results[0]["outputs"]["result"]) == stored_first  # old code: overwritten
     assert_records_match_the_ledger(carcutter, s3_client, bucket)

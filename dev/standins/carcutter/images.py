@@ -153,6 +153,8 @@ def image_router(
             raise CarCutterError(guesses.CC_RESULT_NOT_READY_STATUS, f"{NO_SUCH_IMAGE_MESSAGE} (status {status})")
         _require_acceptable(knobs, request, job.media_type)
         counters.count_result_download(url)
-        return Response(job.result, media_type=job.media_type)
+        if knobs.result_body == "html":
+            return Response(guesses.CC_RESULT_HTML_PAGE, media_type="text/html")
+        return Response(b"" if knobs.result_body == "empty" else job.result, media_type=job.media_type)
 
     return router

@@ -41,6 +41,10 @@ class ImageFacts:
     def pixels(self) -> int:
         return self.width * self.height
 
+    @property
+    def media_type(self) -> str:
+        return Image.MIME.get(self.format, "application/octet-stream")
+
 
 def inspect_image(
     head: bytes, tail: bytes, size: int, content_type: str | None, max_pixels: int, shown: str

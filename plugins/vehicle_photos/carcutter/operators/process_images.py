@@ -16,7 +16,6 @@ from typing import Any
 
 from airflow.sdk import Context, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
-from boto3.s3.transfer import TransferConfig
 
 from vehicle_photos.carcutter.exceptions import ApiError, BadRequestError, CreditsError, ExpiredError, NotFoundError
 from vehicle_photos.carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH, CarCutterHook
@@ -46,6 +45,7 @@ from vehicle_photos.image_common.record_store import RecordChangedError, StoredR
 from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
 from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
 from vehicle_photos.image_common.records import ImageRecord, options_digest
+from vehicle_photos.image_common.s3_objects import create_object
 from vehicle_photos.image_common.results import SKIPPED, ImageResult
 from vehicle_photos.image_common.sealed import seal, unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
@@ -58,7 +58,7 @@ MAX_CLAIM_ATTEMPTS = 4  # claims of one image whose submission Car-Cutter never 
 DEFERRAL_SETTLE_SECONDS = 5.0
 RECHECK_UNKNOWN_POLLS = 5  # poll intervals a tracked URL may stay unknown to Car-Cutter before its record is reread
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-_STREAMED_UPLOAD = TransferConfig(use_threads=False)  # the download threads already run in parallel
+RESULT_SPOOL_BYTES = 8 * 1024 * 1024  # results up to this size stay in memory while they are checked
 
 
 class CarCutterProcessImagesOperator(ImageBatchOperator):
@@ -395,13 +395,11 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 self._follow(image, existing, holder)
                 return
         try:
-            with self.hook.open_result(unseal(image.sealed_url or "")) as response:
-                content_type = response.headers.get("Content-Type", "image/jpeg").split(";")[0].strip().lower()
-                key = self.output_key(_item_of(image), image.digest, _EXTENSIONS.get(content_type, ".jpg"))
-                self.s3_hook.conn.upload_fileobj(
-                    response.raw, self.dest_bucket, key, ExtraArgs={"ContentType": content_type},
-                    Config=_STREAMED_UPLOAD,
-                )  # fmt: skip
+            key = self._store_checked_result(image)
+        except UnusableImageError as error:  # a 200 that is not an image (an HTML page, nothing): never final
+            image.state = TIMED_OUT
+            image.error = f"{error}; not stored, the claim stays and a rerun downloads it again"
+            return
         except ExpiredError:
             image.expired()
             return
@@ -415,6 +413,26 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         image.outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
         self._write_settled(image, image.final_record(self.options), holder)
         image.state = DONE
+
+    def _store_checked_result(self, image: BatchImage) -> str:
+        """Download the result, check it is a whole image (UnusableImageError otherwise) and create its output
+        (`If-None-Match`: an output already there, stored by an earlier try or run for the same digest, is
+        kept, never overwritten). Returns the output's key."""
+        shown = f"Car-Cutter's result for {image.shown_source}"
+        with (
+            self.hook.open_result(unseal(image.sealed_url or "")) as response,
+            tempfile.SpooledTemporaryFile(max_size=RESULT_SPOOL_BYTES) as spool,
+        ):
+            size = 0
+            for block in response.iter_content(1 << 16):
+                size += spool.write(block)
+                if size > self.policy.max_bytes:
+                    raise UnusableImageError(f"{shown} is larger than {self.policy.max_bytes} bytes")
+            facts = inspect_file(spool, size, response.headers.get("Content-Type"), self.policy.max_pixels, shown)
+            key = self.output_key(_item_of(image), image.digest, _EXTENSIONS.get(facts.media_type, ".jpg"))
+            if create_object(self.s3_hook.conn, self.dest_bucket, key, spool, facts.media_type) is None:
+                self.log.info("%s is stored already; keeping it", key)
+        return key
 
     def _write_settled(self, image: BatchImage, record: ImageRecord, holder: ClaimHolder) -> None:
         """Replace the claim we read with a settled record; if it changed meanwhile, write over the latest
