@@ -45,8 +45,8 @@ from vehicle_photos.image_common.record_store import RecordChangedError, StoredR
 from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
 from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
 from vehicle_photos.image_common.records import ImageRecord, options_digest
-from vehicle_photos.image_common.s3_objects import create_object
 from vehicle_photos.image_common.results import SKIPPED, ImageResult
+from vehicle_photos.image_common.s3_objects import create_object
 from vehicle_photos.image_common.sealed import seal, unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
 from vehicle_photos.image_common.urls import redact_url
