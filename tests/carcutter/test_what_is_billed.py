@@ -84,3 +84,27 @@ def test_an_output_already_stored_is_never_overwritten(carcutter, bucket, s3_cli
     assert results[0]["status"] == "final" and results[0]["outputs"]["result"] == f"s3://{bucket}/{output}"
     assert output_bytes(s3_client, results[0]["outputs"]["result"]) == stored_first  # old code: overwritten
     assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
+def test_a_source_uploaded_again_after_it_was_identified_is_not_sent_as_the_old_one(
+    carcutter, bucket, s3_client, put_photos
+):
+    images = put_photos(per_vehicle=1)
+    key = images[0]["source"].removeprefix(f"s3://{bucket}/")
+    planned = s3_identity(bucket, key, s3_client.head_object(Bucket=bucket, Key=key)["ETag"])  # the plan's identity
+    new_photo = car_photo(77)
+    s3_client.put_object(Bucket=bucket, Key=key, Body=new_photo, ContentType="image/jpeg")  # the dealer re-uploads
+
+    results = operator([{**images[0], "identity": planned}], bucket, max_failure_ratio=1.0).execute(task_context())
+    assert results[0]["status"] == "refused" and "changed after it was identified" in results[0]["error"]
+    assert carcutter.ledger()["charges"] == {}  # old code: the new bytes billed and stored under the old identity
+    assert stored_records(s3_client, bucket) == []
+
+    rerun = operator(images, bucket).execute(task_context("run-2"))  # the next run identifies the new version
+    assert rerun[0]["status"] == "final"
+    assert output_bytes(s3_client, rerun[0]["outputs"]["result"]) == new_photo  # fast mode: the bytes fetched
+    [record] = stored_records(s3_client, bucket)
+    etag = s3_client.head_object(Bucket=bucket, Key=key)["ETag"]
+    assert record.identity == s3_identity(bucket, key, etag)
+    assert not s3_client.list_objects_v2(Bucket=bucket, Prefix="records/_sources/").get("Contents")  # cleaned up
+    assert_records_match_the_ledger(carcutter, s3_client, bucket)

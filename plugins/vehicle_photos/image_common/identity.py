@@ -37,6 +37,13 @@ def s3_identity(bucket: str, key: str, etag: str) -> str:
     return f"s3://{bucket}/{key}#etag={etag.strip(chr(34))}"
 
 
+def s3_identity_etag(identity: str) -> str | None:
+    """The ETag an `s3_identity` names; None for any other identity."""
+    if not identity.startswith("s3://") or "#etag=" not in identity:
+        return None
+    return identity.rpartition("#etag=")[2]
+
+
 def http_identity(url: str, headers: dict[str, str], *, volatile_params: Iterable[str]) -> str | None:
     """From a HEAD answer's validators (lower-case header names); None when the server gives neither.
     `volatile_params`: query parameters that do not count (`DEFAULT_VOLATILE_QUERY_PARAMS`)."""

@@ -37,7 +37,7 @@ from vehicle_photos.carcutter.utils.statuses import RETAKE, ImageStatus
 from vehicle_photos.image_common.batch_operator import ImageBatchOperator
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.fetch import SourceFetchError, fetch_url
-from vehicle_photos.image_common.identity import content_identity
+from vehicle_photos.image_common.identity import content_identity, s3_identity_etag
 from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_s3_image
 from vehicle_photos.image_common.items import put_json
 from vehicle_photos.image_common.policy import SourceNotAllowedError
@@ -46,7 +46,7 @@ from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
 from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
 from vehicle_photos.image_common.records import ImageRecord, options_digest
 from vehicle_photos.image_common.results import SKIPPED, ImageResult
-from vehicle_photos.image_common.s3_objects import create_object
+from vehicle_photos.image_common.s3_objects import copy_if_unchanged, create_object, delete_object
 from vehicle_photos.image_common.sealed import seal, unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
 from vehicle_photos.image_common.urls import redact_url
@@ -61,17 +61,25 @@ _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 RESULT_SPOOL_BYTES = 8 * 1024 * 1024  # results up to this size stay in memory while they are checked
 
 
+class SourceChangedError(Exception):
+    """An S3 source is no longer the version its identity names."""
+
+
 class CarCutterProcessImagesOperator(ImageBatchOperator):
     """Cut a batch of vehicle photos with Car-Cutter's asynchronous API and store the results in S3.
 
     Every image is inspected first (an HTML page, an empty or truncated file, too many pixels: refused, never
-    billed). Before it is submitted, its record is created in S3 as a claim holding the exact URL about to be
-    sent (sealed); only the writer that creates the claim submits. A claim found in place is resumed by asking
-    Car-Cutter about its URL, never by submitting again; a final record is reused. Submissions carry up to 60
-    URLs of one vehicle. The task then defers to ONE trigger for the whole batch (its state in S3), streams
-    every finished result to `s3://<dest_bucket>/<dest_prefix>/<vehicle_id>/carcutter/<name>-<digest>.<ext>`
-    and marks the record final. An expired result is submitted once more. A 402 (credits exceeded) stops
-    submitting; what was submitted is still awaited and stored, then the task fails without retry.
+    billed). An S3 source is sent as a presigned copy of the version its identity names (made server side on
+    condition of its ETag; a source uploaded again since it was identified is not sent). Before it is
+    submitted, its record is created in S3 as a claim holding the exact URL about to be sent (sealed); only
+    the writer that creates the claim submits. A claim found in place is resumed by asking Car-Cutter about
+    its URL, never by submitting again; a final record is reused. Submissions carry up to 60 URLs of one
+    vehicle. The task then defers to ONE trigger for the whole batch (its state in S3), streams every
+    finished result, once checked to be a whole image, to
+    `s3://<dest_bucket>/<dest_prefix>/<vehicle_id>/carcutter/<name>-<digest>.<ext>` (created with
+    `If-None-Match`: never overwritten) and marks the record final. An expired result is submitted once more.
+    A 402 (credits exceeded) stops submitting; what was submitted is still awaited and stored, then the task
+    fails without retry.
 
     Returns `ImageBatchOperator.publish`'s value: counts and `results_uri`, or the `ImageResult` rows.
 
@@ -253,7 +261,11 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             list(pool.map(lambda image: self._claim_one(image, holder), todo))
 
     def _claim_one(self, image: BatchImage, holder: ClaimHolder) -> None:
-        url = self._submission_url(image.source)
+        try:
+            url = self._submission_url(image)
+        except SourceChangedError as error:  # nothing claimed, nothing sent
+            image.not_sent(str(error))
+            return
         image.sealed_url, image.shown_url = seal(url), redact_url(url)
         image.attempts += 1
         image.charge_unconfirmed = False  # the claim we replace was never received, so never billed
@@ -413,6 +425,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         image.outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
         self._write_settled(image, image.final_record(self.options), holder)
         image.state = DONE
+        if image.source.startswith("s3://"):  # the source copy is fetched no more (DELETE requests are free)
+            delete_object(self.s3_hook.conn, *self._source_copy(image))
 
     def _store_checked_result(self, image: BatchImage) -> str:
         """Download the result, check it is a whole image (UnusableImageError otherwise) and create its output
@@ -492,14 +506,31 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             image.record_etag, image.mine = None, False
             image.not_sent(reason, as_status)
 
-    def _submission_url(self, source: str) -> str:
-        """The URL Car-Cutter fetches: S3 objects are presigned, http(s) URLs pass through."""
-        if not source.startswith("s3://"):
-            return source
-        bucket, key = self.s3_hook.parse_s3_url(source)
+    def _submission_url(self, image: BatchImage) -> str:
+        """The URL Car-Cutter fetches. http(s) URLs pass through. An S3 object is first copied, server side,
+        to a key of its own for this record (`_source_copy`), on condition that its ETag is still the one in
+        the image's identity, and the copy is presigned: a dealer re-uploading the key after it was
+        identified changes neither what Car-Cutter fetches nor what the record says it processed."""
+        if not image.source.startswith("s3://"):
+            return image.source
+        bucket, key = self.s3_hook.parse_s3_url(image.source)
+        etag = s3_identity_etag(image.identity)
+        copy_bucket, copy_key = self._source_copy(image)
+        if etag is None or not copy_if_unchanged(self.s3_hook.conn, bucket, key, etag, copy_bucket, copy_key):
+            raise SourceChangedError(
+                f"{image.shown_source} changed after it was identified (a new upload of the key); not sent, "
+                "the next run processes the new version"
+            )
         return self.s3_hook.generate_presigned_url(
-            client_method="get_object", params={"Bucket": bucket, "Key": key}, expires_in=int(self.presign_expires)
-        )
+            client_method="get_object", params={"Bucket": copy_bucket, "Key": copy_key},
+            expires_in=int(self.presign_expires),
+        )  # fmt: skip
+
+    def _source_copy(self, image: BatchImage) -> tuple[str, str]:
+        """Where the copy Car-Cutter fetches lives: beside the records, per record digest, under the source's
+        file name (Car-Cutter sees the name, not the folder)."""
+        name = image.source.rsplit("/", 1)[-1]
+        return self.records.bucket, f"{self.records.prefix}/_sources/{self.provider}/{image.digest}/{name}"
 
     def _trigger(self, batch: Batch, batch_uri: str) -> CarCutterBatchStatusTrigger:
         now = time.time()
