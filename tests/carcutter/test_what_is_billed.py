@@ -6,12 +6,21 @@ is never stored as final."""
 from __future__ import annotations
 
 import json
+import os
+import time
 
+from airflow.sdk.crypto import get_fernet
+from cryptography.fernet import Fernet
+
+from tests.carcutter.conftest import presign
 from tests.carcutter.test_process_images import operator, stored_records, task_context
 from tests.image_server import Answer
 from tests.photos import car_photo
 from vehicle_photos.image_common.identity import s3_identity
-from vehicle_photos.image_common.records import options_digest, output_key
+from vehicle_photos.image_common.record_store import ImageRecordStore
+from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest, output_key
+from vehicle_photos.image_common.sealed import seal, unseal
+from vehicle_photos.image_common.urls import redact_url
 
 LOOPBACK = ["127.0.0.1/32"]
 SAME_DATE = (("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT"),)
@@ -107,4 +116,47 @@ def test_a_source_uploaded_again_after_it_was_identified_is_not_sent_as_the_old_
     etag = s3_client.head_object(Bucket=bucket, Key=key)["ETag"]
     assert record.identity == s3_identity(bucket, key, etag)
     assert not s3_client.list_objects_v2(Bucket=bucket, Prefix="records/_sources/").get("Contents")  # cleaned up
+    assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
+def claim_sealed_with(fernet_key: bytes, s3_client, bucket: str, image: dict) -> None:
+    """Another run's live claim of `image`, its submitted URL sealed with `fernet_key`."""
+    key = image["source"].removeprefix(f"s3://{bucket}/")
+    identity = s3_identity(bucket, key, s3_client.head_object(Bucket=bucket, Key=key)["ETag"])
+    url = presign(s3_client, image["source"])
+    record = ImageRecord(
+        "carcutter", identity, {"cut_type": "complete"}, CLAIMED, source=image["source"], owner="dag/other/process/-1",
+        owner_try=1, claimed_at=time.time(), submitted_url=redact_url(url),
+        sealed_submitted_url=Fernet(fernet_key).encrypt(url.encode()).decode(), attempts=1,
+    )  # fmt: skip
+    assert ImageRecordStore(bucket).create(record) is not None
+
+
+def test_a_claim_sealed_with_a_dropped_key_fails_alone(carcutter, bucket, s3_client, put_photos):
+    images = put_photos(per_vehicle=3)
+    claim_sealed_with(Fernet.generate_key(), s3_client, bucket, images[0])  # a key rotated out since
+
+    results = operator(images, bucket, max_failure_ratio=1.0).execute(task_context())
+    assert [row["status"] for row in results] == ["failed", "final", "final"]  # old code: the task raised
+    assert "no longer configured" in results[0]["error"] and "new,old" in results[0]["error"]
+    assert sum(carcutter.ledger()["charges"].values()) == 2  # the claimed one is never sent again
+    assert sorted(record.status for record in stored_records(s3_client, bucket)) == ["claimed", "final", "final"]
+    assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
+def test_seals_made_with_a_rotated_key_still_open(carcutter, bucket, s3_client, put_photos, monkeypatch):
+    images = put_photos(per_vehicle=1)
+    old_key, new_key = os.environ["AIRFLOW__CORE__FERNET_KEY"].encode(), Fernet.generate_key()
+    claim_sealed_with(old_key, s3_client, bucket, images[0])
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", f"{new_key.decode()},{old_key.decode()}")  # `new,old`
+    get_fernet.cache_clear()
+    try:
+        assert unseal(seal("https://x/y.jpg?sig=1")) == "https://x/y.jpg?sig=1"
+        Fernet(new_key).decrypt(seal("https://x/y.jpg").encode())  # new seals use the new key
+        results = operator(images, bucket, claim_lease_seconds=0.5).execute(task_context())
+    finally:
+        monkeypatch.undo()
+        get_fernet.cache_clear()
+    assert results[0]["status"] == "final"
+    assert sum(carcutter.ledger()["charges"].values()) == 1
     assert_records_match_the_ledger(carcutter, s3_client, bucket)
