@@ -240,7 +240,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         """(identity, None) for a usable image, or ("", the reason it is refused)."""
         try:
             if item.source.is_s3:
-                inspect_s3_image(self.s3_hook.conn, item.source, self.policy.max_pixels)
+                etag = s3_identity_etag(item.identity or "")  # inspect the version the identity names
+                inspect_s3_image(self.s3_hook.conn, item.source, self.policy.max_pixels, etag)
                 return item.identity or "", None
             with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
                 fetched = fetch_url(self.web, item.source.uri, self.policy, spool)
