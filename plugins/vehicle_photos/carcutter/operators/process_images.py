@@ -426,8 +426,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         image.outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
         self._write_settled(image, image.final_record(self.options), holder)
         image.state = DONE
-        if image.source.startswith("s3://"):  # the source copy is fetched no more (DELETE requests are free)
-            delete_object(self.s3_hook.conn, *self._source_copy(image))
+        self._drop_source_copy(image)
 
     def _store_checked_result(self, image: BatchImage) -> str:
         """Download the result, check it is a whole image (UnusableImageError otherwise) and create its output
@@ -474,6 +473,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         for image in batch.in_state(BILLED_FAILURE):
             if not image.reused:
                 self._write_settled(image, image.record(RECORD_FAILED, self.options), holder)
+                self._drop_source_copy(image)
         results = batch.results()
         _warn_about_retakes(self.log, results)
         # reused ones too: a record found final in place may be missing from the index (a try that died first)
@@ -526,6 +526,11 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             client_method="get_object", params={"Bucket": copy_bucket, "Key": copy_key},
             expires_in=int(self.presign_expires),
         )  # fmt: skip
+
+    def _drop_source_copy(self, image: BatchImage) -> None:
+        """Once the record is settled nobody sends the copy again (DELETE requests are free)."""
+        if image.source.startswith("s3://"):
+            delete_object(self.s3_hook.conn, *self._source_copy(image))
 
     def _source_copy(self, image: BatchImage) -> tuple[str, str]:
         """Where the copy Car-Cutter fetches lives: beside the records, per record digest, under the source's
