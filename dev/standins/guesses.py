@@ -283,7 +283,8 @@ CC_MAX_REQUEST_TARGET = 8190
 
 #: The document promises the result image from a 200 result download. Behind a CDN or a proxy a 200 may carry
 #: an HTML page (a login wall, a maintenance page) or nothing at all. `--result-body` gives those answers; the
-#: image (the documented answer) is the default, since every other download test needs it.
+#: image (the documented answer) is the default, since every other download test needs it. The synchronous call
+#: then answers, billed, the page's base64 or an empty body.
 CC_RESULT_BODIES = ("image", "html", "empty")
 CC_RESULT_HTML_PAGE = b"<!DOCTYPE html><html><body><h1>Service temporarily unavailable</h1></body></html>"
 CC_URI_TOO_LONG_MESSAGE = "Request-URI Too Long"

@@ -9,13 +9,16 @@ import json
 import os
 import time
 
+import pytest
 from airflow.sdk.crypto import get_fernet
+from airflow.sdk.exceptions import AirflowFailException
 from cryptography.fernet import Fernet
 
-from tests.carcutter.conftest import presign
+from tests.carcutter.conftest import CONN_ID, presign
 from tests.carcutter.test_process_images import operator, stored_records, task_context
 from tests.image_server import Answer
 from tests.photos import car_photo
+from vehicle_photos.carcutter.operators.single_segment import CarCutterSingleSegmentOperator
 from vehicle_photos.image_common.identity import s3_identity
 from vehicle_photos.image_common.record_store import ImageRecordStore
 from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest, output_key
@@ -159,4 +162,22 @@ def test_seals_made_with_a_rotated_key_still_open(carcutter, bucket, s3_client, 
         get_fernet.cache_clear()
     assert results[0]["status"] == "final"
     assert sum(carcutter.ledger()["charges"].values()) == 1
+    assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
+def test_a_synchronous_result_that_is_not_an_image_is_recorded_failed_not_stored(
+    carcutter, bucket, s3_client, put_photos
+):
+    images = put_photos(per_vehicle=2)
+    for image, body in zip(images, ("html", "empty"), strict=True):
+        carcutter.configure(result_body=body)
+        task = CarCutterSingleSegmentOperator(
+            task_id="s", source=image["source"], vehicle_id=image["vehicle_id"], dest_bucket=bucket,
+            cut_type="complete", carcutter_conn_id=CONN_ID,
+        )  # fmt: skip
+        with pytest.raises(AirflowFailException, match=r"an HTML page|empty \(0 bytes\)"):
+            task.execute({})  # old code: stored as .jpg and final
+    assert not s3_client.list_objects_v2(Bucket=bucket, Prefix="processed/").get("Contents")
+    records = stored_records(s3_client, bucket)
+    assert [record.status for record in records] == ["failed", "failed"]  # billed: never called again blindly
     assert_records_match_the_ledger(carcutter, s3_client, bucket)

@@ -39,7 +39,8 @@ CONTRACT_KNOBS: tuple[Knob, ...] = (
         "result_body",
         str,
         guesses.CC_RESULT_BODIES[0],
-        "a 200 result download carries the image, an HTML page (text/html) or an empty body",
+        "a 200 result download carries the image, an HTML page (text/html) or an empty body; a synchronous call"
+        " answers the page's base64 or nothing",
         choices=guesses.CC_RESULT_BODIES,
     ),
     Knob(

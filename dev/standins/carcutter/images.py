@@ -103,6 +103,8 @@ def image_router(
         attempt = f"{ledger_key}#{ledger.charges[ledger_key]}"
         if share_draw(knobs.seed, "sync-error", attempt) < knobs.sync_error_after_processing_ratio:
             raise CarCutterError(500, "internal server error (after processing)")
+        if knobs.result_body != "image":  # billed, and the answer is a page or nothing in the usual wrapper
+            result = guesses.CC_RESULT_HTML_PAGE if knobs.result_body == "html" else b""
         return Response(base64.b64encode(result), media_type=guesses.CC_SYNC_CONTENT_TYPE)
 
     @router.post(paths.ASYNC_SUBMIT, name="asyncSubmit")
