@@ -11,11 +11,11 @@ import time
 
 import pytest
 from airflow.sdk.crypto import get_fernet
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from cryptography.fernet import Fernet
 
 from tests.carcutter.conftest import CONN_ID, presign
-from tests.carcutter.test_process_images import operator, stored_records, task_context
+from tests.carcutter.test_process_images import operator, run_deferred, stored_records, task_context
 from tests.image_server import Answer
 from tests.photos import car_photo
 from vehicle_photos.carcutter.operators.single_segment import CarCutterSingleSegmentOperator
@@ -181,3 +181,18 @@ def test_a_synchronous_result_that_is_not_an_image_is_recorded_failed_not_stored
     records = stored_records(s3_client, bucket)
     assert [record.status for record in records] == ["failed", "failed"]  # billed: never called again blindly
     assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
+def test_a_trigger_that_cannot_open_one_seal_still_watches_the_others(carcutter, bucket, s3_client, put_photos):
+    images = put_photos(per_vehicle=2)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator(images, bucket, deferrable=True).execute(task_context())
+    batch_bucket, _, batch_key = deferred.value.trigger.batch_uri.removeprefix("s3://").partition("/")
+    state = json.loads(s3_client.get_object(Bucket=batch_bucket, Key=batch_key)["Body"].read())
+    state["images"][0]["sealed_url"] = Fernet(Fernet.generate_key()).encrypt(b"https://x/y.jpg").decode()
+    s3_client.put_object(Bucket=batch_bucket, Key=batch_key, Body=json.dumps(state).encode())
+
+    event = run_deferred(deferred.value)  # old code: InvalidToken, the whole batch's wait ended in an error
+    assert event["status"] == "complete"
+    statuses = json.loads(s3_client.get_object(Bucket=batch_bucket, Key=f"{batch_key}.statuses.json")["Body"].read())
+    assert set(statuses) == {state["images"][1]["digest"]} and statuses[state["images"][1]["digest"]]["known"]
