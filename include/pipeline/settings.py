@@ -14,6 +14,7 @@ from typing import Any
 from vehicle_photos.image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
 from vehicle_photos.image_common.identity import DEFAULT_VOLATILE_QUERY_PARAMS
 from vehicle_photos.image_common.policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 
 DEFAULT_CLIPPINGMAGIC_ANGLES = ("interior", "detail")
 CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")
@@ -60,6 +61,8 @@ class PipelineSettings:
     claim_lease_seconds: float = DEFAULT_CLAIM_LEASE_SECONDS
     # query parameters of image URLs that are not part of an image's identity (they change on every signing)
     volatile_query_params: tuple[str, ...] = DEFAULT_VOLATILE_QUERY_PARAMS
+    # how long a call that may have reached a service is settled by asking it (README: never billing twice)
+    registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS
     listing_date: str = ""  # YYYY-MM-DD: the run's logical date, else the day it was triggered
     run_key: str = ""  # the run, as a key-safe name for its working files
     extra: dict[str, Any] = field(default_factory=dict)

@@ -24,6 +24,7 @@ class RecordChangedError(Exception):
 class StoredRecord:
     record: ImageRecord
     etag: str
+    last_modified: float | None = None  # epoch seconds by S3's clock, when read with `get`
 
 
 class ImageRecordStore:
@@ -48,7 +49,10 @@ class ImageRecordStore:
             if _code(error) in _MISSING:
                 return None
             raise
-        return StoredRecord(ImageRecord.from_json(answer["Body"].read()), answer["ETag"])
+        written = answer.get("LastModified")
+        return StoredRecord(
+            ImageRecord.from_json(answer["Body"].read()), answer["ETag"], written.timestamp() if written else None
+        )
 
     def create(self, record: ImageRecord) -> StoredRecord | None:
         """Write the record only if none exists; None when another writer got there first."""
