@@ -43,7 +43,6 @@ from vehicle_photos.carcutter.operators.vehicles import (
 from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from vehicle_photos.run_report import RunReportOperator
 
-minutes = pendulum.duration
 ALERTS = AlertSettings.from_config()
 
 
@@ -55,15 +54,15 @@ ALERTS = AlertSettings.from_config()
     deadline=finish_deadline(ALERTS),
     tags=["vehicle-photos", "carcutter", "clippingmagic"],
     doc_md=__doc__,
-    default_args=task_defaults(3, minutes(seconds=30), execution_timeout=minutes(minutes=30)),
+    default_args=task_defaults(3, pendulum.duration(seconds=30), execution_timeout=pendulum.duration(minutes=30)),
     params=vehicle_listings_params(),
 )
 def vehicle_listings() -> None:
-    settings = task(run_tasks.prepare_run, multiple_outputs=True, execution_timeout=minutes(minutes=5))()
+    settings = task(run_tasks.prepare_run, multiple_outputs=True, execution_timeout=pendulum.duration(minutes=5))()
     wait = ListingFilesSensor(
-        task_id="wait_for_listings", settings=settings, execution_timeout=minutes(minutes=5), retries=1
+        task_id="wait_for_listings", settings=settings, execution_timeout=pendulum.duration(minutes=5), retries=1
     )
-    batches = task(run_tasks.plan_run, execution_timeout=minutes(hours=1))(settings)
+    batches = task(run_tasks.plan_run, execution_timeout=pendulum.duration(hours=1))(settings)
     wait >> batches
 
     storage = {"dest_bucket": settings["bucket"], "dest_prefix": settings["processed_prefix"],
@@ -87,7 +86,7 @@ def vehicle_listings() -> None:
         first_poll_delay=settings["carcutter_first_poll_delay"],
         max_failure_ratio=0.1,
         trigger_rule="none_failed",  # runs when there was nothing to register
-        execution_timeout=minutes(hours=1),
+        execution_timeout=pendulum.duration(hours=1),
     ).expand_kwargs(batches.map(run_tasks.process_carcutter_images_input))
     clippingmagic = ClippingMagicAutoClipOperator.partial(
         task_id="autoclip_images",
@@ -97,10 +96,10 @@ def vehicle_listings() -> None:
         test=settings["clippingmagic_test_mode"],
         registration_grace_seconds=settings["registration_grace_seconds"],
         max_failure_ratio=0.1,
-        execution_timeout=minutes(hours=2),
+        execution_timeout=pendulum.duration(hours=2),
     ).expand_kwargs(batches.map(run_tasks.autoclip_images_input))
     composites = (
-        task(run_tasks.make_composites, trigger_rule="all_done", execution_timeout=minutes(hours=1))
+        task(run_tasks.make_composites, trigger_rule="all_done", execution_timeout=pendulum.duration(hours=1))
         .partial(settings=settings)
         .expand(batch=batches.map(run_tasks.make_composites_input))
     )
@@ -123,15 +122,18 @@ def vehicle_listings() -> None:
         op_kwargs={"settings": settings},
         outlets=[MANIFEST_ALIAS, ARCHIVE_ALIAS],
         trigger_rule="all_done",
-        execution_timeout=minutes(hours=1),
+        execution_timeout=pendulum.duration(hours=1),
     )
     [carcutter, clippingmagic, composites, features, hotspots, deleted] >> publish
     # publish_run runs whatever happened upstream, so the run's state comes from this watcher, which also
     # sends the failed-date alert
     watcher = task(
-        run_tasks.fail_run_if_a_task_failed, trigger_rule="all_done", retries=0, execution_timeout=minutes(minutes=1),
+        run_tasks.fail_run_if_a_task_failed,
+        trigger_rule="all_done",
+        retries=0,
+        execution_timeout=pendulum.duration(minutes=1),
         on_failure_callback=failed_date_callbacks(ALERTS),
-    )()  # fmt: skip
+    )()
     [wait, batches, registered, carcutter, clippingmagic, composites, features, hotspots, deleted, publish] >> watcher
 
 
