@@ -28,7 +28,7 @@ from airflow.sdk import dag, task
 from include.alerts.notifiers import failed_date_callbacks, finish_deadline
 from include.alerts.settings import AlertSettings
 from include.dag_defaults import task_defaults
-from include.pipeline import run_tasks
+from include.pipeline import task_callables
 from include.pipeline.assets import ARCHIVE_ALIAS, MANIFEST_ALIAS
 from include.pipeline.listings_wait import ListingFilesSensor
 from include.pipeline.params import vehicle_listings_params
@@ -58,11 +58,11 @@ ALERTS = AlertSettings.from_config()
     params=vehicle_listings_params(),
 )
 def vehicle_listings() -> None:
-    settings = task(run_tasks.prepare_run, multiple_outputs=True, execution_timeout=pendulum.duration(minutes=5))()
+    settings = task(task_callables.prepare_run, multiple_outputs=True, execution_timeout=pendulum.duration(minutes=5))()
     wait = ListingFilesSensor(
         task_id="wait_for_listings", settings=settings, execution_timeout=pendulum.duration(minutes=5), retries=1
     )
-    batches = task(run_tasks.plan_run, execution_timeout=pendulum.duration(hours=1))(settings)
+    batches = task(task_callables.plan_run, execution_timeout=pendulum.duration(hours=1))(settings)
     wait >> batches
 
     storage = {"dest_bucket": settings["bucket"], "dest_prefix": settings["processed_prefix"],
@@ -74,7 +74,7 @@ def vehicle_listings() -> None:
         "claim_lease_seconds": settings["claim_lease_seconds"],
     }  # fmt: skip
     registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
-        vehicles=batches.map(run_tasks.register_vehicles_input)
+        vehicles=batches.map(task_callables.register_vehicles_input)
     )
     carcutter = CarCutterProcessImagesOperator.partial(
         task_id="process_carcutter_images",
@@ -87,7 +87,7 @@ def vehicle_listings() -> None:
         max_failure_ratio=0.1,
         trigger_rule="none_failed",  # runs when there was nothing to register
         execution_timeout=pendulum.duration(hours=1),
-    ).expand_kwargs(batches.map(run_tasks.process_carcutter_images_input))
+    ).expand_kwargs(batches.map(task_callables.process_carcutter_images_input))
     clippingmagic = ClippingMagicAutoClipOperator.partial(
         task_id="autoclip_images",
         pool=CLIPPINGMAGIC_POOL,
@@ -97,19 +97,19 @@ def vehicle_listings() -> None:
         registration_grace_seconds=settings["registration_grace_seconds"],
         max_failure_ratio=0.1,
         execution_timeout=pendulum.duration(hours=2),
-    ).expand_kwargs(batches.map(run_tasks.autoclip_images_input))
+    ).expand_kwargs(batches.map(task_callables.autoclip_images_input))
     composites = (
-        task(run_tasks.make_composites, trigger_rule="all_done", execution_timeout=pendulum.duration(hours=1))
+        task(task_callables.make_composites, trigger_rule="all_done", execution_timeout=pendulum.duration(hours=1))
         .partial(settings=settings)
-        .expand(batch=batches.map(run_tasks.make_composites_input))
+        .expand(batch=batches.map(task_callables.make_composites_input))
     )
     clippingmagic >> composites
     features = CarCutterSetFeaturesOperator.partial(
         task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-    ).expand(vehicles=batches.map(run_tasks.set_features_input))
+    ).expand(vehicles=batches.map(task_callables.set_features_input))
     hotspots = CarCutterSetAnnotationsOperator.partial(
         task_id="set_hotspots", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-    ).expand(images=batches.map(run_tasks.set_hotspots_input))
+    ).expand(images=batches.map(task_callables.set_hotspots_input))
     registered >> [carcutter, features, hotspots]
     deleted = CarCutterDeleteVehiclesOperator(
         task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=settings["gone_vehicles_uri"]
@@ -118,7 +118,7 @@ def vehicle_listings() -> None:
 
     publish = RunReportOperator(
         task_id="publish_run",
-        python_callable=run_tasks.publish_run,
+        python_callable=task_callables.publish_run,
         op_kwargs={"settings": settings},
         outlets=[MANIFEST_ALIAS, ARCHIVE_ALIAS],
         trigger_rule="all_done",
@@ -128,7 +128,7 @@ def vehicle_listings() -> None:
     # publish_run runs whatever happened upstream, so the run's state comes from this watcher, which also
     # sends the failed-date alert
     watcher = task(
-        run_tasks.fail_run_if_a_task_failed,
+        task_callables.fail_run_if_a_task_failed,
         trigger_rule="all_done",
         retries=0,
         execution_timeout=pendulum.duration(minutes=1),

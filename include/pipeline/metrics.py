@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from airflow.sdk.observability import stats
 
 from include.pipeline.manifest import MISSING, ManifestRow
-from include.pipeline.plan import PROVIDERS
+from include.pipeline.planned_work import PROVIDERS
 from vehicle_photos.image_common.results import FAILED, FINAL, PENDING, REFUSED, SKIPPED, ImageResult
 
 PREFIX = "vehicle_photos"

@@ -37,9 +37,9 @@ def prepare_run(
 
 def plan_run(settings: dict[str, Any]) -> list[dict[str, Any]]:
     """Validate every listing file of the date, refuse or reuse what needs no work, and write the batches."""
-    from include.pipeline.planning import plan_run as plan
+    from include.pipeline.plan_step import plan_batches
 
-    return plan(_settings(settings))
+    return plan_batches(_settings(settings))
 
 
 # What each mapped task takes from a batch entry of plan_run (`XComArg.map`; Airflow keeps these functions by
@@ -70,21 +70,21 @@ def make_composites_input(batch: dict) -> object:
 
 def make_composites(batch: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
     """The batch's local composites of Clipping Magic cut-outs, for dealers whose profile asks for one."""
-    from include.pipeline.composites import make_composites as make
+    from include.pipeline.composites import composite_batch
     from include.pipeline.known_images import source_policy
-    from include.pipeline.planning import s3_hook_for
+    from include.pipeline.plan_step import s3_hook_for
 
     if batch is None:
         raise AirflowSkipException("no composite in this batch's profile, or nothing to composite")
     resolved = _settings(settings)
-    return make(s3_hook_for(resolved), batch, source_policy(resolved))
+    return composite_batch(s3_hook_for(resolved), batch, source_policy(resolved))
 
 
 def publish_run(settings: dict[str, Any], ti: Any = None, outlet_events: Any = None) -> dict[str, Any]:
     """Manifest, report, applied vehicle state and archive, whatever happened upstream; then the asset events
     that tell other DAGs where the date's manifest and archive are."""
     from include.pipeline.assets import add_published_events
-    from include.pipeline.publishing import publish_run as publish
+    from include.pipeline.publishing import publish_date
 
     resolved = _settings(settings)
     if resolved.dry_run:
@@ -96,7 +96,7 @@ def publish_run(settings: dict[str, Any], ti: Any = None, outlet_events: Any = N
             return ti.xcom_pull(task_ids=task_id, default=None)
         return ti.xcom_pull(task_ids=task_id, map_indexes=map_index, default=None)
 
-    published = publish(resolved, plan_uri, task_output)
+    published = publish_date(resolved, plan_uri, task_output)
     ti.xcom_push(key=REPORT_URI_XCOM_KEY, value=published["outputs"]["report"])
     add_published_events(outlet_events, resolved, published)
     return published

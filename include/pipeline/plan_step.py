@@ -24,7 +24,7 @@ from include.pipeline.composites import composite_key, existing_composites
 from include.pipeline.dealer_credits import dealer_credits_table, plan_dealer_credits
 from include.pipeline.known_images import find_known_images, source_policy
 from include.pipeline.listing_files import find_listing_objects, read_listing_files
-from include.pipeline.plan import (
+from include.pipeline.planned_work import (
     PlannedImage,
     VehicleWork,
     gone_item,
@@ -51,7 +51,7 @@ def s3_hook_for(settings: PipelineSettings) -> S3Hook:
     return S3Hook(aws_conn_id="aws_default", config={"max_pool_connections": 32})
 
 
-def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
+def plan_batches(settings: PipelineSettings) -> list[dict[str, Any]]:
     s3_hook = s3_hook_for(settings)
     objects = find_listing_objects(s3_hook, settings)
     files, too_big = read_listing_files(s3_hook, settings.bucket, objects, settings.max_listing_file_bytes)
