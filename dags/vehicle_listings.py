@@ -23,7 +23,7 @@ triggered. Backfills and profiles: see the README.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import TaskGroup, dag, task
 
 from include.alerts.notifiers import failed_date_callbacks, finish_deadline
 from include.alerts.settings import AlertSettings
@@ -73,48 +73,51 @@ def vehicle_listings() -> None:
         "source_deadline_seconds": settings["source_deadline_seconds"],
         "claim_lease_seconds": settings["claim_lease_seconds"],
     }  # fmt: skip
-    registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
-        vehicles=batches.map(task_callables.register_vehicles_input)
-    )
-    carcutter = CarCutterProcessImagesOperator.partial(
-        task_id="process_carcutter_images",
-        pool=CARCUTTER_POOL,
-        **storage,
-        **limits,
-        registration_grace_seconds=settings["registration_grace_seconds"],
-        poll_interval=settings["carcutter_poll_interval"],
-        first_poll_delay=settings["carcutter_first_poll_delay"],
-        max_failure_ratio=0.1,
-        trigger_rule="none_failed",  # runs when there was nothing to register
-        execution_timeout=pendulum.duration(hours=1),
-    ).expand_kwargs(batches.map(task_callables.process_carcutter_images_input))
-    clippingmagic = ClippingMagicAutoClipOperator.partial(
-        task_id="autoclip_images",
-        pool=CLIPPINGMAGIC_POOL,
-        **storage,
-        **limits,
-        test=settings["clippingmagic_test_mode"],
-        registration_grace_seconds=settings["registration_grace_seconds"],
-        max_failure_ratio=0.1,
-        execution_timeout=pendulum.duration(hours=2),
-    ).expand_kwargs(batches.map(task_callables.autoclip_images_input))
-    composites = (
-        task(task_callables.make_composites, trigger_rule="all_done", execution_timeout=pendulum.duration(hours=1))
-        .partial(settings=settings)
-        .expand(batch=batches.map(task_callables.make_composites_input))
-    )
-    clippingmagic >> composites
-    features = CarCutterSetFeaturesOperator.partial(
-        task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-    ).expand(vehicles=batches.map(task_callables.set_features_input))
-    hotspots = CarCutterSetAnnotationsOperator.partial(
-        task_id="set_hotspots", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-    ).expand(images=batches.map(task_callables.set_hotspots_input))
-    registered >> [carcutter, features, hotspots]
-    deleted = CarCutterDeleteVehiclesOperator(
-        task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=settings["gone_vehicles_uri"]
-    )
-    batches >> deleted
+    with TaskGroup("carcutter", tooltip="Car-Cutter: vehicles, exterior images, features, hotspots"):
+        registered = CarCutterRegisterVehiclesOperator.partial(
+            task_id="register_vehicles", pool=CARCUTTER_POOL
+        ).expand(vehicles=batches.map(task_callables.register_vehicles_input))
+        carcutter = CarCutterProcessImagesOperator.partial(
+            task_id="process_images",
+            pool=CARCUTTER_POOL,
+            **storage,
+            **limits,
+            registration_grace_seconds=settings["registration_grace_seconds"],
+            poll_interval=settings["carcutter_poll_interval"],
+            first_poll_delay=settings["carcutter_first_poll_delay"],
+            max_failure_ratio=0.1,
+            trigger_rule="none_failed",  # runs when there was nothing to register
+            execution_timeout=pendulum.duration(hours=1),
+        ).expand_kwargs(batches.map(task_callables.process_carcutter_images_input))
+        features = CarCutterSetFeaturesOperator.partial(
+            task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
+        ).expand(vehicles=batches.map(task_callables.set_features_input))
+        hotspots = CarCutterSetAnnotationsOperator.partial(
+            task_id="set_hotspots", pool=CARCUTTER_POOL, trigger_rule="none_failed"
+        ).expand(images=batches.map(task_callables.set_hotspots_input))
+        registered >> [carcutter, features, hotspots]
+        deleted = CarCutterDeleteVehiclesOperator(
+            task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=settings["gone_vehicles_uri"]
+        )
+        batches >> deleted
+
+    with TaskGroup("clippingmagic", tooltip="Clipping Magic: interior and detail images, composites"):
+        clippingmagic = ClippingMagicAutoClipOperator.partial(
+            task_id="autoclip_images",
+            pool=CLIPPINGMAGIC_POOL,
+            **storage,
+            **limits,
+            test=settings["clippingmagic_test_mode"],
+            registration_grace_seconds=settings["registration_grace_seconds"],
+            max_failure_ratio=0.1,
+            execution_timeout=pendulum.duration(hours=2),
+        ).expand_kwargs(batches.map(task_callables.autoclip_images_input))
+        composites = (
+            task(task_callables.make_composites, trigger_rule="all_done", execution_timeout=pendulum.duration(hours=1))
+            .partial(settings=settings)
+            .expand(batch=batches.map(task_callables.make_composites_input))
+        )
+        clippingmagic >> composites
 
     publish = RunReportOperator(
         task_id="publish_run",

@@ -40,11 +40,18 @@ from vehicle_photos.image_common.results import FINAL, ImageResult, results_json
 
 log = logging.getLogger(__name__)
 
-# The mapped tasks that work from vehicles, and what each takes from a VehicleWork.
-VEHICLE_TASKS = {"register_vehicles": "register", "set_features": "features", "set_hotspots": "hotspots"}
-IMAGE_TASKS = {"process_carcutter_images": "carcutter", "autoclip_images": "clippingmagic"}
-COMPOSITE_TASK = "make_composites"
-DELETE_TASK = "delete_gone_vehicles"
+# The tasks of the DAG's TaskGroups that work from a batch (their task ids: "<group>.<task>"): those that work
+# from vehicles and what each takes from a VehicleWork, those that work from images and their provider.
+VEHICLE_TASKS = {
+    "carcutter.register_vehicles": "register",
+    "carcutter.set_features": "features",
+    "carcutter.set_hotspots": "hotspots",
+}
+CARCUTTER_TASK = "carcutter.process_images"
+AUTOCLIP_TASK = "clippingmagic.autoclip_images"
+IMAGE_TASKS = {CARCUTTER_TASK: "carcutter", AUTOCLIP_TASK: "clippingmagic"}
+COMPOSITE_TASK = "clippingmagic.make_composites"
+DELETE_TASK = "carcutter.delete_gone_vehicles"
 
 
 def s3_hook_for(settings: PipelineSettings) -> S3Hook:
@@ -175,8 +182,7 @@ def _write_batch_inputs(
     base = f"s3://{settings.bucket}/{settings.run_prefix}"
     for number, group in enumerate(profile_batches(works, settings)):
         profile = arguments[group[0].profile_key]
-        options = {"process_carcutter_images": profile.carcutter_arguments(),
-                   "autoclip_images": profile.clippingmagic_arguments()}  # fmt: skip
+        options = {CARCUTTER_TASK: profile.carcutter_arguments(), AUTOCLIP_TASK: profile.clippingmagic_arguments()}
         inputs: dict[str, Any] = {}
         for task, aspect in VEHICLE_TASKS.items():
             chosen = [work for work in group if getattr(work, aspect) is not None]
@@ -237,7 +243,7 @@ def _composite_input(
     (composited once it finished); None when the batch's profile makes no composite."""
     arguments = profile.composite_arguments()
     reused = [item for work in group for item in work.composites]
-    new_clips = inputs["autoclip_images"]["images"]
+    new_clips = inputs[AUTOCLIP_TASK]["images"]
     if not arguments or not (reused or new_clips):
         return None
     return {
@@ -245,7 +251,7 @@ def _composite_input(
         "bucket": settings.bucket,
         "processed_prefix": settings.processed_prefix,
         "reused": put_json(s3_hook, f"{base}{COMPOSITE_TASK}.json", reused) if reused else None,
-        "autoclip_results_uri": inputs["autoclip_images"]["results_uri"] if new_clips else None,
+        "autoclip_results_uri": inputs[AUTOCLIP_TASK]["results_uri"] if new_clips else None,
         "results_uri": f"{base}{COMPOSITE_TASK}.results.jsonl",
     }
 

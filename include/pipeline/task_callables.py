@@ -45,27 +45,27 @@ def plan_run(settings: dict[str, Any]) -> list[dict[str, Any]]:
 # What each mapped task takes from a batch entry of plan_run (`XComArg.map`; Airflow keeps these functions by
 # their source, so each stands alone).
 def register_vehicles_input(batch: dict) -> object:
-    return batch["register_vehicles"]
+    return batch["carcutter.register_vehicles"]
 
 
 def set_features_input(batch: dict) -> object:
-    return batch["set_features"]
+    return batch["carcutter.set_features"]
 
 
 def set_hotspots_input(batch: dict) -> object:
-    return batch["set_hotspots"]
+    return batch["carcutter.set_hotspots"]
 
 
 def process_carcutter_images_input(batch: dict) -> object:
-    return batch["process_carcutter_images"]
+    return batch["carcutter.process_images"]
 
 
 def autoclip_images_input(batch: dict) -> object:
-    return batch["autoclip_images"]
+    return batch["clippingmagic.autoclip_images"]
 
 
 def make_composites_input(batch: dict) -> object:
-    return batch["make_composites"]
+    return batch["clippingmagic.make_composites"]
 
 
 def make_composites(batch: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
