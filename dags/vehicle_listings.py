@@ -74,9 +74,9 @@ def vehicle_listings() -> None:
         "claim_lease_seconds": settings["claim_lease_seconds"],
     }  # fmt: skip
     with TaskGroup("carcutter", tooltip="Car-Cutter: vehicles, exterior images, features, hotspots"):
-        registered = CarCutterRegisterVehiclesOperator.partial(
-            task_id="register_vehicles", pool=CARCUTTER_POOL
-        ).expand(vehicles=batches.map(task_callables.register_vehicles_input))
+        registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
+            vehicles=batches.map(task_callables.register_vehicles_input)
+        )
         carcutter = CarCutterProcessImagesOperator.partial(
             task_id="process_images",
             pool=CARCUTTER_POOL,
