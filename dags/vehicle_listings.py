@@ -31,6 +31,7 @@ from include.dag_defaults import task_defaults
 from include.pipeline import task_callables
 from include.pipeline.assets import ARCHIVE_ALIAS, MANIFEST_ALIAS
 from include.pipeline.listings_wait import ListingFilesSensor
+from include.pipeline.operator_arguments import claim_arguments, source_limits, storage_arguments
 from include.pipeline.params import vehicle_listings_params
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
 from vehicle_photos.carcutter.operators.annotations import CarCutterSetAnnotationsOperator
@@ -65,14 +66,7 @@ def vehicle_listings() -> None:
     batches = task(task_callables.plan_run, execution_timeout=pendulum.duration(hours=1))(settings)
     wait >> batches
 
-    storage = {"dest_bucket": settings["bucket"], "dest_prefix": settings["processed_prefix"],
-               "records_prefix": settings["records_prefix"]}  # fmt: skip
-    limits = {
-        "allowed_buckets": settings["allowed_buckets"], "allowed_networks": settings["allowed_networks"],
-        "max_source_bytes": settings["max_source_bytes"], "max_pixels": settings["max_pixels"],
-        "source_deadline_seconds": settings["source_deadline_seconds"],
-        "claim_lease_seconds": settings["claim_lease_seconds"],
-    }  # fmt: skip
+    image_arguments = {**storage_arguments(settings), **source_limits(settings), **claim_arguments(settings)}
     with TaskGroup("carcutter", tooltip="Car-Cutter: vehicles, exterior images, features, hotspots"):
         registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
             vehicles=batches.map(task_callables.register_vehicles_input)
@@ -80,9 +74,7 @@ def vehicle_listings() -> None:
         carcutter = CarCutterProcessImagesOperator.partial(
             task_id="process_images",
             pool=CARCUTTER_POOL,
-            **storage,
-            **limits,
-            registration_grace_seconds=settings["registration_grace_seconds"],
+            **image_arguments,
             poll_interval=settings["carcutter_poll_interval"],
             first_poll_delay=settings["carcutter_first_poll_delay"],
             max_failure_ratio=0.1,
@@ -105,10 +97,8 @@ def vehicle_listings() -> None:
         clippingmagic = ClippingMagicAutoClipOperator.partial(
             task_id="autoclip_images",
             pool=CLIPPINGMAGIC_POOL,
-            **storage,
-            **limits,
+            **image_arguments,
             test=settings["clippingmagic_test_mode"],
-            registration_grace_seconds=settings["registration_grace_seconds"],
             max_failure_ratio=0.1,
             execution_timeout=pendulum.duration(hours=2),
         ).expand_kwargs(batches.map(task_callables.autoclip_images_input))

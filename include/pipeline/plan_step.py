@@ -120,11 +120,16 @@ def plan_batches(settings: PipelineSettings) -> list[dict[str, Any]]:
 
     credits = credit_plan.totals()
     counts = {
-        "listing_files": len(objects), "vehicles": len(listings), "active": len(active), "gone": len(gone),
-        "images": len(images), "known": len(known.results) - len(credit_plan.left),
-        "to_process": len(to_process) - len(credit_plan.left), "left_for_later": len(credit_plan.left),
+        "listing_files": len(objects),
+        "vehicles": len(listings),
+        "active": len(active),
+        "gone": len(gone),
+        "images": len(images),
+        "known": len(known.results) - len(credit_plan.left),
+        "to_process": len(to_process) - len(credit_plan.left),
+        "left_for_later": len(credit_plan.left),
         "rejected_rows": len(rejected),
-    }  # fmt: skip
+    }
     log.info("plan for %s: %s; credits it would spend: %s", settings.listing_date, counts, credits)
     log.info("credits this run would spend: Car-Cutter %(carcutter)d, Clipping Magic %(clippingmagic)d", credits)
     log.info("per dealer (profiles from %s):\n%s", profiles.source, dealer_credits_table(credit_plan))
@@ -135,9 +140,8 @@ def plan_batches(settings: PipelineSettings) -> list[dict[str, Any]]:
     works_by_key = [w for w in works if w.has_work]
     batch_inputs, applied_by_task = _write_batch_inputs(s3_hook, settings, works_by_key, in_run)
     put_json(s3_hook, settings.gone_vehicles_uri, [item for item, _ in deletions])
-    applied_by_task[DELETE_TASK] = [[
-        {"aspect": "deleted", "vehicle_id": vid, "digest": digest_of(item)} for item, vid in deletions
-    ]]  # fmt: skip
+    deleted = [{"aspect": "deleted", "vehicle_id": vid, "digest": digest_of(item)} for item, vid in deletions]
+    applied_by_task[DELETE_TASK] = [deleted]
     known_uri = f"s3://{settings.bucket}/{settings.run_prefix}known-results.jsonl"
     put_bytes(s3_hook, known_uri, results_jsonl(known.results.values()), "application/x-ndjson")
     document = {
@@ -186,9 +190,10 @@ def _write_batch_inputs(
         inputs: dict[str, Any] = {}
         for task, aspect in VEHICLE_TASKS.items():
             chosen = [work for work in group if getattr(work, aspect) is not None]
-            items = _flatten(work.hotspots for work in chosen) if aspect == "hotspots" else [
-                getattr(work, aspect) for work in chosen
-            ]  # fmt: skip
+            if aspect == "hotspots":
+                items = _flatten(work.hotspots for work in chosen)
+            else:
+                items = [getattr(work, aspect) for work in chosen]
             inputs[task] = put_json(s3_hook, f"{base}b{number:04d}/{task}.json", items) if items else None
             applied_by_task[task].append([e for work in chosen for e in work.applied if e["aspect"] == aspect])
         for task, provider in IMAGE_TASKS.items():

@@ -24,8 +24,9 @@ def prepare_run(
     if logical_date is None:
         log.info("no logical date: using the day the run was triggered, %s", when.date().isoformat())
     settings = settings_for_run(dict(params or {}), when.date().isoformat(), run_id or dag_run.run_id)
-    log.info("listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket,
-             settings.run_prefix)  # fmt: skip
+    log.info(
+        "listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket, settings.run_prefix
+    )
     return {
         **settings.to_dict(),
         "incoming_prefix": settings.incoming_prefix,
