@@ -40,15 +40,9 @@ CUT_TYPES = ("complete", "normal", "blur", "none")
 PROCESSING_SPEEDS = ("normal", "lazy")
 RETOUCHING_ACCURACIES = ("normal", "precise")
 VEHICLE_FIELDS = (
-    "vehicle_manufacturer",
-    "vehicle_model",
-    "vehicle_model_ext",
-    "vehicle_color",
-    "vehicle_location",
-    "vehicle_lot",
-    "custom_reference",
-    "suggested_guideline_id",
-)
+    "vehicle_manufacturer", "vehicle_model", "vehicle_model_ext", "vehicle_color", "vehicle_location",
+    "vehicle_lot", "custom_reference", "suggested_guideline_id",
+)  # fmt: skip
 DEFAULT_MAX_URL_LENGTH = 8000
 _CONNECT_TIMEOUT = 10.0
 _RESULT_CHUNK = 1024 * 1024

@@ -24,12 +24,10 @@ class CarCutterSetAnnotationsOperator(CarCutterItemsOperator):
     """
 
     items_name = "images"
+    summarize = staticmethod(reconciliation_totals)
 
     def __init__(self, *, images: Any, **kwargs: Any) -> None:
         super().__init__(items=images, **kwargs)
-
-    def summarize(self, answers: list[Reconciliation]) -> dict[str, int]:
-        return reconciliation_totals(answers)
 
     def change_one(self, hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
         image_id = str(item["image_id"])

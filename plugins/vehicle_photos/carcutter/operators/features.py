@@ -24,12 +24,10 @@ class CarCutterSetFeaturesOperator(CarCutterItemsOperator):
     """
 
     items_name = "vehicles"
+    summarize = staticmethod(reconciliation_totals)
 
     def __init__(self, *, vehicles: Any, **kwargs: Any) -> None:
         super().__init__(items=vehicles, **kwargs)
-
-    def summarize(self, answers: list[Reconciliation]) -> dict[str, int]:
-        return reconciliation_totals(answers)
 
     def change_one(self, hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
         vehicle_id = str(item["vehicle_id"])

@@ -152,12 +152,9 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         with prepared_image(image, filename, max_pixels) as prepared:
             try:
                 return self._call(
-                    "POST",
-                    "/images",
-                    _image_of,
-                    body=_multipart(prepared, test, None),
+                    "POST", "/images", _image_of, body=_multipart(prepared, test, None),
                     before_retry=partial(self._raise_if_uploaded, prepared.filename, after),
-                )
+                )  # fmt: skip
             except _UploadedAlready as uploaded:
                 return self.get_image(uploaded.image_id)
 
@@ -184,13 +181,10 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         with prepared_image(image, filename, max_pixels) as prepared:
             try:
                 return self._call(
-                    "POST",
-                    "/images",
-                    partial(_read_clip, result_format, output, start),
-                    body=_multipart(prepared, test, result_format),
-                    accept=ACCEPTED_MEDIA[result_format],
+                    "POST", "/images", partial(_read_clip, result_format, output, start),
+                    body=_multipart(prepared, test, result_format), accept=ACCEPTED_MEDIA[result_format],
                     before_retry=partial(self._raise_if_uploaded, prepared.filename, after),
-                )
+                )  # fmt: skip
             except _UploadedAlready as uploaded:
                 self.log.warning("%s; downloading it by id", uploaded)
                 return self.download(uploaded.image_id, output, result_format=result_format)
