@@ -10,6 +10,8 @@ from vehicle_photos.carcutter.operators.bases import CarCutterItemsOperator
 
 
 class _VehiclesOperator(CarCutterItemsOperator):
+    """Items are vehicles; each answers (outcome, vehicle id), and the task returns the vehicle ids by outcome."""
+
     items_name = "vehicles"
     outcomes: tuple[str, ...] = ()
 
