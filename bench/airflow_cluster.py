@@ -29,8 +29,8 @@ DAG_ID = "vehicle_listings"
 # The one place that names the DAG's processing tasks, per provider: their span is a workload's "processing".
 # Several ids may be listed (the span covers all that ran); update here when the DAG's task ids change.
 PROCESSING_TASKS: dict[str, tuple[str, ...]] = {
-    "carcutter": ("process_carcutter_images",),
-    "clippingmagic": ("autoclip_images",),
+    "carcutter": ("carcutter.process_images",),
+    "clippingmagic": ("clippingmagic.autoclip_images",),
 }
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 FINISHED = ("success", "failed")

@@ -23,14 +23,15 @@ triggered. Backfills and profiles: see the README.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import TaskGroup, dag, task
 
 from include.alerts.notifiers import failed_date_callbacks, finish_deadline
 from include.alerts.settings import AlertSettings
 from include.dag_defaults import task_defaults
-from include.pipeline import run_tasks
+from include.pipeline import task_callables
 from include.pipeline.assets import ARCHIVE_ALIAS, MANIFEST_ALIAS
 from include.pipeline.listings_wait import ListingFilesSensor
+from include.pipeline.operator_arguments import claim_arguments, source_limits, storage_arguments
 from include.pipeline.params import vehicle_listings_params
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
 from vehicle_photos.carcutter.operators.annotations import CarCutterSetAnnotationsOperator
@@ -43,7 +44,6 @@ from vehicle_photos.carcutter.operators.vehicles import (
 from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from vehicle_photos.run_report import RunReportOperator
 
-minutes = pendulum.duration
 ALERTS = AlertSettings.from_config()
 
 
@@ -55,84 +55,78 @@ ALERTS = AlertSettings.from_config()
     deadline=finish_deadline(ALERTS),
     tags=["vehicle-photos", "carcutter", "clippingmagic"],
     doc_md=__doc__,
-    default_args=task_defaults(3, minutes(seconds=30), execution_timeout=minutes(minutes=30)),
+    default_args=task_defaults(3, pendulum.duration(seconds=30), execution_timeout=pendulum.duration(minutes=30)),
     params=vehicle_listings_params(),
 )
 def vehicle_listings() -> None:
-    settings = task(run_tasks.prepare_run, multiple_outputs=True, execution_timeout=minutes(minutes=5))()
+    settings = task(task_callables.prepare_run, multiple_outputs=True, execution_timeout=pendulum.duration(minutes=5))()
     wait = ListingFilesSensor(
-        task_id="wait_for_listings", settings=settings, execution_timeout=minutes(minutes=5), retries=1
+        task_id="wait_for_listings", settings=settings, execution_timeout=pendulum.duration(minutes=5), retries=1
     )
-    batches = task(run_tasks.plan_run, execution_timeout=minutes(hours=1))(settings)
+    batches = task(task_callables.plan_run, execution_timeout=pendulum.duration(hours=1))(settings)
     wait >> batches
 
-    storage = {"dest_bucket": settings["bucket"], "dest_prefix": settings["processed_prefix"],
-               "records_prefix": settings["records_prefix"]}  # fmt: skip
-    limits = {
-        "allowed_buckets": settings["allowed_buckets"], "allowed_networks": settings["allowed_networks"],
-        "max_source_bytes": settings["max_source_bytes"], "max_pixels": settings["max_pixels"],
-        "source_deadline_seconds": settings["source_deadline_seconds"],
-        "claim_lease_seconds": settings["claim_lease_seconds"],
-        "volatile_query_params": settings["volatile_query_params"],
-    }  # fmt: skip
-    registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
-        vehicles=batches.map(run_tasks.register_vehicles_input)
-    )
-    carcutter = CarCutterProcessImagesOperator.partial(
-        task_id="process_carcutter_images",
-        pool=CARCUTTER_POOL,
-        **storage,
-        **limits,
-        registration_grace_seconds=settings["registration_grace_seconds"],
-        poll_interval=settings["carcutter_poll_interval"],
-        first_poll_delay=settings["carcutter_first_poll_delay"],
-        max_failure_ratio=0.1,
-        trigger_rule="none_failed",  # runs when there was nothing to register
-        execution_timeout=minutes(hours=1),
-    ).expand_kwargs(batches.map(run_tasks.process_carcutter_images_input))
-    clippingmagic = ClippingMagicAutoClipOperator.partial(
-        task_id="autoclip_images",
-        pool=CLIPPINGMAGIC_POOL,
-        **storage,
-        **limits,
-        test=settings["clippingmagic_test_mode"],
-        registration_grace_seconds=settings["registration_grace_seconds"],
-        max_failure_ratio=0.1,
-        execution_timeout=minutes(hours=2),
-    ).expand_kwargs(batches.map(run_tasks.autoclip_images_input))
-    composites = (
-        task(run_tasks.make_composites, trigger_rule="all_done", execution_timeout=minutes(hours=1))
-        .partial(settings=settings)
-        .expand(batch=batches.map(run_tasks.make_composites_input))
-    )
-    clippingmagic >> composites
-    features = CarCutterSetFeaturesOperator.partial(
-        task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-    ).expand(vehicles=batches.map(run_tasks.set_features_input))
-    hotspots = CarCutterSetAnnotationsOperator.partial(
-        task_id="set_hotspots", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-    ).expand(images=batches.map(run_tasks.set_hotspots_input))
-    registered >> [carcutter, features, hotspots]
-    deleted = CarCutterDeleteVehiclesOperator(
-        task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=settings["gone_vehicles_uri"]
-    )
-    batches >> deleted
+    image_arguments = {**storage_arguments(settings), **source_limits(settings), **claim_arguments(settings)}
+    with TaskGroup("carcutter", tooltip="Car-Cutter: vehicles, exterior images, features, hotspots"):
+        registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
+            vehicles=batches.map(task_callables.register_vehicles_input)
+        )
+        carcutter = CarCutterProcessImagesOperator.partial(
+            task_id="process_images",
+            pool=CARCUTTER_POOL,
+            **image_arguments,
+            poll_interval=settings["carcutter_poll_interval"],
+            first_poll_delay=settings["carcutter_first_poll_delay"],
+            max_failure_ratio=0.1,
+            trigger_rule="none_failed",  # runs when there was nothing to register
+            execution_timeout=pendulum.duration(hours=1),
+        ).expand_kwargs(batches.map(task_callables.process_carcutter_images_input))
+        features = CarCutterSetFeaturesOperator.partial(
+            task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
+        ).expand(vehicles=batches.map(task_callables.set_features_input))
+        hotspots = CarCutterSetAnnotationsOperator.partial(
+            task_id="set_hotspots", pool=CARCUTTER_POOL, trigger_rule="none_failed"
+        ).expand(images=batches.map(task_callables.set_hotspots_input))
+        registered >> [carcutter, features, hotspots]
+        deleted = CarCutterDeleteVehiclesOperator(
+            task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=settings["gone_vehicles_uri"]
+        )
+        batches >> deleted
+
+    with TaskGroup("clippingmagic", tooltip="Clipping Magic: interior and detail images, composites"):
+        clippingmagic = ClippingMagicAutoClipOperator.partial(
+            task_id="autoclip_images",
+            pool=CLIPPINGMAGIC_POOL,
+            **image_arguments,
+            test=settings["clippingmagic_test_mode"],
+            max_failure_ratio=0.1,
+            execution_timeout=pendulum.duration(hours=2),
+        ).expand_kwargs(batches.map(task_callables.autoclip_images_input))
+        composites = (
+            task(task_callables.make_composites, trigger_rule="all_done", execution_timeout=pendulum.duration(hours=1))
+            .partial(settings=settings)
+            .expand(batch=batches.map(task_callables.make_composites_input))
+        )
+        clippingmagic >> composites
 
     publish = RunReportOperator(
         task_id="publish_run",
-        python_callable=run_tasks.publish_run,
+        python_callable=task_callables.publish_run,
         op_kwargs={"settings": settings},
         outlets=[MANIFEST_ALIAS, ARCHIVE_ALIAS],
         trigger_rule="all_done",
-        execution_timeout=minutes(hours=1),
+        execution_timeout=pendulum.duration(hours=1),
     )
     [carcutter, clippingmagic, composites, features, hotspots, deleted] >> publish
     # publish_run runs whatever happened upstream, so the run's state comes from this watcher, which also
     # sends the failed-date alert
     watcher = task(
-        run_tasks.fail_run_if_a_task_failed, trigger_rule="all_done", retries=0, execution_timeout=minutes(minutes=1),
+        task_callables.fail_run_if_a_task_failed,
+        trigger_rule="all_done",
+        retries=0,
+        execution_timeout=pendulum.duration(minutes=1),
         on_failure_callback=failed_date_callbacks(ALERTS),
-    )()  # fmt: skip
+    )()
     [wait, batches, registered, carcutter, clippingmagic, composites, features, hotspots, deleted, publish] >> watcher
 
 

@@ -37,8 +37,13 @@ def vehicle_manifest_consumer_example() -> None:
         for event in triggering_asset_events[MANIFEST_ALIAS]:  # also listed under the asset it resolved to
             extra = event.extra
             rows = json.loads(s3.read_key(extra["manifest_key"], bucket_name=extra["bucket"]))
-            logging.getLogger(__name__).info("%s: %s: %d images, %d credits this run", event.asset.uri,
-                                             extra["date"], len(rows), extra["credits_this_run"])  # fmt: skip
+            logging.getLogger(__name__).info(
+                "%s: %s: %d images, %d credits this run",
+                event.asset.uri,
+                extra["date"],
+                len(rows),
+                extra["credits_this_run"],
+            )
             loaded.append({**extra, "rows": len(rows), "asset": event.asset.uri, "source_run_id": event.source_run_id})
         return loaded
 

@@ -80,3 +80,27 @@ def test_values_from_upstream_tasks_go_only_to_templated_fields(dagbag: DagBag) 
                 if isinstance(value, XComArg) and name not in task.template_fields
             ]
     assert problems == []
+
+
+def test_each_batch_task_takes_its_own_entry_of_the_plan(dagbag: DagBag) -> None:
+    """plan_run writes one entry per task id into every batch, and each mapped task must take its own: a task
+    id changed in the DAG (a TaskGroup prefixes its tasks' ids) but not in the planner would leave it no work."""
+    from airflow.sdk.definitions.xcom_arg import MapXComArg
+
+    from include.pipeline.plan_step import COMPOSITE_TASK, DELETE_TASK, IMAGE_TASKS, VEHICLE_TASKS
+
+    dag = dagbag.dags["vehicle_listings"]
+    planned = [*VEHICLE_TASKS, *IMAGE_TASKS, COMPOSITE_TASK]
+    assert {*planned, DELETE_TASK} <= set(dag.task_ids)
+    batch = {task_id: task_id for task_id in planned}
+    taken = {}
+    for task in dag.tasks:
+        expand_input = getattr(task, "op_kwargs_expand_input", None) or getattr(task, "expand_input", None)
+        expanded = getattr(expand_input, "value", None)
+        for arg in expanded.values() if isinstance(expanded, dict) else [expanded]:
+            if isinstance(arg, MapXComArg) and arg.arg.operator.task_id == "plan_run":
+                entry = batch
+                for take in arg.callables:
+                    entry = take(entry)
+                taken[task.task_id] = entry
+    assert taken == {task_id: task_id for task_id in planned}

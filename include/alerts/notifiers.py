@@ -39,8 +39,13 @@ LATE_BODY = """<p>The run <code>{{ dag_run.dag_run_id }}</code> of <b>{{ dag_run
 
 
 def _email(settings: AlertSettings, subject: str, body: str) -> dict[str, Any]:
-    return {"to": list(settings.emails), "from_email": settings.from_email, "subject": subject,
-            "html_content": body, "smtp_conn_id": settings.smtp_conn_id}  # fmt: skip
+    return {
+        "to": list(settings.emails),
+        "from_email": settings.from_email,
+        "subject": subject,
+        "html_content": body,
+        "smtp_conn_id": settings.smtp_conn_id,
+    }
 
 
 def failed_date_callbacks(settings: AlertSettings) -> list[SmtpNotifier]:

@@ -78,7 +78,7 @@ def compose(cutout: Image.Image, settings: Composite, background: Image.Image | 
     return buffer.getvalue()
 
 
-def make_composites(s3_hook: S3Hook, batch: dict[str, Any], policy: Any) -> dict[str, Any]:
+def composite_batch(s3_hook: S3Hook, batch: dict[str, Any], policy: Any) -> dict[str, Any]:
     """The batch's missing composites: of the images its Clipping Magic task finished, and of earlier results.
     Returns counts; the composites made are listed in `batch["results_uri"]` (JSON Lines) for the manifest."""
     settings = Composite.model_validate(batch["composite"])

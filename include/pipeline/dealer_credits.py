@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from include.pipeline.plan import PROVIDERS, PlannedImage
+from include.pipeline.planned_work import PROVIDERS, PlannedImage
 from include.pipeline.settings import PipelineSettings
 from include.profiles.load import DealerProfile
 from vehicle_photos.image_common.records import options_digest

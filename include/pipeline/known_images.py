@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-from include.pipeline.plan import PlannedImage
+from include.pipeline.planned_work import PlannedImage
 from include.pipeline.settings import PipelineSettings
 from vehicle_photos.image_common.fetch import SourceFetchError, guarded_session, head_url
 from vehicle_photos.image_common.identity import http_identity, s3_identities

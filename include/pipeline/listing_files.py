@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -128,10 +128,11 @@ def _listed(item: dict[str, Any], archived: bool) -> ListingObject:
 def _archived(s3_hook: S3Hook, bucket: str, item: dict[str, Any]) -> ListingObject:
     metadata = s3_hook.conn.head_object(Bucket=bucket, Key=item["Key"]).get("Metadata", {})
     listed = _listed(item, archived=True)
-    return ListingObject(
-        listed.key, listed.etag, listed.size, metadata.get(UPLOADED_AT_METADATA, listed.uploaded_at), True,
+    return replace(
+        listed,
+        uploaded_at=metadata.get(UPLOADED_AT_METADATA, listed.uploaded_at),
         source_etag=metadata.get(SOURCE_ETAG_METADATA, ""),
-    )  # fmt: skip
+    )
 
 
 def _original_name(obj: ListingObject) -> str:

@@ -135,9 +135,13 @@ class ListingFilesSensor(BaseSensorOperator):
         self.log.info(
             "Waiting for listing files under %s (or already archived under s3://%s/%s), unchanged for %.0f s, "
             "until %s: %s. To stop waiting, mark this task failed.",
-            wait.where, wait.bucket, wait.archive_prefix, wait.quiet_seconds,
-            datetime.fromtimestamp(wait.deadline, UTC).isoformat(timespec="minutes"), state,
-        )  # fmt: skip
+            wait.where,
+            wait.bucket,
+            wait.archive_prefix,
+            wait.quiet_seconds,
+            datetime.fromtimestamp(wait.deadline, UTC).isoformat(timespec="minutes"),
+            state,
+        )
         self.defer(
             trigger=ListingFilesTrigger(**asdict(wait)),
             method_name="execute_complete",
@@ -156,8 +160,9 @@ class ListingFilesSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         """One look at the date's prefixes (when not deferrable)."""
         ready, state = self._check(self._wait(deadline=float("inf")))
-        self.log.info("Listing files under s3://%s/%s: %s", self.settings["bucket"], self.settings["incoming_prefix"],
-                      state)  # fmt: skip
+        self.log.info(
+            "Listing files under s3://%s/%s: %s", self.settings["bucket"], self.settings["incoming_prefix"], state
+        )
         return PokeReturnValue(is_done=ready, xcom_value=state)
 
     def _wait(self, deadline: float) -> ListingWait:
@@ -176,8 +181,12 @@ class ListingFilesSensor(BaseSensorOperator):
 
         def listed(prefix: str) -> list[datetime]:
             pages = paginator.paginate(Bucket=wait.bucket, Prefix=prefix)
-            return [item["LastModified"] for page in pages for item in page.get("Contents", [])
-                    if not item["Key"].endswith("/")]  # fmt: skip
+            return [
+                item["LastModified"]
+                for page in pages
+                for item in page.get("Contents", [])
+                if not item["Key"].endswith("/")
+            ]
 
         incoming, archived = listed(wait.incoming_prefix), len(listed(wait.archive_prefix))
         return describe(incoming, archived, wait.quiet_seconds, time.time())

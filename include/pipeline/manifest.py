@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from include.pipeline.plan import PlannedImage
+from include.pipeline.planned_work import PlannedImage
 from vehicle_photos.image_common.results import ImageResult
 
 MISSING = "missing"  # planned, but no task reported on it (its task failed before writing its results)

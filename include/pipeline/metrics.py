@@ -16,12 +16,18 @@ from collections.abc import Iterable
 from airflow.sdk.observability import stats
 
 from include.pipeline.manifest import MISSING, ManifestRow
-from include.pipeline.plan import PROVIDERS
+from include.pipeline.planned_work import PROVIDERS
 from vehicle_photos.image_common.results import FAILED, FINAL, PENDING, REFUSED, SKIPPED, ImageResult
 
 PREFIX = "vehicle_photos"
-IMAGE_STATES = {FINAL: "final", FAILED: "failed", MISSING: "failed", PENDING: "waiting", REFUSED: "refused",
-                SKIPPED: "skipped"}  # fmt: skip
+IMAGE_STATES = {
+    FINAL: "final",
+    FAILED: "failed",
+    MISSING: "failed",
+    PENDING: "waiting",
+    REFUSED: "refused",
+    SKIPPED: "skipped",
+}
 
 
 def record_run_metrics(rows: list[ManifestRow], results: Iterable[ImageResult], rejected_rows: int) -> None:

@@ -17,8 +17,8 @@ from include.pipeline.known_images import source_policy
 from include.pipeline.listing_files import ListingObject, archive_listing_files
 from include.pipeline.manifest import ManifestRow, build_manifest, manifest_json, manifest_parquet, summarize
 from include.pipeline.metrics import record_run_metrics
-from include.pipeline.plan import PROVIDERS, PlannedImage
-from include.pipeline.planning import DELETE_TASK, planned_images, read_plan, s3_hook_for
+from include.pipeline.plan_step import DELETE_TASK, planned_images, read_plan, s3_hook_for
+from include.pipeline.planned_work import PROVIDERS, PlannedImage
 from include.pipeline.report import dealer_page, render_report, shown_vehicles, thumbnail_name
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.thumbnails import ThumbnailCache, WantedThumbnail
@@ -37,7 +37,7 @@ MAX_REJECTED_ROWS_READ = 200_000  # read for the counts per dealer
 TaskOutput = Callable[[str, int | None], Any]
 
 
-def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutput) -> dict[str, Any]:
+def publish_date(settings: PipelineSettings, plan_uri: str, task_output: TaskOutput) -> dict[str, Any]:
     s3_hook = s3_hook_for(settings)
     plan = read_plan(s3_hook, plan_uri)
     images = planned_images(plan)

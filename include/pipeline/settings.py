@@ -20,8 +20,15 @@ DEFAULT_CLIPPINGMAGIC_ANGLES = ("interior", "detail")
 CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")
 CUT_TYPES = ("complete", "normal", "blur", "none")
 VARIABLE_PREFIX = "vehicle_photos_"
-_LIST_SETTINGS = {"vehicle_ids", "clippingmagic_angles", "clippingmagic_outputs", "allowed_buckets",
-                  "allowed_networks", "volatile_query_params", "confirm_dealers"}  # fmt: skip
+_LIST_SETTINGS = {
+    "vehicle_ids",
+    "clippingmagic_angles",
+    "clippingmagic_outputs",
+    "allowed_buckets",
+    "allowed_networks",
+    "confirm_dealers",
+    "volatile_query_params",
+}
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,10 @@ def make_thumbnails(wanted: Iterable[tuple[str, str]], policy: SourcePolicy, s3_
             try:
                 source = ImageSource.parse(uri)
                 buffer = io.BytesIO()
-                (fetch_s3(s3_client, source, policy, buffer) if source.is_s3
-                 else fetch_url(web, source.uri, policy, buffer))  # fmt: skip
+                if source.is_s3:
+                    fetch_s3(s3_client, source, policy, buffer)
+                else:
+                    fetch_url(web, source.uri, policy, buffer)
                 return thumbnail_data_uri(buffer.getvalue(), policy.max_pixels)
             except Exception:  # an unreadable image only leaves an empty cell
                 return None

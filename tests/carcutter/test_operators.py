@@ -163,7 +163,7 @@ def test_calls_that_return_images_accept_images(carcutter, bucket, put_photos):
     images = put_photos(per_vehicle=2)
     batch = CarCutterProcessImagesOperator(
         task_id="p", images=images, dest_bucket=bucket, cut_type="complete", carcutter_conn_id=CONN_ID,
-        poll_interval=0.1, first_poll_delay=0.3, timeout=30,
+        poll_interval=0.1, first_poll_delay=0.3, timeout=30, deferrable=False,  # waits in the task: no triggerer here
     ).execute({})  # fmt: skip
     assert [row["status"] for row in batch] == ["final", "final"]
     single = CarCutterSingleSegmentOperator(

@@ -4,7 +4,7 @@ docker-compose.yml by dev/cluster, on the local stack.
 One cluster serves the module, and one scenario runs on it, because most of its time is waiting (the heartbeat
 timeout and retry delay of a killed task, status polls):
 
-1. the daily run of one date starts; once `process_carcutter_images` has its Car-Cutter submission in flight
+1. the daily run of one date starts; once `carcutter.process_images` has its Car-Cutter submission in flight
    (held by the stand-in), the worker running it is SIGKILLed with everything it started, then started again,
    as compose's `restart: always` does;
 2. a backfill of three more dates, whose listings name the same photos in the same bucket, starts beside it;
@@ -47,7 +47,7 @@ pytestmark = pytest.mark.timeout(900)
 
 DAILY = "2026-11-10"
 BACKFILL = ("2026-11-11", "2026-11-12", "2026-11-13")
-PROCESS_TASK = "process_carcutter_images"
+PROCESS_TASK = "carcutter.process_images"
 # one active vehicle (2 Car-Cutter images, 1 Clipping Magic image), one sold, four bad rows
 SEED, VEHICLES, IMAGES_PER_VEHICLE, MEGAPIXELS = 21, 2, 3, 0.1
 # Holds each Car-Cutter request this long in the stand-in, so the worker is killed with a submission in flight.
@@ -135,7 +135,7 @@ def task_row(cluster: AirflowCluster, run_id: str, task_id: str) -> tuple[str | 
 
 
 def kill_worker_during_submission(cluster: AirflowCluster, carcutter: StandIn, run_id: str) -> Kill:
-    """SIGKILL the worker whose task process runs `process_carcutter_images` once its submission reached Car-Cutter."""
+    """SIGKILL the worker whose task process runs `carcutter.process_images` once its submission reached Car-Cutter."""
     before = carcutter.requests()["counts"].get("asyncSubmit", 0)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

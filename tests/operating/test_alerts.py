@@ -46,7 +46,7 @@ def test_a_failed_date_is_mailed_with_what_failed(
     not_final = sum(1 for row in manifest if row["status"] != "final")
     charged = sum(sum(server.ledger()["charges"].values()) for server in (carcutter_server, clippingmagic_server))
     assert not_final > 0 and charged > 0
-    assert "process_carcutter_images" in text
+    assert "carcutter.process_images" in text
     assert f"Images: {len(manifest)}; not final: {not_final}" in text
     assert f"Rejected rows: {len(data.injected)}" in text
     assert f"Credits spent this run: {charged}" in text

@@ -15,7 +15,7 @@ from tests.conftest import REPO_ROOT
 
 WAITING_TASKS = {
     ("vehicle_listings", "wait_for_listings"),
-    ("vehicle_listings", "process_carcutter_images"),
+    ("vehicle_listings", "carcutter.process_images"),
     ("clippingmagic_review", "wait_for_edits"),
 }
 # a mapped task gets what its partial() gave, else its operator's default

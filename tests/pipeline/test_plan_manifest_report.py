@@ -9,7 +9,7 @@ import pytest
 
 from include.listings.schema import VehicleListing
 from include.pipeline.manifest import build_manifest, manifest_json, manifest_parquet, summarize
-from include.pipeline.plan import batches, plan_images, select_vehicles, vehicle_work
+from include.pipeline.planned_work import batches, plan_images, select_vehicles, vehicle_work
 from include.pipeline.report import render_report, thumbnail_name
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.thumbnails import thumbnail_data_uri

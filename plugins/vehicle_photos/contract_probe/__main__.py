@@ -49,10 +49,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--prefix", default=ProbeOptions.prefix, help="key prefix of the report (default probes)")
     parser.add_argument("--image-uri", help="s3://bucket/key of your own small vehicle photo to submit instead")
     parser.add_argument(
-        "--registration-grace-seconds", type=float,
+        "--registration-grace-seconds",
+        type=float,
         help=f"the deployment's grace period the delays must fit in (default: Variable {GRACE_VARIABLE}, else "
         f"{DEFAULT_REGISTRATION_GRACE_SECONDS:g})",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--max-wait-seconds",
         type=float,
@@ -70,12 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     if grace is None:
         grace = float(_variable(GRACE_VARIABLE) or DEFAULT_REGISTRATION_GRACE_SECONDS)
     options = ProbeOptions(
-        bucket=bucket, spend_one_credit=args.spend, carcutter_conn_id=args.carcutter_conn_id,
-        clippingmagic_conn_id=args.clippingmagic_conn_id, aws_conn_id=args.aws_conn_id, prefix=args.prefix,
+        bucket=bucket,
+        spend_one_credit=args.spend,
+        carcutter_conn_id=args.carcutter_conn_id,
+        clippingmagic_conn_id=args.clippingmagic_conn_id,
+        aws_conn_id=args.aws_conn_id,
+        prefix=args.prefix,
         registration_grace_seconds=grace,
-        max_wait_seconds=args.max_wait_seconds, services=(args.only,) if args.only else (CARCUTTER, CLIPPINGMAGIC),
+        max_wait_seconds=args.max_wait_seconds,
+        services=(args.only,) if args.only else (CARCUTTER, CLIPPINGMAGIC),
         image_uri=args.image_uri,
-    )  # fmt: skip
+    )
     if not args.spend:
         print(f"No Car-Cutter credit will be spent ({SPEND_FLAG} measures the checks that need one).")
     try:

@@ -34,51 +34,69 @@ from vehicle_photos.contract_probe.answers import error_body_kind, is_json_error
 from vehicle_photos.contract_probe.checks import CARCUTTER, Checks, Guess, describe_error
 
 UNKNOWN_URL = Guess(
-    "carcutter.unknown_url_status", CARCUTTER, "Status of a URL never submitted",
-    "an entry with status `unknown` (HTTP 200)",
-    "none: the client takes a 404 as `unknown` too (asking about fewer URLs at once)",
-)  # fmt: skip
+    key="carcutter.unknown_url_status",
+    service=CARCUTTER,
+    title="Status of a URL never submitted",
+    assumed="an entry with status `unknown` (HTTP 200)",
+    setting="none: the client takes a 404 as `unknown` too (asking about fewer URLs at once)",
+)
 URL_ECHO = Guess(
-    "carcutter.status_url_echo", CARCUTTER, "Status echoes the submitted URL",
-    "byte for byte, as submitted",
-    "none: the client matches entries by canonical URL (statuses.match_statuses)",
-)  # fmt: skip
+    key="carcutter.status_url_echo",
+    service=CARCUTTER,
+    title="Status echoes the submitted URL",
+    assumed="byte for byte, as submitted",
+    setting="none: the client matches entries by canonical URL (statuses.match_statuses)",
+)
 REQUEST_TARGET = Guess(
-    "carcutter.request_target_limit", CARCUTTER, "Longest status request",
-    f"a status request URL of {DEFAULT_MAX_URL_LENGTH} characters is answered (no 414)",
-    "CarCutterProcessImagesOperator(max_url_length=...) below the limit found (the client also halves its "
+    key="carcutter.request_target_limit",
+    service=CARCUTTER,
+    title="Longest status request",
+    assumed=f"a status request URL of {DEFAULT_MAX_URL_LENGTH} characters is answered (no 414)",
+    setting="CarCutterProcessImagesOperator(max_url_length=...) below the limit found (the client also halves its "
     "requests after a 414 on its own)",
-)  # fmt: skip
+)
 ERROR_BODY = Guess(
-    "carcutter.error_body", CARCUTTER, "Error answers (unknown vehicle)",
-    "HTTP 404 with the JSON error object (nested under \"error\" or flat)",
-    "none: the client turns any body into a typed error with a short redacted message",
-)  # fmt: skip
+    key="carcutter.error_body",
+    service=CARCUTTER,
+    title="Error answers (unknown vehicle)",
+    assumed='HTTP 404 with the JSON error object (nested under "error" or flat)',
+    setting="none: the client turns any body into a typed error with a short redacted message",
+)
 FEATURE_FIELDS = Guess(
-    "carcutter.feature_params_in", CARCUTTER, "Feature GET / DELETE fields",
-    "multipart form fields, as documented",
-    "carcutter connection extra `feature_params_in` (form or query)",
-)  # fmt: skip
+    key="carcutter.feature_params_in",
+    service=CARCUTTER,
+    title="Feature GET / DELETE fields",
+    assumed="multipart form fields, as documented",
+    setting="carcutter connection extra `feature_params_in` (form or query)",
+)
 ANNOTATION_PATHS = Guess(
-    "carcutter.annotation_paths", CARCUTTER, "The five annotation paths",
-    "the feature operations' pattern (carcutter/utils/paths.py) exists",
-    "code: the ANNOTATION_* paths in vehicle_photos/carcutter/utils/paths.py (tell the maintainers)",
-)  # fmt: skip
+    key="carcutter.annotation_paths",
+    service=CARCUTTER,
+    title="The five annotation paths",
+    assumed="the feature operations' pattern (carcutter/utils/paths.py) exists",
+    setting="code: the ANNOTATION_* paths in vehicle_photos/carcutter/utils/paths.py (tell the maintainers)",
+)
 REGISTRATION_DELAY = Guess(
-    "carcutter.registration_delay", CARCUTTER, "Registration delay of a submission",
-    "known to status at once",  # replaced by the run's grace period
-    "registration_grace_seconds",
-)  # fmt: skip
+    key="carcutter.registration_delay",
+    service=CARCUTTER,
+    title="Registration delay of a submission",
+    assumed="known to status at once",
+    setting="registration_grace_seconds",
+)
 RESULT_BEFORE_FINAL = Guess(
-    "carcutter.result_before_final", CARCUTTER, "Result endpoint before the image is final",
-    "HTTP 404, as for an unknown image",
-    "none: the client asks for a result only once status says `final` (tell the maintainers)",
-)  # fmt: skip
+    key="carcutter.result_before_final",
+    service=CARCUTTER,
+    title="Result endpoint before the image is final",
+    assumed="HTTP 404, as for an unknown image",
+    setting="none: the client asks for a result only once status says `final` (tell the maintainers)",
+)
 STATUS_VALUES = Guess(
-    "carcutter.status_values", CARCUTTER, "Status, phase and quality values",
-    "only the documented values",
-    "none: unknown values count as not finished (tell the maintainers which ones appeared)",
-)  # fmt: skip
+    key="carcutter.status_values",
+    service=CARCUTTER,
+    title="Status, phase and quality values",
+    assumed="only the documented values",
+    setting="none: unknown values count as not finished (tell the maintainers which ones appeared)",
+)
 BILLABLE = (REGISTRATION_DELAY, RESULT_BEFORE_FINAL, STATUS_VALUES)
 
 _TIMEOUT = (10.0, 60.0)

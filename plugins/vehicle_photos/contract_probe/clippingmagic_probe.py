@@ -20,55 +20,76 @@ from vehicle_photos.contract_probe.answers import error_body_kind, is_json_error
 from vehicle_photos.contract_probe.checks import CLIPPINGMAGIC, Checks, Guess
 
 LIST_ORDER = Guess(
-    "clippingmagic.list_order", CLIPPINGMAGIC, "List order",
-    "ascending image id (oldest first), as in the documented example",
-    "none: the list window (clippingmagic/utils/list_window.py) recognises newest-first from the first page",
-)  # fmt: skip
+    key="clippingmagic.list_order",
+    service=CLIPPINGMAGIC,
+    title="List order",
+    assumed="ascending image id (oldest first), as in the documented example",
+    setting="none: the list window (clippingmagic/utils/list_window.py) recognises newest-first from the first page",
+)
 LIST_DELAY = Guess(
-    "clippingmagic.list_delay", CLIPPINGMAGIC, "How soon an upload is listed",
-    "listed at once",  # replaced by the run's grace period
-    "registration_grace_seconds (how long a lost upload is looked for in the list before it is sent again)",
-)  # fmt: skip
+    key="clippingmagic.list_delay",
+    service=CLIPPINGMAGIC,
+    title="How soon an upload is listed",
+    assumed="listed at once",
+    setting="registration_grace_seconds (how long a lost upload is looked for in the list before it is sent again)",
+)
 REDIRECT = Guess(
-    "clippingmagic.download_redirect", CLIPPINGMAGIC, "Download redirect",
-    "HTTP 302 to the result storage, whose file needs no credentials",
-    "none: the client follows any 301-303 redirect without credentials",
-)  # fmt: skip
+    key="clippingmagic.download_redirect",
+    service=CLIPPINGMAGIC,
+    title="Download redirect",
+    assumed="HTTP 302 to the result storage, whose file needs no credentials",
+    setting="none: the client follows any 301-303 redirect without credentials",
+)
 RESULT_REVISION = Guess(
-    "clippingmagic.result_revision_header", CLIPPINGMAGIC, "resultRevision header",
-    "x-amz-meta-resultrevision on the stored file, equal to the image's resultRevision",
-    "none: the client reads the header where present (tell the maintainers if it is missing)",
-)  # fmt: skip
+    key="clippingmagic.result_revision_header",
+    service=CLIPPINGMAGIC,
+    title="resultRevision header",
+    assumed="x-amz-meta-resultrevision on the stored file, equal to the image's resultRevision",
+    setting="none: the client reads the header where present (tell the maintainers if it is missing)",
+)
 STORAGE_CREDENTIALS = Guess(
-    "clippingmagic.storage_refuses_credentials", CLIPPINGMAGIC, "Storage link with credentials",
-    "refused (S3 refuses a second authentication)",
-    "none: the client never sends credentials to the storage",
-)  # fmt: skip
+    key="clippingmagic.storage_refuses_credentials",
+    service=CLIPPINGMAGIC,
+    title="Storage link with credentials",
+    assumed="refused (S3 refuses a second authentication)",
+    setting="none: the client never sends credentials to the storage",
+)
 STORAGE_LINK_LIFE = Guess(
-    "clippingmagic.storage_link_seconds", CLIPPINGMAGIC, "Storage link lifetime",
-    "still valid a few seconds after the redirect",
-    "none: the client follows a link at once and asks the API again for a refused one",
-)  # fmt: skip
+    key="clippingmagic.storage_link_seconds",
+    service=CLIPPINGMAGIC,
+    title="Storage link lifetime",
+    assumed="still valid a few seconds after the redirect",
+    setting="none: the client follows a link at once and asks the API again for a refused one",
+)
 TEST_EXTRA_OUTPUTS = Guess(
-    "clippingmagic.test_extra_outputs_free", CLIPPINGMAGIC, "SVG / alpha-mask downloads in test mode",
-    "the credit balance does not move",
-    "clippingmagic_test_mode is not free for these outputs: leave clippingmagic_outputs at `result` for test runs",
-)  # fmt: skip
+    key="clippingmagic.test_extra_outputs_free",
+    service=CLIPPINGMAGIC,
+    title="SVG / alpha-mask downloads in test mode",
+    assumed="the credit balance does not move",
+    setting="clippingmagic_test_mode is not free for these outputs: leave clippingmagic_outputs at `result` for "
+    "test runs",
+)
 NO_RESULT = Guess(
-    "clippingmagic.no_result_status", CLIPPINGMAGIC, "Download before any result exists",
-    "HTTP 400 (an error, not a redirect or an empty file)",
-    "none: the client downloads only images with a result (tell the maintainers)",
-)  # fmt: skip
+    key="clippingmagic.no_result_status",
+    service=CLIPPINGMAGIC,
+    title="Download before any result exists",
+    assumed="HTTP 400 (an error, not a redirect or an empty file)",
+    setting="none: the client downloads only images with a result (tell the maintainers)",
+)
 UNKNOWN_FIELDS = Guess(
-    "clippingmagic.unknown_fields", CLIPPINGMAGIC, "Upload with an undocumented field",
-    "refused with HTTP 400",
-    "none: the client sends documented fields only",
-)  # fmt: skip
+    key="clippingmagic.unknown_fields",
+    service=CLIPPINGMAGIC,
+    title="Upload with an undocumented field",
+    assumed="refused with HTTP 400",
+    setting="none: the client sends documented fields only",
+)
 ERROR_BODY = Guess(
-    "clippingmagic.error_body", CLIPPINGMAGIC, "Error answers (unknown image id)",
-    "HTTP 404 with the Error JSON Object",
-    "none: the client turns any body into a typed error with a short redacted message",
-)  # fmt: skip
+    key="clippingmagic.error_body",
+    service=CLIPPINGMAGIC,
+    title="Error answers (unknown image id)",
+    assumed="HTTP 404 with the Error JSON Object",
+    setting="none: the client turns any body into a typed error with a short redacted message",
+)
 
 _TIMEOUT = (10.0, 60.0)
 _LINK_AGE_SECONDS = 1.0
@@ -94,9 +115,13 @@ class ClippingMagicProbe:
     def get(self, path: str, *, accept: str = "application/json", **params: str) -> requests.Response:
         """One API GET with credentials, redirects not followed."""
         response = self.hook.get_conn().get(
-            f"{self.hook.settings.api_url}{path}", params=params or None, auth=self.hook.settings.auth,
-            headers={"Accept": accept}, allow_redirects=False, timeout=_TIMEOUT,
-        )  # fmt: skip
+            f"{self.hook.settings.api_url}{path}",
+            params=params or None,
+            auth=self.hook.settings.auth,
+            headers={"Accept": accept},
+            allow_redirects=False,
+            timeout=_TIMEOUT,
+        )
         response.close()
         return response
 
@@ -247,9 +272,12 @@ class ClippingMagicProbe:
             }
         )
         response = self.hook.get_conn().post(
-            f"{self.hook.settings.api_url}/images", data=body, auth=self.hook.settings.auth, timeout=_TIMEOUT,
+            f"{self.hook.settings.api_url}/images",
+            data=body,
+            auth=self.hook.settings.auth,
+            timeout=_TIMEOUT,
             headers={"Content-Type": body.content_type, "Accept": "application/json"},
-        )  # fmt: skip
+        )
         payload = json_or_none(response) if response.ok else None
         if isinstance(payload, dict) and isinstance(payload.get("image"), dict) and "id" in payload["image"]:
             self.uploaded.append(int(payload["image"]["id"]))

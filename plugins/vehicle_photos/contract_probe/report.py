@@ -15,14 +15,18 @@ COLUMNS = (("guess", 30), ("what we assume", 36), ("what the service did", 44), 
 
 # Guesses no probe run can see at its cost, and what the project keeps doing about them.
 NOT_MEASURABLE = (
-    ("Car-Cutter bills at submission, also for images that end in error", "no balance endpoint; the records count "
-     "one credit per accepted URL"),
+    (
+        "Car-Cutter bills at submission, also for images that end in error",
+        "no balance endpoint; the records count one credit per accepted URL",
+    ),
     ("Car-Cutter webhooks reach the deployment", "needs a public receiver; the DAGs poll status instead"),
     ("Car-Cutter result expiry (24 h in the stand-in)", "a day's wait; results are downloaded as soon as final"),
-    ("Clipping Magic production SVG / alpha-mask downloads share the result's credit", "costs credits; "
-     "clippingmagic_extra_outputs_cost_credits stays True (the safe estimate)"),
+    (
+        "Clipping Magic production SVG / alpha-mask downloads share the result's credit",
+        "costs credits; clippingmagic_extra_outputs_cost_credits stays True (the safe estimate)",
+    ),
     ("Rate limits (429, Retry-After)", "needs load; the hooks back off as documented"),
-)  # fmt: skip
+)
 
 
 @dataclass

@@ -23,11 +23,26 @@ from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_
 CARCUTTER = "carcutter"
 CLIPPINGMAGIC = "clippingmagic"
 ORDER = (
-    cc.REGISTRATION_DELAY, cc.URL_ECHO, cc.UNKNOWN_URL, cc.RESULT_BEFORE_FINAL, cc.FEATURE_FIELDS,
-    cc.ANNOTATION_PATHS, cc.STATUS_VALUES, cc.REQUEST_TARGET, cc.ERROR_BODY,
-    cm.LIST_ORDER, cm.LIST_DELAY, cm.REDIRECT, cm.RESULT_REVISION, cm.STORAGE_CREDENTIALS, cm.STORAGE_LINK_LIFE,
-    cm.TEST_EXTRA_OUTPUTS, cm.NO_RESULT, cm.UNKNOWN_FIELDS, cm.ERROR_BODY,
-)  # fmt: skip
+    cc.REGISTRATION_DELAY,
+    cc.URL_ECHO,
+    cc.UNKNOWN_URL,
+    cc.RESULT_BEFORE_FINAL,
+    cc.FEATURE_FIELDS,
+    cc.ANNOTATION_PATHS,
+    cc.STATUS_VALUES,
+    cc.REQUEST_TARGET,
+    cc.ERROR_BODY,
+    cm.LIST_ORDER,
+    cm.LIST_DELAY,
+    cm.REDIRECT,
+    cm.RESULT_REVISION,
+    cm.STORAGE_CREDENTIALS,
+    cm.STORAGE_LINK_LIFE,
+    cm.TEST_EXTRA_OUTPUTS,
+    cm.NO_RESULT,
+    cm.UNKNOWN_FIELDS,
+    cm.ERROR_BODY,
+)
 SPEND_FLAG = "--spend-one-credit"
 
 
@@ -134,9 +149,13 @@ def _store_report(report: ProbeReport, s3: S3Hook, options: ProbeOptions, stamp:
 
 
 def _probe_carcutter(
-    probe: cc.CarCutterProbe, options: ProbeOptions, s3: S3Hook, run_id: str, secrets: set[str],
+    probe: cc.CarCutterProbe,
+    options: ProbeOptions,
+    s3: S3Hook,
+    run_id: str,
+    secrets: set[str],
     say: Callable[[str], None],
-) -> int:  # fmt: skip
+) -> int:
     """The Car-Cutter checks; returns the credits spent (0 or 1)."""
     unknown_echo = probe.check_unknown_url()
     probe.check_request_target()

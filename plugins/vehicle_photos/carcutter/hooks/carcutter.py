@@ -364,9 +364,15 @@ class CarCutterHook(BaseHook):
         detail_image_id: str | None = None,
     ) -> str:
         form = {
-            "vehicle_id": vehicle_id, "title": title, "icon": icon, "type": type, "description": description,
-            "feature_rule_name": feature_rule_name, "annotation_id": annotation_id, "detail_image_id": detail_image_id,
-        }  # fmt: skip
+            "vehicle_id": vehicle_id,
+            "title": title,
+            "icon": icon,
+            "type": type,
+            "description": description,
+            "feature_rule_name": feature_rule_name,
+            "annotation_id": annotation_id,
+            "detail_image_id": detail_image_id,
+        }
         return _required(self._json("POST", paths.FEATURE_SUBMIT, form=form, idempotent=False), "feature_id")
 
     def get_features(self, vehicle_id: str) -> list[dict[str, Any]]:
@@ -447,9 +453,15 @@ class CarCutterHook(BaseHook):
         multipart = _multipart(form or {}, files or {}) if (form or files) else None
         try:
             response = self.session.request(
-                method, url, params=params, files=multipart, json=json_body, stream=stream, headers=headers,
+                method,
+                url,
+                params=params,
+                files=multipart,
+                json=json_body,
+                stream=stream,
+                headers=headers,
                 timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
-            )  # fmt: skip
+            )
         except requests.RequestException as error:
             raise transport_error(API, error, path) from None
         count_api_call("carcutter", response.status_code)

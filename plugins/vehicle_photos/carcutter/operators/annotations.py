@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
-from vehicle_photos.carcutter.utils.reconcile import CarCutterReconcileOperator, Reconciliation, reconcile
+from vehicle_photos.carcutter.operators.bases import CarCutterItemsOperator
+from vehicle_photos.carcutter.utils.reconcile import Reconciliation, reconcile, reconciliation_totals
 
 
 def annotation_key(annotation: dict[str, Any]) -> tuple[str, int, int, str]:
@@ -14,7 +15,7 @@ def annotation_key(annotation: dict[str, Any]) -> tuple[str, int, int, str]:
     return str(annotation["image_id"]), int(x), int(y), str(annotation.get("location") or "")
 
 
-class CarCutterSetAnnotationsOperator(CarCutterReconcileOperator):
+class CarCutterSetAnnotationsOperator(CarCutterItemsOperator):
     """Creates what is missing, deletes what is stale; an image with an empty list loses all its annotations.
 
     :param images: `[{"image_id": "...", "annotations": [{"x" | "position_x", "y" | "position_y",
@@ -22,10 +23,13 @@ class CarCutterSetAnnotationsOperator(CarCutterReconcileOperator):
     :return: `{"created": n, "deleted": n, "unchanged": n}`
     """
 
+    items_name = "images"
+    summarize = staticmethod(reconciliation_totals)
+
     def __init__(self, *, images: Any, **kwargs: Any) -> None:
         super().__init__(items=images, **kwargs)
 
-    def reconcile_one(self, hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
+    def change_one(self, hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
         image_id = str(item["image_id"])
         desired = [{**annotation, "image_id": image_id} for annotation in item.get("annotations") or []]
         plan = reconcile(desired, hook.get_annotations(image_id), annotation_key, "annotation_id")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
-from vehicle_photos.carcutter.utils.reconcile import CarCutterReconcileOperator, Reconciliation, reconcile
+from vehicle_photos.carcutter.operators.bases import CarCutterItemsOperator
+from vehicle_photos.carcutter.utils.reconcile import Reconciliation, reconcile, reconciliation_totals
 
 FEATURE_KEY_FIELDS = ("title", "type", "icon", "description", "feature_rule_name", "annotation_id", "detail_image_id")
 
@@ -14,7 +15,7 @@ def feature_key(feature: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(feature.get(name) or "") for name in FEATURE_KEY_FIELDS)
 
 
-class CarCutterSetFeaturesOperator(CarCutterReconcileOperator):
+class CarCutterSetFeaturesOperator(CarCutterItemsOperator):
     """Creates what is missing, deletes what is stale; a vehicle with an empty list loses all its features.
 
     :param vehicles: `[{"vehicle_id": "...", "features": [{"title", "icon", "type", "description", ...}]}]`
@@ -22,10 +23,13 @@ class CarCutterSetFeaturesOperator(CarCutterReconcileOperator):
     :return: `{"created": n, "deleted": n, "unchanged": n}`
     """
 
+    items_name = "vehicles"
+    summarize = staticmethod(reconciliation_totals)
+
     def __init__(self, *, vehicles: Any, **kwargs: Any) -> None:
         super().__init__(items=vehicles, **kwargs)
 
-    def reconcile_one(self, hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
+    def change_one(self, hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
         vehicle_id = str(item["vehicle_id"])
         plan = reconcile(item.get("features") or [], hook.get_features(vehicle_id), feature_key, "feature_id")
         for feature_id in plan.delete:

@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseOperator, Context
 
 from vehicle_photos.carcutter.exceptions import NotFoundError
 from vehicle_photos.carcutter.hooks.carcutter import VEHICLE_FIELDS, CarCutterHook
-from vehicle_photos.image_common.items import load_list
+from vehicle_photos.carcutter.operators.bases import CarCutterItemsOperator
 
 
-class _VehiclesOperator(BaseOperator):
-    template_fields: Sequence[str] = ("vehicles",)
+class _VehiclesOperator(CarCutterItemsOperator):
+    """Items are vehicles; each answers (outcome, vehicle id), and the task returns the vehicle ids by outcome."""
+
+    items_name = "vehicles"
     outcomes: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        *,
-        vehicles: Any,
-        carcutter_conn_id: str = CarCutterHook.default_conn_name,
-        aws_conn_id: str | None = "aws_default",
-        max_workers: int = 4,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.vehicles = vehicles
-        self.carcutter_conn_id = carcutter_conn_id
-        self.aws_conn_id = aws_conn_id
-        self.max_workers = max_workers
+    def __init__(self, *, vehicles: Any, **kwargs: Any) -> None:
+        super().__init__(items=vehicles, **kwargs)
 
-    def for_each_vehicle(self, change: Callable[[CarCutterHook, Any], tuple[str, str]]) -> dict[str, list[str]]:
-        """`change(hook, vehicle)` -> (outcome, vehicle id) for every vehicle, a few at a time."""
-        hook = CarCutterHook(self.carcutter_conn_id, pool_maxsize=self.max_workers)
-        vehicles = load_list(self.vehicles, S3Hook(aws_conn_id=self.aws_conn_id), "vehicles")
+    def summarize(self, answers: list[tuple[str, str]]) -> dict[str, list[str]]:
+        """(outcome, vehicle id) answers -> the vehicle ids of each outcome."""
         outcome: dict[str, list[str]] = {name: [] for name in self.outcomes}
-        with ThreadPoolExecutor(self.max_workers) as pool:
-            for name, vehicle_id in pool.map(lambda vehicle: change(hook, vehicle), vehicles):
-                outcome[name].append(vehicle_id)
-        self.log.info("%s: %s", type(self).__name__, {name: len(ids) for name, ids in outcome.items()})
+        for name, vehicle_id in answers:
+            outcome[name].append(vehicle_id)
         return outcome
 
 
@@ -59,8 +40,8 @@ class CarCutterRegisterVehiclesOperator(_VehiclesOperator):
 
     outcomes = ("created", "updated", "unchanged")
 
-    def execute(self, context: Context) -> dict[str, list[str]]:
-        return self.for_each_vehicle(_register)
+    def change_one(self, hook: CarCutterHook, item: dict[str, Any]) -> tuple[str, str]:
+        return _register(hook, item)
 
 
 class CarCutterDeleteVehiclesOperator(_VehiclesOperator):
@@ -74,8 +55,8 @@ class CarCutterDeleteVehiclesOperator(_VehiclesOperator):
 
     outcomes = ("deleted", "not_found")
 
-    def execute(self, context: Context) -> dict[str, list[str]]:
-        return self.for_each_vehicle(_delete)
+    def change_one(self, hook: CarCutterHook, item: dict[str, Any] | str) -> tuple[str, str]:
+        return _delete(hook, item)
 
 
 def _register(hook: CarCutterHook, vehicle: dict[str, Any]) -> tuple[str, str]:

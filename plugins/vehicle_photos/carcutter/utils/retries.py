@@ -41,9 +41,10 @@ def retry_arguments(settings: CarCutterSettings, idempotent: bool, log: logging.
 
     return {
         "stop": stop_after_attempt(settings.max_retries + 1),
-        "wait": wait_exponential(multiplier=settings.retry_wait_min, min=settings.retry_wait_min,
-                                 max=settings.retry_wait_max),
+        "wait": wait_exponential(
+            multiplier=settings.retry_wait_min, min=settings.retry_wait_min, max=settings.retry_wait_max
+        ),
         "retry": retry_if_exception(lambda error: should_retry(error, idempotent)),
         "before_sleep": log_retry,
         "reraise": True,
-    }  # fmt: skip
+    }

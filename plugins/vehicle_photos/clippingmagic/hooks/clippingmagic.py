@@ -205,10 +205,12 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         check_result_format(result_format)
         start = _start_of(output)
         return self._call(
-            "GET", f"/images/{int(image_id)}",
+            "GET",
+            f"/images/{int(image_id)}",
             lambda response: _write_result(response, int(image_id), result_format, output, start),
-            params={} if result_format == RESULT else {"format": result_format}, accept=ACCEPTED_MEDIA[result_format],
-        )  # fmt: skip
+            params={} if result_format == RESULT else {"format": result_format},
+            accept=ACCEPTED_MEDIA[result_format],
+        )
 
     def get_image(self, image_id: int) -> ClippingMagicImage:
         """The Image JSON Object (`format=json`, free): tells the current `resultRevision`."""
@@ -330,9 +332,16 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         session = self.get_conn()
         try:
             with session.request(
-                method, f"{self.settings.api_url}{path}", params=params, data=data, headers=headers, stream=True,
-                auth=self.settings.auth, allow_redirects=False, timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
-            ) as response:  # fmt: skip
+                method,
+                f"{self.settings.api_url}{path}",
+                params=params,
+                data=data,
+                headers=headers,
+                stream=True,
+                auth=self.settings.auth,
+                allow_redirects=False,
+                timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
+            ) as response:
                 count_api_call("clippingmagic", response.status_code)
                 if response.status_code >= 400:
                     raise error_from_response(response.status_code, response.text, secret=self.settings.api_key)
@@ -352,9 +361,12 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
                 raise ApiError(API, f"the download redirected to an unsupported location {redact_url(location)!r}")
             try:
                 with session.get(
-                    location, headers={"Accept": accept}, stream=True, allow_redirects=False,
+                    location,
+                    headers={"Accept": accept},
+                    stream=True,
+                    allow_redirects=False,
                     timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
-                ) as response:  # fmt: skip
+                ) as response:
                     if response.status_code >= 400:
                         raise storage_error(response.status_code, response.text)
                     if not response.is_redirect:

@@ -41,8 +41,10 @@ class ClippingMagicAccountOperator(BaseOperator):
         credits, minimum = int(account.get("credits") or 0), int(self.min_credits)
         self.log.info(
             "Clipping Magic account: plan %s (%s), %d credits",
-            account.get("subscriptionPlan"), account.get("subscriptionState"), credits,
-        )  # fmt: skip
+            account.get("subscriptionPlan"),
+            account.get("subscriptionState"),
+            credits,
+        )
         if credits < minimum:
             message = f"Clipping Magic has {credits} credits left, below the threshold of {minimum}"
             if self.on_low_credits == "fail":

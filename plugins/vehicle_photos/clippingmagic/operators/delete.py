@@ -64,8 +64,11 @@ class ClippingMagicDeleteOperator(ClippingMagicImagesOperator):
         old = [image_id for image_id in on_account if image_id in archived_at and archived_at[image_id] < cutoff]
         self.log.info(
             "%d images on the account, %d archived, %d archived before %s",
-            len(on_account), len(archived_at), len(old), cutoff.isoformat(timespec="seconds"),
-        )  # fmt: skip
+            len(on_account),
+            len(archived_at),
+            len(old),
+            cutoff.isoformat(timespec="seconds"),
+        )
         return old
 
 

@@ -51,8 +51,12 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
     :param records_bucket: default `dest_bucket`.
     """
 
-    template_fields: Sequence[str] = (*ClippingMagicImagesOperator.template_fields, "image_ids", "dest_bucket",
-                                      "dest_prefix")  # fmt: skip
+    template_fields: Sequence[str] = (
+        *ClippingMagicImagesOperator.template_fields,
+        "image_ids",
+        "dest_bucket",
+        "dest_prefix",
+    )
 
     def __init__(
         self,
@@ -85,8 +89,10 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
         if not self.formats or set(self.formats) - set(DOWNLOAD_FORMATS):
             raise ValueError(f"formats must be a non-empty subset of {DOWNLOAD_FORMATS}, got {list(self.formats)}")
         items = self.image_ids if isinstance(self.image_ids, list | tuple) else [self.image_ids]
-        sources = {image_id: str(item.get("source") or "") if isinstance(item, dict) else ""
-                   for image_id, item in zip(image_ids_of(items), items, strict=True)}  # fmt: skip
+        sources = {
+            image_id: str(item.get("source") or "") if isinstance(item, dict) else ""
+            for image_id, item in zip(image_ids_of(items), items, strict=True)
+        }
         with ThreadPoolExecutor(int(self.concurrency), "clippingmagic") as pool:
             outcomes = list(pool.map(lambda image_id: self._download_one(image_id, sources[image_id]), sources))
         RecordIndex(self.records, PROVIDER).append(record for _, record in outcomes if record is not None)
@@ -121,10 +127,15 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
             stored.record if stored is not None else ImageRecord(PROVIDER, identity, options, FINAL, source=source)
         )
         record = earlier.touched(
-            status=FINAL, source=source or earlier.source, provider_ref={"image_id": image_id},
-            revision=image.result_revision, outputs=outputs, credits_charged=earlier.credits_charged + charged,
-            attempts=earlier.attempts + 1, last_error=None,
-        )  # fmt: skip
+            status=FINAL,
+            source=source or earlier.source,
+            provider_ref={"image_id": image_id},
+            revision=image.result_revision,
+            outputs=outputs,
+            credits_charged=earlier.credits_charged + charged,
+            attempts=earlier.attempts + 1,
+            last_error=None,
+        )
         self._save(stored, record)
         return _result(record, image, credits=charged, reused=False), record
 
@@ -154,7 +165,13 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
 
 def _result(record: ImageRecord, image: ClippingMagicImage, credits: int, reused: bool) -> dict[str, Any]:
     return {
-        "id": image.id, "source": record.source, "revision": record.revision, "test": image.test,
-        "credits_charged": credits, "reused": reused, "status": record.status, "outputs": dict(record.outputs),
+        "id": image.id,
+        "source": record.source,
+        "revision": record.revision,
+        "test": image.test,
+        "credits_charged": credits,
+        "reused": reused,
+        "status": record.status,
+        "outputs": dict(record.outputs),
         "error": None,
-    }  # fmt: skip
+    }

@@ -109,9 +109,12 @@ def prepared_image(
             size, out_format = _reencode(picture, label, out)
         out.seek(0)
         yield PreparedImage(
-            str(Path(name).with_suffix(".jpg" if out_format == "JPEG" else ".png")), out, _mime_type(out_format),
-            *size, reencoded_from=(picture.format or "", width, height),
-        )  # fmt: skip
+            str(Path(name).with_suffix(".jpg" if out_format == "JPEG" else ".png")),
+            out,
+            _mime_type(out_format),
+            *size,
+            reencoded_from=(picture.format or "", width, height),
+        )
 
 
 def shrunk_size(width: int, height: int, max_pixels: int = MAX_UPLOAD_PIXELS) -> tuple[int, int]:

@@ -1,5 +1,5 @@
 """From validated listings to work: which provider gets each image, what each vehicle needs on Car-Cutter, and
-batches of whole vehicles to fan out over. Pure data: reading and writing S3 is `planning`'s job."""
+batches of whole vehicles to fan out over. Pure data: reading and writing S3 is `plan_step`'s job."""
 
 from __future__ import annotations
 

@@ -24,8 +24,9 @@ def prepare_run(
     if logical_date is None:
         log.info("no logical date: using the day the run was triggered, %s", when.date().isoformat())
     settings = settings_for_run(dict(params or {}), when.date().isoformat(), run_id or dag_run.run_id)
-    log.info("listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket,
-             settings.run_prefix)  # fmt: skip
+    log.info(
+        "listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket, settings.run_prefix
+    )
     return {
         **settings.to_dict(),
         "incoming_prefix": settings.incoming_prefix,
@@ -37,54 +38,54 @@ def prepare_run(
 
 def plan_run(settings: dict[str, Any]) -> list[dict[str, Any]]:
     """Validate every listing file of the date, refuse or reuse what needs no work, and write the batches."""
-    from include.pipeline.planning import plan_run as plan
+    from include.pipeline.plan_step import plan_batches
 
-    return plan(_settings(settings))
+    return plan_batches(_settings(settings))
 
 
 # What each mapped task takes from a batch entry of plan_run (`XComArg.map`; Airflow keeps these functions by
 # their source, so each stands alone).
 def register_vehicles_input(batch: dict) -> object:
-    return batch["register_vehicles"]
+    return batch["carcutter.register_vehicles"]
 
 
 def set_features_input(batch: dict) -> object:
-    return batch["set_features"]
+    return batch["carcutter.set_features"]
 
 
 def set_hotspots_input(batch: dict) -> object:
-    return batch["set_hotspots"]
+    return batch["carcutter.set_hotspots"]
 
 
 def process_carcutter_images_input(batch: dict) -> object:
-    return batch["process_carcutter_images"]
+    return batch["carcutter.process_images"]
 
 
 def autoclip_images_input(batch: dict) -> object:
-    return batch["autoclip_images"]
+    return batch["clippingmagic.autoclip_images"]
 
 
 def make_composites_input(batch: dict) -> object:
-    return batch["make_composites"]
+    return batch["clippingmagic.make_composites"]
 
 
 def make_composites(batch: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
     """The batch's local composites of Clipping Magic cut-outs, for dealers whose profile asks for one."""
-    from include.pipeline.composites import make_composites as make
+    from include.pipeline.composites import composite_batch
     from include.pipeline.known_images import source_policy
-    from include.pipeline.planning import s3_hook_for
+    from include.pipeline.plan_step import s3_hook_for
 
     if batch is None:
         raise AirflowSkipException("no composite in this batch's profile, or nothing to composite")
     resolved = _settings(settings)
-    return make(s3_hook_for(resolved), batch, source_policy(resolved))
+    return composite_batch(s3_hook_for(resolved), batch, source_policy(resolved))
 
 
 def publish_run(settings: dict[str, Any], ti: Any = None, outlet_events: Any = None) -> dict[str, Any]:
     """Manifest, report, applied vehicle state and archive, whatever happened upstream; then the asset events
     that tell other DAGs where the date's manifest and archive are."""
     from include.pipeline.assets import add_published_events
-    from include.pipeline.publishing import publish_run as publish
+    from include.pipeline.publishing import publish_date
 
     resolved = _settings(settings)
     if resolved.dry_run:
@@ -96,7 +97,7 @@ def publish_run(settings: dict[str, Any], ti: Any = None, outlet_events: Any = N
             return ti.xcom_pull(task_ids=task_id, default=None)
         return ti.xcom_pull(task_ids=task_id, map_indexes=map_index, default=None)
 
-    published = publish(resolved, plan_uri, task_output)
+    published = publish_date(resolved, plan_uri, task_output)
     ti.xcom_push(key=REPORT_URI_XCOM_KEY, value=published["outputs"]["report"])
     add_published_events(outlet_events, resolved, published)
     return published

@@ -24,7 +24,7 @@ from include.pipeline.composites import composite_key, existing_composites
 from include.pipeline.dealer_credits import dealer_credits_table, plan_dealer_credits
 from include.pipeline.known_images import find_known_images, source_policy
 from include.pipeline.listing_files import find_listing_objects, read_listing_files
-from include.pipeline.plan import (
+from include.pipeline.planned_work import (
     PlannedImage,
     VehicleWork,
     gone_item,
@@ -40,18 +40,25 @@ from vehicle_photos.image_common.results import FINAL, ImageResult, results_json
 
 log = logging.getLogger(__name__)
 
-# The mapped tasks that work from vehicles, and what each takes from a VehicleWork.
-VEHICLE_TASKS = {"register_vehicles": "register", "set_features": "features", "set_hotspots": "hotspots"}
-IMAGE_TASKS = {"process_carcutter_images": "carcutter", "autoclip_images": "clippingmagic"}
-COMPOSITE_TASK = "make_composites"
-DELETE_TASK = "delete_gone_vehicles"
+# The tasks of the DAG's TaskGroups that work from a batch (their task ids: "<group>.<task>"): those that work
+# from vehicles and what each takes from a VehicleWork, those that work from images and their provider.
+VEHICLE_TASKS = {
+    "carcutter.register_vehicles": "register",
+    "carcutter.set_features": "features",
+    "carcutter.set_hotspots": "hotspots",
+}
+CARCUTTER_TASK = "carcutter.process_images"
+AUTOCLIP_TASK = "clippingmagic.autoclip_images"
+IMAGE_TASKS = {CARCUTTER_TASK: "carcutter", AUTOCLIP_TASK: "clippingmagic"}
+COMPOSITE_TASK = "clippingmagic.make_composites"
+DELETE_TASK = "carcutter.delete_gone_vehicles"
 
 
 def s3_hook_for(settings: PipelineSettings) -> S3Hook:
     return S3Hook(aws_conn_id="aws_default", config={"max_pool_connections": 32})
 
 
-def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
+def plan_batches(settings: PipelineSettings) -> list[dict[str, Any]]:
     s3_hook = s3_hook_for(settings)
     objects = find_listing_objects(s3_hook, settings)
     files, too_big = read_listing_files(s3_hook, settings.bucket, objects, settings.max_listing_file_bytes)
@@ -113,11 +120,16 @@ def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
 
     credits = credit_plan.totals()
     counts = {
-        "listing_files": len(objects), "vehicles": len(listings), "active": len(active), "gone": len(gone),
-        "images": len(images), "known": len(known.results) - len(credit_plan.left),
-        "to_process": len(to_process) - len(credit_plan.left), "left_for_later": len(credit_plan.left),
+        "listing_files": len(objects),
+        "vehicles": len(listings),
+        "active": len(active),
+        "gone": len(gone),
+        "images": len(images),
+        "known": len(known.results) - len(credit_plan.left),
+        "to_process": len(to_process) - len(credit_plan.left),
+        "left_for_later": len(credit_plan.left),
         "rejected_rows": len(rejected),
-    }  # fmt: skip
+    }
     log.info("plan for %s: %s; credits it would spend: %s", settings.listing_date, counts, credits)
     log.info("credits this run would spend: Car-Cutter %(carcutter)d, Clipping Magic %(clippingmagic)d", credits)
     log.info("per dealer (profiles from %s):\n%s", profiles.source, dealer_credits_table(credit_plan))
@@ -128,9 +140,8 @@ def plan_run(settings: PipelineSettings) -> list[dict[str, Any]]:
     works_by_key = [w for w in works if w.has_work]
     batch_inputs, applied_by_task = _write_batch_inputs(s3_hook, settings, works_by_key, in_run)
     put_json(s3_hook, settings.gone_vehicles_uri, [item for item, _ in deletions])
-    applied_by_task[DELETE_TASK] = [[
-        {"aspect": "deleted", "vehicle_id": vid, "digest": digest_of(item)} for item, vid in deletions
-    ]]  # fmt: skip
+    deleted = [{"aspect": "deleted", "vehicle_id": vid, "digest": digest_of(item)} for item, vid in deletions]
+    applied_by_task[DELETE_TASK] = [deleted]
     known_uri = f"s3://{settings.bucket}/{settings.run_prefix}known-results.jsonl"
     put_bytes(s3_hook, known_uri, results_jsonl(known.results.values()), "application/x-ndjson")
     document = {
@@ -175,14 +186,14 @@ def _write_batch_inputs(
     base = f"s3://{settings.bucket}/{settings.run_prefix}"
     for number, group in enumerate(profile_batches(works, settings)):
         profile = arguments[group[0].profile_key]
-        options = {"process_carcutter_images": profile.carcutter_arguments(),
-                   "autoclip_images": profile.clippingmagic_arguments()}  # fmt: skip
+        options = {CARCUTTER_TASK: profile.carcutter_arguments(), AUTOCLIP_TASK: profile.clippingmagic_arguments()}
         inputs: dict[str, Any] = {}
         for task, aspect in VEHICLE_TASKS.items():
             chosen = [work for work in group if getattr(work, aspect) is not None]
-            items = _flatten(work.hotspots for work in chosen) if aspect == "hotspots" else [
-                getattr(work, aspect) for work in chosen
-            ]  # fmt: skip
+            if aspect == "hotspots":
+                items = _flatten(work.hotspots for work in chosen)
+            else:
+                items = [getattr(work, aspect) for work in chosen]
             inputs[task] = put_json(s3_hook, f"{base}b{number:04d}/{task}.json", items) if items else None
             applied_by_task[task].append([e for work in chosen for e in work.applied if e["aspect"] == aspect])
         for task, provider in IMAGE_TASKS.items():
@@ -237,7 +248,7 @@ def _composite_input(
     (composited once it finished); None when the batch's profile makes no composite."""
     arguments = profile.composite_arguments()
     reused = [item for work in group for item in work.composites]
-    new_clips = inputs["autoclip_images"]["images"]
+    new_clips = inputs[AUTOCLIP_TASK]["images"]
     if not arguments or not (reused or new_clips):
         return None
     return {
@@ -245,7 +256,7 @@ def _composite_input(
         "bucket": settings.bucket,
         "processed_prefix": settings.processed_prefix,
         "reused": put_json(s3_hook, f"{base}{COMPOSITE_TASK}.json", reused) if reused else None,
-        "autoclip_results_uri": inputs["autoclip_images"]["results_uri"] if new_clips else None,
+        "autoclip_results_uri": inputs[AUTOCLIP_TASK]["results_uri"] if new_clips else None,
         "results_uri": f"{base}{COMPOSITE_TASK}.results.jsonl",
     }
 
