@@ -148,15 +148,16 @@ def test_two_tasks_over_the_same_images_at_the_same_time_charge_each_image_once(
 
 
 def stale_claim(s3_client, bucket: str, key: str, name: str) -> ImageRecord:
-    """The claim a task that crashed hours ago left behind."""
+    """The claim a crashed task left behind, once its lease ran out (it stopped renewing)."""
     identity = identity_of(s3_client, bucket, key)
     digest = options_digest(identity, PRODUCTION)
     claim = ImageRecord(
         "clippingmagic", identity, PRODUCTION, CLAIMED, source=f"s3://{bucket}/{key}", attempts=1,
         owner="vehicle_listings/crashed-run/autoclip_images/0", owner_try=1, claimed_at=time.time() - 3 * 3600,
-        upload_name=upload_name(name, digest),
+        lease_seconds=1.0, upload_name=upload_name(name, digest),
     )  # fmt: skip
     assert ImageRecordStore(bucket).create(claim) is not None
+    time.sleep(2.1)  # one lease after its last write by S3's clock (one-second resolution)
     return claim
 
 
@@ -333,14 +334,15 @@ def test_unanswered_uploads_stay_claimed_fail_the_task_and_a_rerun_resumes_them(
     cm.configure(error_5xx_ratio=1.0)
 
     with pytest.raises(AirflowException, match="2 of 2 images failed"):
-        auto_clip(bucket, photos[:2], results_uri=f"s3://{bucket}/runs/first.jsonl")
+        auto_clip(bucket, photos[:2], results_uri=f"s3://{bucket}/runs/first.jsonl", claim_lease_seconds=1)
 
     rows = parse_results_jsonl(s3_client.get_object(Bucket=bucket, Key="runs/first.jsonl")["Body"].read())
     assert [row.status for row in rows] == ["pending", "pending"]
     assert all("ServerError" in row.error and "a rerun resumes it" in row.error for row in rows)
     cm.configure(error_5xx_ratio=0.0)
 
-    rerun = auto_clip(bucket, photos[:2], claim_lease_seconds=1)  # the first task's claims are stale by then
+    time.sleep(2.1)  # the first task is gone: one lease (S3's clock, one-second resolution) later its claims are free
+    rerun = auto_clip(bucket, photos[:2])
 
     assert [r["status"] for r in rerun] == ["final", "final"]
     assert sorted(cm.ledger()["charges"].values()) == [1, 1]

@@ -63,7 +63,7 @@ class ClippingMagicBatchOperator(ImageBatchOperator):
         digest = ImageRecord(self.provider, identity, options, CLAIMED).digest
         return ImageRecord(
             self.provider, identity, options, CLAIMED, source=str(item.source), attempts=1,
-            upload_name=upload_name(item.name, digest), **claims.holder.stamp(),
+            upload_name=upload_name(item.name, digest), **claims.stamp(),
         )  # fmt: skip
 
 
