@@ -14,7 +14,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from tests.clippingmagic.airflow_runs import run_dag, task_states, xcom
-from tests.clippingmagic.conftest import Answer, huge_canvas_png, jpeg_bytes, put_images
+from tests.clippingmagic.conftest import Answer, huge_canvas_png, items, jpeg_bytes, put_images
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
 from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from vehicle_photos.clippingmagic.utils.models import RESULT_FORMATS
@@ -27,24 +27,6 @@ from vehicle_photos.image_common.sources import ImageSource
 
 KEYS = ["photos/V1/01-front.jpg", "photos/V1/02-rear.jpg", "photos/V2/01-interior.jpg"]
 PRODUCTION = ClippingMagicAutoClipOperator.record_options(test=False, outputs=RESULT_FORMATS)
-
-
-def items(bucket: str, keys: list[str]) -> list[dict[str, str]]:
-    return [{"source": f"s3://{bucket}/{key}", "vehicle_id": key.split("/")[1], "name": key.split("/")[2][:-4]}
-            for key in keys]  # fmt: skip
-
-
-@pytest.fixture
-def auto_clip(fast_conn):
-    """Runs the operator's `execute` as a worker would (no DAG: a one-off claim holder), on a fast connection."""
-    conn_id = fast_conn()
-
-    def run(bucket: str, images: Any, task_id: str = "auto_clip", **options: Any) -> Any:
-        arguments = {"concurrency": 2, "clippingmagic_conn_id": conn_id, **options}
-        operator = ClippingMagicAutoClipOperator(task_id=task_id, images=images, dest_bucket=bucket, **arguments)
-        return operator.execute({})
-
-    return run
 
 
 @pytest.fixture
