@@ -83,21 +83,22 @@ def test_a_slow_holder_keeps_its_claims_alive_and_another_run_waits_for_it(cm, s
     so a run arriving after the lease waits for it instead of taking them over and paying again."""
     keys = [f"photos/V7/{n:02d}-side.jpg" for n in range(4)]
     put_images(s3_client, bucket, keys)
-    cm.configure(latency_ms=1000)
+    cm.configure(latency_ms=1500)
     slow, slow_outcome = in_thread(lambda: auto_clip(bucket, items(bucket, keys), task_id="slow", concurrency=1,
                                                      claim_lease_seconds=LEASE, **ONE_OUTPUT))  # fmt: skip
     wait_until(lambda: len(records(s3_client, bucket)) == 4)
-    time.sleep(LEASE + 1.5)  # the last images still wait for their upload
+    time.sleep(LEASE + 1.0)  # the last two images still wait for their upload
+    assert sum(record["status"] == "claimed" for record in records(s3_client, bucket)) >= 2
 
     later = auto_clip(bucket, items(bucket, keys), task_id="later", claim_lease_seconds=LEASE, **ONE_OUTPUT)
     slow.join(60)
 
+    assert cm.requests()["counts"]["upload"] == 4
+    assert_each_charged_once(cm, s3_client, bucket, 4)
     assert [r["status"] for r in slow_outcome["results"]] == ["final"] * 4
     assert [r["status"] for r in later] == ["final"] * 4
     assert sum(r["credits_this_run"] for r in later) == 0 and all(r["reused"] for r in later)
-    assert cm.requests()["counts"]["upload"] == 4
-    assert_each_charged_once(cm, s3_client, bucket, 4)
-    assert all(record["lease_renewals"] > 0 for record in records(s3_client, bucket)[2:])
+    assert sum(record["lease_renewals"] > 0 for record in records(s3_client, bucket)) >= 2
 
 
 def test_a_paused_holder_that_lost_its_claims_makes_no_upload_and_follows_the_new_holder(
