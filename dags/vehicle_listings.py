@@ -74,6 +74,7 @@ def vehicle_listings() -> None:
         **storage,
         **limits,
         cut_type=settings["cut_type"],
+        registration_grace_seconds=settings["registration_grace_seconds"],
         poll_interval=settings["carcutter_poll_interval"],
         first_poll_delay=settings["carcutter_first_poll_delay"],
         max_failure_ratio=0.1,

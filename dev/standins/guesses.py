@@ -301,3 +301,26 @@ CM_STORAGE_TWO_AUTH_MECHANISMS = (
     "mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the "
     "Authorization header should be specified</Message></Error>"
 )
+
+# ---------------------------------------------------------------------------------------------------------
+# A service that lags (issue 18): the documents say nothing about how soon a submission is known, whether an
+# answer can be lost after the work was billed, or what a 402 leaves billed. The stand-in's defaults are the
+# prompt answers; the billing tests turn on the least friendly ones. Knobs: dev/standins/carcutter/timing.py.
+# ---------------------------------------------------------------------------------------------------------
+
+#: `--registration-delay-seconds`: a submitted URL may stay `unknown` to the status endpoint for a while (the
+#: service queues submissions before it files them). Default 0: known as soon as the submission is answered.
+CC_REGISTRATION_DELAY_SECONDS = 0.0
+
+#: `--lost-answers N` / `--lost-answers-of` / `--lost-answer-as`: a submission may be processed and billed and
+#: its answer still never reach the client: the connection drops (dropped), or a front proxy answers 502.
+CC_LOST_ANSWER_FORMS = ("dropped", "502")
+
+#: `--hold-submission-seconds`: a submission may wait in the service's queue before it is processed and billed,
+#: long enough for the client's read timeout to fire first (then it is billed with nobody hearing of it).
+CC_HOLD_SUBMISSION_SECONDS = 0.0
+
+#: `--short-credits`: a submission of more URLs than the credits left cover is refused whole with 402 and
+#: nothing billed (refuse-all, the default); or the service processes and bills the first URLs as far as the
+#: credits go, then answers 402 for the request (bill-what-fits: the least friendly reading, a 402 that billed).
+CC_SHORT_CREDITS = ("refuse-all", "bill-what-fits")

@@ -13,6 +13,7 @@ from typing import Any
 
 from vehicle_photos.image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
 from vehicle_photos.image_common.policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 
 DEFAULT_CLIPPINGMAGIC_ANGLES = ("interior", "detail")
 CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")
@@ -57,6 +58,8 @@ class PipelineSettings:
     source_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     max_pixels: int = DEFAULT_MAX_PIXELS
     claim_lease_seconds: float = DEFAULT_CLAIM_LEASE_SECONDS
+    # how long a call that may have reached a service is settled by asking it (README: never billing twice)
+    registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS
     listing_date: str = ""  # YYYY-MM-DD: the run's logical date, else the day it was triggered
     run_key: str = ""  # the run, as a key-safe name for its working files
     extra: dict[str, Any] = field(default_factory=dict)

@@ -247,6 +247,21 @@ def test_lost_submission_answers_are_reconciled_not_billed_twice(hook, carcutter
     assert carcutter.ledger()["charges"] == dict.fromkeys(urls, 1)
 
 
+@pytest.mark.parametrize("lost_as", ["dropped", "502"])
+def test_a_lost_answer_is_settled_by_status_through_a_registration_delay(
+    hook, carcutter, s3_client, put_photos, lost_as
+):
+    """Issue 18, point 1: Car-Cutter bills the submission, loses the answer and files the URL two seconds later.
+    The hook keeps asking the status endpoint (for the registration grace period) instead of submitting again
+    when the first status answer says `unknown`."""
+    urls = [presign(s3_client, image["source"]) for image in put_photos(per_vehicle=2)]
+    carcutter.configure(lost_answers=1, lost_answer_as=lost_as, registration_delay_seconds=2.0)
+    statuses = hook.submit_images(urls, cut_type="complete")
+    assert carcutter.ledger()["charges"] == dict.fromkeys(urls, 1)
+    assert counts(carcutter)["asyncSubmit"] == 1
+    assert all(s.known_to_service for s in statuses)
+
+
 # Features and annotations
 
 

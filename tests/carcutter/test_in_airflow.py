@@ -40,7 +40,7 @@ def run_dag(airflow_home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     def run(dag_id: str, **arguments) -> tuple[str, list[dict] | None]:
         arguments = {
             "carcutter_conn_id": CONN_ID, "cut_type": "complete", "poll_interval": 0.1, "max_poll_interval": 0.3,
-            "first_poll_delay": 0.3, "timeout": 60, **arguments,
+            "first_poll_delay": 0.3, "timeout": 60, "registration_grace_seconds": 2, **arguments,
         }  # fmt: skip
         path = tmp_path / f"{dag_id}.py"
         path.write_text(DAG_FILE.format(dag_id=dag_id, arguments=json.dumps(arguments)))

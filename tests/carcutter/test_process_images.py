@@ -24,13 +24,14 @@ from vehicle_photos.image_common.urls import redact_url
 
 ASYNC_CALLS = ("asyncSubmit", "asyncStatus", "asyncResult")
 OPTIONS = {"cut_type": "complete"}
+GRACE = 1.5  # seconds a call that may have reached Car-Cutter is settled by asking (120 s by default)
 
 
 def operator(images: list[dict], bucket: str, **kwargs) -> CarCutterProcessImagesOperator:
     options = {
         "task_id": "process", "images": images, "dest_bucket": bucket, "cut_type": "complete",
         "carcutter_conn_id": CONN_ID, "poll_interval": 0.1, "max_poll_interval": 0.3, "first_poll_delay": 0.3,
-        "timeout": 30, "concurrency": 4, "deferrable": False, **kwargs,
+        "timeout": 30, "concurrency": 4, "deferrable": False, "registration_grace_seconds": GRACE, **kwargs,
     }  # fmt: skip
     return CarCutterProcessImagesOperator(**options)
 

@@ -8,8 +8,11 @@ import time
 
 from dev.sampledata import generate, upload
 from tests.dag_runs import dags_test, start_dags_test
+from vehicle_photos.image_common.records import ImageRecord
 
 DAILY, BACKFILL = "2026-11-20", "2026-11-13"
+# The least friendly plausible Car-Cutter (issue 18): submissions filed late, answers lost after billing.
+LAGGING_CARCUTTER = {"registration_delay_seconds": 2.0, "lost_answers": 2}
 
 
 def read_json(s3_client, bucket: str, key: str):
@@ -18,6 +21,13 @@ def read_json(s3_client, bucket: str, key: str):
 
 def listed(s3_client, bucket: str, prefix: str) -> list[str]:
     return sorted(item["Key"] for item in s3_client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+
+
+def recorded_credits(s3_client, bucket: str, provider: str) -> int:
+    """The credits the image records of `provider` say were charged (the records, not the index)."""
+    keys = listed(s3_client, bucket, f"records/{provider}/")
+    return sum(ImageRecord.from_json(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()).credits_charged
+               for key in keys if key.endswith(".json"))  # fmt: skip
 
 
 def put_listing(s3_client, bucket: str, date: str, name: str, rows: list[dict]) -> None:
@@ -40,6 +50,7 @@ def test_a_backfill_beside_the_daily_run_charges_each_image_once(
     shared = {**second, "images": [*second["images"], first["images"][0]]}
     put_listing(s3_client, bucket, BACKFILL, "inventory.jsonl", [shared, *[row for row in rows if row is not second]])
 
+    carcutter_server.configure(**LAGGING_CARCUTTER)
     bucket_env = {"AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET": bucket}
     conf = {"batch_size": 1}  # every vehicle in a batch (a mapped task) of its own
     daily = start_dags_test("vehicle_listings", DAILY, tmp_path / "daily.log", conf, **bucket_env)
@@ -52,6 +63,7 @@ def test_a_backfill_beside_the_daily_run_charges_each_image_once(
     images = {(image["ref"], image["provider"]) for row in rows for image in row["images"]}
     carcutter_images = sum(1 for _, provider in images if provider != "clippingmagic")
     assert sum(carcutter_server.ledger()["charges"].values()) == carcutter_images
+    assert recorded_credits(s3_client, bucket, "carcutter") == carcutter_images
     assert sum(clippingmagic_server.ledger()["charges"].values()) == len(images) - carcutter_images
     manifests = {date: read_json(s3_client, bucket, f"manifests/dt={date}/manifest.json") for date in (DAILY, BACKFILL)}
     assert {row["status"] for rows in manifests.values() for row in rows} == {"final"}
@@ -76,6 +88,7 @@ def test_late_files_and_reruns_publish_the_whole_date(
     upload(sample, bucket=bucket, listing_date="2000-01-01", endpoint_url=local_stack.s3_url)  # the photos only
     rows = [row for row in sample.rows if row["listing_status"] == "active"]
     put_listing(s3_client, bucket, DAILY, "morning.jsonl", rows[:2])
+    carcutter_server.configure(**LAGGING_CARCUTTER)
     bucket_env = {"AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET": bucket}
     dags_test("vehicle_listings", DAILY, tmp_path / "first.log", **bucket_env)
     first = read_json(s3_client, bucket, f"manifests/dt={DAILY}/manifest.json")
@@ -93,6 +106,8 @@ def test_late_files_and_reruns_publish_the_whole_date(
     late_images = len(rows[2]["images"])
     assert (sum(carcutter_server.ledger()["charges"].values())
             + sum(clippingmagic_server.ledger()["charges"].values())) == charged + late_images  # fmt: skip
+    carcutter_charged = sum(carcutter_server.ledger()["charges"].values())
+    assert recorded_credits(s3_client, bucket, "carcutter") == carcutter_charged
     rejected = s3_client.get_object(Bucket=bucket, Key=f"rejected/dt={DAILY}/rejected.jsonl")["Body"].read()
     assert b"NOT-A-VIN" in rejected and b"evening.jsonl" in rejected
     assert listed(s3_client, bucket, f"listings/dt={DAILY}/") == []

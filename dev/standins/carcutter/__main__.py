@@ -5,6 +5,7 @@ from __future__ import annotations
 from dev.standins import guesses
 from dev.standins.carcutter.app import create_app
 from dev.standins.carcutter.contract import CONTRACT_KNOBS
+from dev.standins.carcutter.timing import TIMING_KNOBS
 from dev.standins.common import COMMON_KNOBS, Knob, parse_knobs, serve
 
 KNOBS = (
@@ -44,6 +45,7 @@ KNOBS = (
         "share of synchronous calls that process and bill the image, then answer 500",
     ),
     *CONTRACT_KNOBS,
+    *TIMING_KNOBS,
 )
 
 

@@ -18,6 +18,7 @@ from dev.standins.carcutter.errors import (
 )
 from dev.standins.carcutter.images import image_router
 from dev.standins.carcutter.processing import Processor
+from dev.standins.carcutter.timing import LostAnswers
 from dev.standins.carcutter.vehicles import Catalog, catalog_router
 from dev.standins.common import BillingLedger, FaultInjector, Knobs, emulator_router
 
@@ -58,6 +59,7 @@ def create_app(knobs: Knobs) -> FaultInjector:
     api.include_router(catalog_router(catalog, knobs))
     api.include_router(image_router(processor, catalog, ledger, counters))
     app.include_router(api)
+    app.add_middleware(LostAnswers, knobs=knobs, respond=error_responder(knobs))
     app.add_middleware(RequestTargetLimit, knobs=knobs, respond=error_responder(knobs))
     faults = FaultInjector(app, knobs, counters, error_responder(knobs))
 

@@ -22,6 +22,7 @@ from dev.standins.carcutter.errors import (
 )
 from dev.standins.carcutter.forms import CUT_TYPES, MULTIPART, PROCESSING_SPEEDS, QUERY, RETOUCHING_ACCURACIES, Fields
 from dev.standins.carcutter.processing import FetchError, Processor, TooManyVehicles, cut
+from dev.standins.carcutter.timing import BILL_WHAT_FITS
 from dev.standins.carcutter.vehicles import Catalog
 from dev.standins.common import BillingLedger, CreditsExhausted, Knobs
 from dev.standins.common.accept import admits
@@ -124,11 +125,20 @@ def image_router(
             "overlay": await fields.image("overlay", "PNG", "RGBA"),
         }
         urls = list(dict.fromkeys(urls))
+        if knobs.hold_submission_seconds:
+            await asyncio.sleep(knobs.hold_submission_seconds)
+        refused = None
+        if knobs.short_credits == BILL_WHAT_FITS and len(urls) > ledger.credits_left:
+            urls, refused = urls[: ledger.credits_left], CarCutterError(402, CREDITS_EXCEEDED_MESSAGE)
+            if not urls:
+                raise refused
         _charge(ledger, urls)
         if vehicle_id:
             catalog.mark_active(vehicle_id)
         webhook = webhook_url[0] if webhook_url and knobs.webhooks_enabled else None  # an account setting
         submission = processor.submit(urls, cut_type, lazy, webhook, options)
+        if refused is not None:  # the URLs the credits covered are billed and processing
+            raise refused
         return {"data": {"images": [processor.status(job.url) for job in submission.jobs]}}
 
     @router.get(paths.ASYNC_STATUS, name="asyncStatus")
@@ -136,14 +146,14 @@ def image_router(
         urls = [url for url in (await Fields.read(request, QUERY)).all("image_url") if isinstance(url, str) and url]
         if not urls:
             raise bad_input("missing required parameter 'image_url'")
-        if knobs.unknown_url_status == "404" and any(url not in processor.jobs for url in urls):
+        if knobs.unknown_url_status == "404" and any(processor.registered(url) is None for url in urls):
             raise CarCutterError(404, NO_SUCH_IMAGE_MESSAGE)
         return {"data": {"images": [processor.status(url) for url in urls]}}
 
     @router.get(paths.ASYNC_RESULT, name="asyncResult")
     async def async_result(request: Request) -> Response:
         url = (await Fields.read(request, QUERY)).text("image_url", required=True)
-        job = processor.jobs.get(url)
+        job = processor.registered(url)
         if job is None:
             raise CarCutterError(404, NO_SUCH_IMAGE_MESSAGE)
         status, _ = job.state(processor.now, knobs.result_expiry_seconds)

@@ -170,8 +170,15 @@ class Processor:
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def status(self, url: str) -> dict[str, Any]:
+    def registered(self, url: str) -> Job | None:
+        """The job of `url` once the service has filed it (`--registration-delay-seconds` after submission)."""
         job = self.jobs.get(url)
+        if job is None or self.now < job.submitted_at + self.knobs.registration_delay_seconds:
+            return None
+        return job
+
+    def status(self, url: str) -> dict[str, Any]:
+        job = self.registered(url)
         return self._describe(job) if job else unknown_status(echoed_url(url, self.knobs))
 
     def _describe(self, job: Job) -> dict[str, Any]:

@@ -78,14 +78,14 @@ class FaultInjector:
             drop, server_error = self.knobs.drop_ratio, self.knobs.error_5xx_ratio
             if draw < drop:
                 self.counters.dropped += 1
-                await _close_without_answer(receive)
+                await close_without_answer(receive)
             elif draw < drop + server_error:
                 status = guesses.INJECTED_SERVER_ERROR_STATUS
                 await self.error_response(status, "Internal server error (injected)")(scope, receive, send)
             elif draw < drop + server_error + self.knobs.lost_response_ratio:
                 self.counters.lost_responses += 1
-                await self.app(scope, receive, _discard)
-                await _close_without_answer(receive)
+                await self.app(scope, receive, discard)
+                await close_without_answer(receive)
             else:
                 await self.app(scope, receive, send)
         finally:
@@ -110,11 +110,11 @@ class FaultInjector:
         return recording_send
 
 
-async def _discard(message: Message) -> None:
+async def discard(message: Message) -> None:
     """An ASGI `send` that throws the answer away (the request was processed, the answer is lost)."""
 
 
-async def _close_without_answer(receive: Receive) -> None:
+async def close_without_answer(receive: Receive) -> None:
     """Close the client's connection without writing a byte, then wait for the server to notice.
 
     ASGI has no "drop" message; uvicorn's `receive` is a method of its request cycle, which holds the transport.

@@ -192,7 +192,7 @@ class LeaseKeeper:
             for lease in due:
                 try:
                     with lease.lock:
-                        if time.monotonic() - lease.written >= renew_at:
+                        if id(lease) in self._kept and time.monotonic() - lease.written >= renew_at:
                             self._write(lease, _renewed(lease.record))
                 except ClaimLostError as error:
                     _log.warning("%s", error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -18,7 +19,7 @@ from tenacity import Retrying
 from vehicle_photos.carcutter.exceptions import API, ApiError, NotFoundError, config_error, error_from_response
 from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.connection import CarCutterSettings
-from vehicle_photos.carcutter.utils.retries import retry_arguments
+from vehicle_photos.carcutter.utils.retries import may_have_arrived, retry_arguments
 from vehicle_photos.carcutter.utils.statuses import (
     UNKNOWN,
     ImageStatus,
@@ -31,6 +32,7 @@ from vehicle_photos.carcutter.utils.statuses import (
     unanswered_ambiguous,
 )
 from vehicle_photos.image_common.api_errors import RequestTooLongError, transport_error
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.urls import redact_url
 
 CUT_TYPES = ("complete", "normal", "blur", "none")
@@ -204,14 +206,17 @@ class CarCutterHook(BaseHook):
         custom_json: str | Mapping[str, Any] | None = None,
         license_plate: bytes | None = None,
         overlay: bytes | None = None,
+        registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS,
         **options: str | None,
     ) -> Iterator[tuple[list[str], list[ImageStatus]]]:
         """Submit any number of image URLs in requests of at most 60, yielding `(urls, statuses)` right
         after each request is answered (so the caller can record what was billed before going on).
 
         `options`: guideline_id, location_id, processing_speed, webhook_url, retouching_accuracy, scene_id.
-        A failed request is retried only for the URLs the status endpoint does not know yet: the
-        submission has no idempotency key and every accepted URL is billed."""
+        The submission has no idempotency key and every accepted URL is billed, so a failed request that may
+        have reached Car-Cutter is settled by asking the status endpoint, again and again for
+        `registration_grace_seconds` (Car-Cutter may file a submission late); only URLs it still does not know
+        then are sent again."""
         _check_choice("cut_type", cut_type, CUT_TYPES)
         _check_choice("processing_speed", options.get("processing_speed"), PROCESSING_SPEEDS)
         _check_choice("retouching_accuracy", options.get("retouching_accuracy"), RETOUCHING_ACCURACIES)
@@ -223,26 +228,51 @@ class CarCutterHook(BaseHook):
         urls = list(image_urls)
         for start in range(0, len(urls), paths.MAX_IMAGES_PER_SUBMISSION):
             chunk = urls[start : start + paths.MAX_IMAGES_PER_SUBMISSION]
-            yield chunk, self._submit_chunk(chunk, form, files)
+            yield chunk, self._submit_chunk(chunk, form, files, float(registration_grace_seconds))
 
     def submit_images(self, image_urls: Sequence[str], **kwargs: Any) -> list[ImageStatus]:
         """`iter_submit_images` for callers that only need all the answers at the end."""
         return [status for _, statuses in self.iter_submit_images(image_urls, **kwargs) for status in statuses]
 
-    def _submit_chunk(self, chunk: list[str], form: dict[str, FormValue], files: dict[str, Any]) -> list[ImageStatus]:
+    def _submit_chunk(
+        self, chunk: list[str], form: dict[str, FormValue], files: dict[str, Any], grace_seconds: float
+    ) -> list[ImageStatus]:
+        """One request of at most 60 URLs. After a failure that may have reached Car-Cutter (no answer, a timeout,
+        a 5xx) its URLs are settled by asking for their status until `grace_seconds` after that POST; only the
+        URLs still unknown then are sent again."""
         accepted: dict[str, ImageStatus] = {}
+        posted_at: float | None = None  # monotonic time of the last POST that may have reached Car-Cutter
         for attempt in Retrying(**retry_arguments(self.settings, idempotent=True, log=self.log)):
             with attempt:
                 to_send = [url for url in chunk if url not in accepted]
-                if attempt.retry_state.attempt_number > 1:
-                    known = [s for s in self._status_once(to_send) if s.known_to_service]
-                    accepted.update((status.image, status) for status in known)
+                if posted_at is not None:
+                    accepted.update(self._registered(to_send, posted_at + grace_seconds))
                     to_send = [url for url in to_send if url not in accepted]
                 if to_send:
+                    sent_at = time.monotonic()
                     fields = {**form, "image_url": to_send}
-                    response = self._send("POST", paths.ASYNC_SUBMIT, form=fields, files=files, headers=ACCEPT_JSON)
+                    try:
+                        response = self._send("POST", paths.ASYNC_SUBMIT, form=fields, files=files, headers=ACCEPT_JSON)
+                    except ApiError as error:
+                        posted_at = sent_at if may_have_arrived(error) else posted_at
+                        raise
                     accepted.update((s.image, s) for s in parse_status_response(_json_of(response)))
         return [accepted.get(url) or ImageStatus(image=url, status=None) for url in chunk]
+
+    def _registered(self, image_urls: list[str], until: float) -> dict[str, ImageStatus]:
+        """The statuses of those `image_urls` Car-Cutter knows, asked again and again until it knows all of them
+        or the monotonic clock reaches `until`."""
+        known: dict[str, ImageStatus] = {}
+        wait = self.settings.retry_wait_min
+        while True:
+            asked = [url for url in image_urls if url not in known]
+            known.update((s.image, s) for s in self._status_once(asked) if s.known_to_service)
+            left = until - time.monotonic()
+            if len(known) == len(set(image_urls)) or left <= 0:
+                return known
+            self.log.info("Car-Cutter does not know %d submitted URLs yet; asking again", len(asked) - len(known))
+            time.sleep(min(wait, left))
+            wait = min(wait * 2, self.settings.retry_wait_max)
 
     def get_image_statuses(
         self, image_urls: Sequence[str], max_url_length: int = DEFAULT_MAX_URL_LENGTH

@@ -7,7 +7,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import cached_property
@@ -35,6 +35,7 @@ from vehicle_photos.carcutter.utils.batch import (
     BatchImage,
 )
 from vehicle_photos.carcutter.utils.statuses import RETAKE, ImageStatus
+from vehicle_photos.carcutter.utils.submission_claims import SubmissionClaims
 from vehicle_photos.image_common.batch_operator import ImageBatchOperator
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.fetch import SourceFetchError, fetch_url
@@ -42,20 +43,21 @@ from vehicle_photos.image_common.identity import content_identity
 from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_s3_image
 from vehicle_photos.image_common.items import put_json
 from vehicle_photos.image_common.policy import SourceNotAllowedError
-from vehicle_photos.image_common.record_store import RecordChangedError, StoredRecord
-from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
 from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
-from vehicle_photos.image_common.records import ImageRecord, options_digest
-from vehicle_photos.image_common.results import SKIPPED, ImageResult
-from vehicle_photos.image_common.sealed import seal, unseal
+from vehicle_photos.image_common.records import options_digest
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
+from vehicle_photos.image_common.results import REFUSED, SKIPPED, ImageResult
+from vehicle_photos.image_common.sealed import unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
-from vehicle_photos.image_common.urls import redact_url
 
 SUBMIT_CONCURRENCY = 4  # submission requests in flight; few, so images are submitted roughly in order
-MAX_CLAIM_ATTEMPTS = 4  # claims of one image whose submission Car-Cutter never received, before giving up
 # A trigger that fires within a few seconds of the deferral can have the resumed task failed by the scheduler
 # (apache/airflow#72716, open in 3.3); the first status call of a deferred batch waits at least this long.
 DEFERRAL_SETTLE_SECONDS = 5.0
+# What stays of the task's execution_timeout for storing results after the wait: this share, at most this long.
+STORE_RESERVE_SHARE = 0.1
+MAX_STORE_RESERVE_SECONDS = 600.0
+DEFAULT_MAX_PROCESSING_SECONDS = 24 * 3600  # Car-Cutter's lazy speed takes hours at worst; a day means stuck
 RECHECK_UNKNOWN_POLLS = 5  # poll intervals a tracked URL may stay unknown to Car-Cutter before its record is reread
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _STREAMED_UPLOAD = TransferConfig(use_threads=False)  # the download threads already run in parallel
@@ -82,14 +84,20 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     :param presign_expires: lifetime (s) of presigned source URLs; keep it above the expected processing time.
     :param poll_interval / max_poll_interval / first_poll_delay: status polling, in seconds (a deferred batch's
         first status call waits at least `DEFERRAL_SETTLE_SECONDS`).
-    :param timeout: how long to wait for Car-Cutter in all; what is not finished by then stays claimed and a
-        rerun resumes it.
+    :param timeout: how long to wait for Car-Cutter in all, never longer than the task's `execution_timeout`
+        allows (less a share kept for storing results); what is not finished by then stays claimed and a rerun
+        resumes it.
+    :param registration_grace_seconds: a submission that may have reached Car-Cutter (lost answer, timeout,
+        5xx, 402 in the middle of a chunk, a claim found in place) is settled only by asking its status for this
+        long after the POST; only then may its claim be given back, taken over or submitted again.
+    :param max_processing_seconds: an image Car-Cutter still reports unfinished this long after its
+        submission ends failed, with the reason in its record (nothing stays claimed forever).
     """
 
     provider = "carcutter"
     template_fields: Sequence[str] = (
         *ImageBatchOperator.template_fields, "cut_type", "guideline_id", "location_id", "scene_id", "custom_json",
-        "webhook_url", "poll_interval", "first_poll_delay",
+        "webhook_url", "poll_interval", "first_poll_delay", "registration_grace_seconds",
     )  # fmt: skip
 
     def __init__(
@@ -109,6 +117,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         max_poll_interval: float = 300.0,
         first_poll_delay: float | None = None,
         timeout: float = 3 * 3600,
+        registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS,
+        max_processing_seconds: float = DEFAULT_MAX_PROCESSING_SECONDS,
         max_url_length: int = DEFAULT_MAX_URL_LENGTH,
         carcutter_conn_id: str = CarCutterHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -129,6 +139,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         self.max_poll_interval = max_poll_interval
         self.first_poll_delay = first_poll_delay
         self.timeout = timeout
+        self.registration_grace_seconds = registration_grace_seconds
+        self.max_processing_seconds = max_processing_seconds
         self.max_url_length = max_url_length
         self.carcutter_conn_id = carcutter_conn_id
         self.deferrable = deferrable
@@ -161,38 +173,41 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     def execute(self, context: Context) -> Any:
         self.check_arguments()
-        if float(self.presign_expires) < float(self.timeout):
-            self.log.warning("presign_expires (%ss) is shorter than timeout (%ss)", self.presign_expires, self.timeout)
+        wait_seconds = self._wait_seconds()
+        if float(self.presign_expires) < wait_seconds:
+            self.log.warning("presign_expires (%ss) is shorter than the wait (%ss)", self.presign_expires, wait_seconds)
         items, refused = self.read_batch()
         items, unreadable = self.identify(items)
-        batch = Batch(images={}, inputs=[], refused=refused + unreadable, deadline=time.time() + float(self.timeout))
+        batch = Batch(images={}, inputs=[], refused=refused + unreadable, deadline=time.time() + wait_seconds)
         self._inspect(batch, items)
         counts = {state: len(batch.in_state(state)) for state in (NEW, NOT_SENT)}
         self.log.info(
             "%d images: %d to claim, %d refused", len(batch.inputs) + len(batch.refused), counts[NEW],
             counts[NOT_SENT] + len(batch.refused),
         )  # fmt: skip
-        return self._advance(ClaimHolder.of(context), batch)
+        return self._advance(self._claims(context), batch)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         if event["status"] == ERROR:
             # The claims stay: a retry of this task resumes them by asking Car-Cutter, never by submitting again.
             raise AirflowException(f"Car-Cutter status polling failed: {event['message']}")
         batch, statuses = self._load_batch(event)
-        self._apply_statuses(batch, statuses, ClaimHolder.of(context))
-        return self._advance(ClaimHolder.of(context), batch)
+        claims = self._claims(context)
+        self._apply_statuses(batch, statuses, claims)
+        return self._advance(claims, batch)
 
-    def _advance(self, holder: ClaimHolder, batch: Batch) -> Any:
+    def _advance(self, claims: SubmissionClaims, batch: Batch) -> Any:
         """Store, claim, submit and wait until nothing is left to do; defers while images are processing."""
         while True:
-            self._store_results(batch, holder)
-            self._claim(batch, holder)
-            self._submit(batch)
-            if self._ask_about_resumed_claims(batch, holder):
+            self._store_results(batch, claims)
+            with claims.keeper:  # renews the claims not posted yet
+                self._claim(batch, claims)
+                self._submit(batch, claims)
+            if self._ask_about_resumed_claims(batch, claims):
                 continue
             waiting = batch.in_state(WAITING)
             if not waiting or time.time() >= batch.deadline:
-                return self._finish(batch, holder)
+                return self._finish(batch, claims)
             self.log.info("Waiting while Car-Cutter processes %d images", len(waiting))
             trigger = self._trigger(batch, self._save_batch(batch))
             if self.deferrable:
@@ -205,7 +220,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             if event["status"] == ERROR:
                 raise AirflowException(f"Car-Cutter status polling failed: {event['message']}")
             batch, statuses = self._load_batch(event)
-            self._apply_statuses(batch, statuses, holder)
+            self._apply_statuses(batch, statuses, claims)
 
     # Steps
 
@@ -241,7 +256,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         except (UnusableImageError, SourceFetchError, SourceNotAllowedError) as error:
             return "", str(error)
 
-    def _claim(self, batch: Batch, holder: ClaimHolder) -> None:
+    def _claim(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Write a claim for every image to submit: a new record, or a conditional overwrite of the claim
         being taken over. Losing the race means following the winner's record instead."""
         todo = batch.in_state(NEW)
@@ -250,32 +265,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 image.not_sent("not submitted: Car-Cutter credits are exhausted", SKIPPED)
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
-            list(pool.map(lambda image: self._claim_one(image, holder), todo))
+            list(pool.map(lambda image: claims.claim(image, self._submission_url(image.source)), todo))
 
-    def _claim_one(self, image: BatchImage, holder: ClaimHolder) -> None:
-        url = self._submission_url(image.source)
-        image.sealed_url, image.shown_url = seal(url), redact_url(url)
-        image.attempts += 1
-        image.charge_unconfirmed = False  # the claim we replace was never received, so never billed
-        claim = image.record(RECORD_CLAIMED, self.options, **holder.stamp())
-        if image.record_etag is None:
-            stored = self.records.create(claim)
-        else:
-            try:
-                stored = self.records.replace(self._held(image, claim), claim)
-            except RecordChangedError:
-                stored = None
-        if stored is not None:
-            image.state, image.mine, image.record_etag = CLAIMED, True, stored.etag
-            return
-        image.attempts -= 1
-        existing = self.records.get(self.provider, image.digest)
-        if existing is None:  # given back between our write and our read: try again next round
-            image.record_etag = None
-            return
-        self._follow(image, existing, holder)
-
-    def _submit(self, batch: Batch) -> None:
+    def _submit(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Submit every claimed image, a few requests at a time. A 402 stops everything not yet sent (its
         claims are given back); a refused request gives its claims back too (nothing was billed)."""
         claimed = sorted(batch.in_state(CLAIMED), key=lambda image: image.vehicle_id)
@@ -288,25 +280,29 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
         def submit(chunk: list[BatchImage]) -> None:
             if batch.credits_exhausted:
-                self._give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
+                claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
+                return
+            chunk = claims.still_held(chunk)
+            if not chunk:
                 return
             try:
-                self._submit_chunk(chunk)
-            except CreditsError as error:
+                self._submit_chunk(chunk, claims)
+            except CreditsError as error:  # the credits may have covered part of the chunk: ask before giving back
                 batch.credits_exhausted = True
                 self.log.error("Stopping submissions: %s", error)
-                self._give_back(chunk, f"not submitted: {error}", SKIPPED)
+                claims.maybe_sent(chunk)
             except BadRequestError as error:
-                self._give_back(chunk, f"Car-Cutter refused the submission: {error}")
+                claims.give_back(chunk, f"Car-Cutter refused the submission: {error}", REFUSED)
             except ApiError as error:  # maybe sent: the claims stay and the status endpoint will tell
                 self.log.warning("submission of %d images failed (%s); asking for their status", len(chunk), error)
-                for image in chunk:
-                    image.state, image.submitted_at, image.resumed = WAITING, time.time(), True
+                claims.maybe_sent(chunk)
+            finally:  # posted (or given back): settled by status from now on, no renewal needed
+                claims.release(chunk)
 
         with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
             list(pool.map(submit, chunks))
 
-    def _submit_chunk(self, chunk: list[BatchImage]) -> None:
+    def _submit_chunk(self, chunk: list[BatchImage], claims: SubmissionClaims) -> None:
         urls = [unseal(image.sealed_url or "") for image in chunk]
         vehicle_ids = {image.vehicle_id for image in chunk}
         statuses = self.hook.submit_images(
@@ -315,16 +311,19 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             cut_type=self.cut_type, guideline_id=self.guideline_id, location_id=self.location_id,
             processing_speed=self.processing_speed, retouching_accuracy=self.retouching_accuracy,
             scene_id=self.scene_id, custom_json=self.custom_json, webhook_url=self.webhook_url,
+            registration_grace_seconds=float(self.registration_grace_seconds),
         )  # fmt: skip
         for image, status in zip(chunk, statuses, strict=True):
+            if status.status is None:  # left out of the answer: maybe billed; the status endpoint will tell
+                self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
+                claims.maybe_sent([image])
+                continue
             image.submitted()
             # Car-Cutter took it: a status saying "unknown" soon after is lag, not a lost call; only a claim that
             # stays unknown for a whole lease is submitted again
             image.takeover_at = time.time() + float(self.claim_lease_seconds)
-            if status.status is None:  # maybe billed; the claim holds the URL, so the status endpoint will tell
-                self.log.warning("Car-Cutter did not acknowledge %s; asking for its status", image.shown_url)
 
-    def _ask_about_resumed_claims(self, batch: Batch, holder: ClaimHolder) -> bool:
+    def _ask_about_resumed_claims(self, batch: Batch, claims: SubmissionClaims) -> bool:
         """Claims found in place (ours from an earlier try, or another run's) are asked about at once, so one
         Car-Cutter never received is taken over now when it may be, instead of after a whole wait. Returns
         whether anything changed."""
@@ -337,14 +336,14 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         statuses = {s.image: s for s in self.hook.get_image_statuses([unseal(i.sealed_url or "") for i in asked])}
         entries = {image.digest: _entry_of(statuses.get(unseal(image.sealed_url or ""))) for image in asked}
         entries.update({image.digest: {"answered": True, "known": False} for image in resumed if not image.sealed_url})
-        self._apply_statuses(batch, entries, holder, only=resumed)
+        self._apply_statuses(batch, entries, claims, only=resumed)
         return any(image.state != WAITING for image in resumed)
 
     def _apply_statuses(
         self,
         batch: Batch,
         statuses: dict[str, dict[str, Any]],
-        holder: ClaimHolder,
+        claims: SubmissionClaims,
         only: list[BatchImage] | None = None,
     ) -> None:
         """What Car-Cutter said, image by image; a claim it never received is taken over once due."""
@@ -355,44 +354,30 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 fields = {key: entry.get(key) for key in ("status", "phase", "angle", "quality")}
                 image.apply_status(ImageStatus(image="", details=entry.get("details") or {}, **fields))
             elif entry.get("answered"):
-                self._recheck_unknown_claim(image, holder, due=now >= image.takeover_at)
+                claims.recheck_unknown(image, due=now >= image.takeover_at, may_submit=not batch.credits_exhausted)
+            if image.state == WAITING and now - image.submitted_at >= float(self.max_processing_seconds):
+                image.state = BILLED_FAILURE
+                image.error = (f"Car-Cutter still reports {image.status or 'unknown'!r} "
+                               f"{now - image.submitted_at:.0f} s after its submission; given up")  # fmt: skip
         if time.time() >= batch.deadline:
             for image in batch.in_state(WAITING):
                 image.state = TIMED_OUT
                 image.error = f"not finished after {float(self.timeout):.0f} s; the claim stays and a rerun resumes it"
 
-    def _recheck_unknown_claim(self, image: BatchImage, holder: ClaimHolder, due: bool) -> None:
-        """Car-Cutter does not know the claimed URL, so its record says what happened: given back (claim it),
-        changed (a retry or another run took the claim over with a new URL: follow that), or unchanged (once
-        `due`, submit it ourselves if the claim is ours or stale, by conditional overwrite)."""
-        existing = self.records.get(self.provider, image.digest)
-        if existing is None:
-            image.state, image.record_etag = NEW, None
-        elif existing.etag != image.record_etag:
-            self._follow(image, existing, holder)
-        elif not due:
-            return
-        elif image.attempts >= MAX_CLAIM_ATTEMPTS:
-            image.state = TIMED_OUT
-            image.error = f"Car-Cutter never received it after {image.attempts} attempts; the claim stays"
-        elif holder.may_take_over(existing.record, float(self.claim_lease_seconds)):
-            self.log.warning("taking over the claim of %s: Car-Cutter never received it", image.shown_source)
-            image.state = NEW
-
-    def _store_results(self, batch: Batch, holder: ClaimHolder) -> None:
+    def _store_results(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Stream every finished result into S3 (bounded), then mark its record final."""
         ready = batch.in_state(READY)
         if not ready:
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
-            list(pool.map(lambda image: self._store_one(image, holder), ready))
+            list(pool.map(lambda image: self._store_one(image, claims), ready))
         self.log.info("Stored %d results under s3://%s/%s/", len(ready), self.dest_bucket, self.dest_prefix)
 
-    def _store_one(self, image: BatchImage, holder: ClaimHolder) -> None:
+    def _store_one(self, image: BatchImage, claims: SubmissionClaims) -> None:
         if not image.mine:  # another task's claim: it may have stored the result already
             existing = self.records.get(self.provider, image.digest)
             if existing is not None and existing.record.is_final:
-                self._follow(image, existing, holder)
+                claims.follow(image, existing)
                 return
         try:
             with self.hook.open_result(unseal(image.sealed_url or "")) as response:
@@ -413,34 +398,13 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             image.error = f"storing the result failed ({type(error).__name__}: {error}); a rerun stores it"
             return
         image.outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
-        self._write_settled(image, image.final_record(self.options), holder)
+        claims.settle(image, image.final_record(self.options))
         image.state = DONE
 
-    def _write_settled(self, image: BatchImage, record: ImageRecord, holder: ClaimHolder) -> None:
-        """Replace the claim we read with a settled record; if it changed meanwhile, write over the latest
-        version unless it is settled already (then follow it)."""
-        for _ in range(3):
-            current = self._held(image, record) if image.record_etag else self.records.get(self.provider, image.digest)
-            if current is None:
-                stored = self.records.create(record)
-                if stored is not None:
-                    image.record_etag = stored.etag
-                    return
-                continue
-            if current.record.is_settled and current.etag != image.record_etag:
-                self._follow(image, current, holder)
-                return
-            try:
-                image.record_etag = self.records.replace(current, record).etag
-                return
-            except RecordChangedError:
-                image.record_etag = None
-        raise AirflowException(f"the record of {image.shown_source} keeps changing under this task")
-
-    def _finish(self, batch: Batch, holder: ClaimHolder) -> Any:
+    def _finish(self, batch: Batch, claims: SubmissionClaims) -> Any:
         for image in batch.in_state(BILLED_FAILURE):
             if not image.reused:
-                self._write_settled(image, image.record(RECORD_FAILED, self.options), holder)
+                claims.settle(image, image.record(RECORD_FAILED, self.options))
         results = batch.results()
         _warn_about_retakes(self.log, results)
         # reused ones too: a record found final in place may be missing from the index (a try that died first)
@@ -457,22 +421,22 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     # Helpers
 
-    def _follow(self, image: BatchImage, stored: StoredRecord, holder: ClaimHolder) -> None:
-        takeover_at = time.time() if holder.owns(stored.record) else (
-            (stored.record.claimed_at or 0.0) + float(self.claim_lease_seconds)
+    def _claims(self, context: Context) -> SubmissionClaims:
+        return SubmissionClaims(
+            self.records, ClaimHolder.of(context), self.options, float(self.claim_lease_seconds),
+            float(self.registration_grace_seconds),
         )  # fmt: skip
-        image.follow(stored.record, stored.etag, holder.owns(stored.record), takeover_at)
 
-    def _held(self, image: BatchImage, record: ImageRecord) -> StoredRecord:
-        return StoredRecord(record, image.record_etag or "")
-
-    def _give_back(self, images: Iterable[BatchImage], reason: str, as_status: str = "refused") -> None:
-        """Not submitted, so not billed: remove our claims so the next run simply tries again."""
-        for image in images:
-            if image.record_etag:
-                self.records.delete(StoredRecord(image.record(RECORD_CLAIMED, self.options), image.record_etag))
-            image.record_etag, image.mine = None, False
-            image.not_sent(reason, as_status)
+    def _wait_seconds(self) -> float:
+        """`timeout`, cut to fit the task's `execution_timeout` (which also runs while the task is deferred):
+        a share of it stays for storing results, so the task is never killed with its results unwritten."""
+        if self.execution_timeout is None:
+            return float(self.timeout)
+        allowed = self.execution_timeout.total_seconds()
+        fitting = allowed - min(MAX_STORE_RESERVE_SECONDS, STORE_RESERVE_SHARE * allowed)
+        if float(self.timeout) > fitting:
+            self.log.info("waiting at most %.0f s for Car-Cutter: execution_timeout is %.0f s", fitting, allowed)
+        return min(float(self.timeout), fitting)
 
     def _submission_url(self, source: str) -> str:
         """The URL Car-Cutter fetches: S3 objects are presigned, http(s) URLs pass through."""
@@ -490,7 +454,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             first_poll_delay = max(first_poll_delay, DEFERRAL_SETTLE_SECONDS)
         return CarCutterBatchStatusTrigger(
             batch_uri=batch_uri,
-            deadline=min(_next_takeover(batch), batch.deadline),
+            deadline=min(_next_takeover(batch), self._next_give_up(batch), batch.deadline),
             carcutter_conn_id=self.carcutter_conn_id,
             aws_conn_id=self.aws_conn_id,
             poll_interval=float(self.poll_interval),
@@ -499,6 +463,11 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             max_url_length=int(self.max_url_length),
             recheck_unknown_after=RECHECK_UNKNOWN_POLLS * float(self.poll_interval),
         )
+
+    def _next_give_up(self, batch: Batch) -> float:
+        """When the first image still processing reaches `max_processing_seconds`."""
+        submitted = [image.submitted_at for image in batch.in_state(WAITING)]
+        return min(submitted, default=float("inf")) + float(self.max_processing_seconds)
 
     def _save_batch(self, batch: Batch) -> str:
         """The batch is kept in S3 while deferred, not in the metadata DB: it can hold thousands of images."""
