@@ -147,6 +147,11 @@ class LeaseKeeper:
             self._kept[id(lease)] = lease
         return lease
 
+    def keeps(self, record: ImageRecord) -> bool:
+        """Whether a thread of this holder is still working on this image's claim."""
+        with self._kept_lock:
+            return any(lease.record.digest == record.digest for lease in self._kept.values())
+
     def release(self, lease: Lease) -> None:
         """Stop renewing: the claim is settled, given back, or left for a rerun to resume."""
         with self._kept_lock:

@@ -135,7 +135,7 @@ class UploadClaims:
                     return HeldClaim(self.keeper, created)
             elif stored.record.is_settled:
                 return stored
-            elif not self.holder.holds(stored.record) and self.holder.may_take_over(stored, self.lease_seconds):
+            elif not self._sibling_works_on(stored) and self.holder.may_take_over(stored, self.lease_seconds):
                 held = self._take_over(stored)
                 if held is not None:
                     return held
@@ -144,6 +144,11 @@ class UploadClaims:
                 time.sleep(max(0.1, min(wait, lease_left(stored, self.lease_seconds))))
                 wait = min(wait * 1.5, MAX_WAIT_SECONDS)
             stored = self.records.get(provider, digest)
+
+    def _sibling_works_on(self, stored: StoredRecord) -> bool:
+        """Another thread of this task holds the claim and is working on it: wait for its outcome. One it left
+        (its outcome unknown) is resumed like an earlier try's."""
+        return self.holder.holds(stored.record) and self.keeper.keeps(stored.record)
 
     def _tell_waiting(self, stored: StoredRecord, logged: tuple[str | None, float]) -> tuple[str | None, float]:
         """Say which image waits on whose claim until when: at first, when the holder changes, then every
