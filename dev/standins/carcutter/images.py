@@ -58,7 +58,7 @@ def image_router(
     router = APIRouter()
     knobs = processor.knobs
 
-    @router.post(paths.SYNC_SUBMIT, name="syncSubmit")
+    @router.post(paths.SYNC_SINGLE_SEGMENT, name="syncSubmit")
     async def sync_submit(request: Request) -> Response:
         fields = await Fields.read(request, MULTIPART)
         upload = fields.upload("image")

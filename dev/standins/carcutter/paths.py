@@ -1,7 +1,8 @@
 """Every Car-Cutter path the stand-in serves, in one place (docs/car-cutter-api.md).
 
 The annotation paths are not published: they are guesses (`dev/standins/guesses.py`) after the feature
-operations' pattern, and the client keeps an identical copy in `plugins/vehicle_photos/carcutter/hooks/paths.py`.
+operations' pattern. The stand-in keeps its own table (it plays the service, and nothing shipped imports `dev/`);
+`tests/standins/carcutter/test_paths.py` checks it against the client's `vehicle_photos.carcutter.utils.paths`.
 """
 
 from dev.standins import guesses
@@ -12,7 +13,7 @@ VEHICLE_STATUS = "/vehicle/status"
 VEHICLE_DELETE = "/vehicle/delete"
 VEHICLE_SHOTLIST = "/vehicle/shotlist"
 
-SYNC_SUBMIT = "/vehicle/composition/single-segment"
+SYNC_SINGLE_SEGMENT = "/vehicle/composition/single-segment"
 
 ASYNC_SUBMIT = "/vehicle/image/submission"
 ASYNC_STATUS = "/vehicle/image/status"

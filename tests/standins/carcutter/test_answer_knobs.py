@@ -82,7 +82,7 @@ def test_sync_can_bill_and_then_answer_500_so_a_retry_bills_twice(cc, api, photo
     def sync(**source) -> requests.Response:
         form = {"cut_type": (None, "complete")}
         form |= {"image": ("car.jpg", source["image"])} if "image" in source else {"image_url": (None, source["url"])}
-        return api.post(f"{cc.url}{paths.SYNC_SUBMIT}", files=form, timeout=60)
+        return api.post(f"{cc.url}{paths.SYNC_SINGLE_SEGMENT}", files=form, timeout=60)
 
     cc.configure(sync_error_after_processing_ratio=1.0)
     assert error_of(sync(image=image), 500)
@@ -120,7 +120,7 @@ def test_strict_accept_refuses_files_the_accept_header_does_not_admit(cc, api, p
 
     def sync(cut_type: str, accept: str) -> requests.Response:
         form = {"cut_type": (None, cut_type), "image": ("car.jpg", photo())}
-        return api.post(f"{cc.url}{paths.SYNC_SUBMIT}", files=form, headers={"Accept": accept}, timeout=60)
+        return api.post(f"{cc.url}{paths.SYNC_SINGLE_SEGMENT}", files=form, headers={"Accept": accept}, timeout=60)
 
     assert guesses.CC_SYNC_CONTENT_TYPE in error_of(sync("complete", "application/json"), 406)
     assert cc.ledger()["charges"] == {url: 1}  # refused before processing: nothing billed

@@ -147,7 +147,7 @@ def test_annotation_operations_at_the_paths_kept_in_one_place(cc, api):
 
 
 def test_sync_single_segment_validates_every_parameter(cc, api, photo, presign):
-    url = f"{cc.url}{paths.SYNC_SUBMIT}"
+    url = f"{cc.url}{paths.SYNC_SINGLE_SEGMENT}"
 
     def sync(fields: dict, files: dict | None = None, image: bytes | None = None) -> requests.Response:
         form = {k: (None, v) for k, v in fields.items()} | (files or {})

@@ -22,7 +22,7 @@ def sync(api: requests.Session, cc, image: bytes | None = None, **fields: str) -
     form = {"cut_type": (None, "complete"), **{name: (None, value) for name, value in fields.items()}}
     if image is not None:
         form["image"] = ("car.png", image)
-    return api.post(f"{cc.url}{paths.SYNC_SUBMIT}", files=form, timeout=60)
+    return api.post(f"{cc.url}{paths.SYNC_SINGLE_SEGMENT}", files=form, timeout=60)
 
 
 def errors(cc) -> dict[str, dict[str, str]]:

@@ -383,7 +383,7 @@ class CarCutterHook(BaseHook):
         answer = self._json("DELETE", paths.FEATURE_DELETE, **self._read_fields(feature_id=feature_id))
         return answer.get("deleted_features", [])
 
-    # Image feature annotations (paths not published by Car-Cutter: see hooks/paths.py)
+    # Image feature annotations (paths not published by Car-Cutter: see utils/paths.py)
 
     def submit_annotation(self, image_id: str, position_x: int, position_y: int, location: str | None = None) -> str:
         form = {"image_id": image_id, "position_x": position_x, "position_y": position_y, "location": location}

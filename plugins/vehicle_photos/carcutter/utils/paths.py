@@ -1,7 +1,7 @@
-"""Every Car-Cutter API path, in one place.
+"""Every Car-Cutter API path the client calls, in one place (docs/car-cutter-api.md).
 
-The annotation paths are not in Car-Cutter's published document; they follow the feature operations'
-pattern and must stay identical to `dev/standins/carcutter/paths.py` (the stand-in's copy).
+The annotation paths are not in Car-Cutter's published document; they follow the feature operations' pattern
+(a guess, `dev/standins/guesses.py`). The stand-in serves its own table, which a test checks against this one.
 """
 
 VEHICLE_SUBMIT = "/vehicle/submission"
