@@ -14,7 +14,7 @@ from dev.standins.common.knobs import Knob, Knobs
 DROPPED, BAD_GATEWAY = guesses.CC_LOST_ANSWER_FORMS
 REFUSE_ALL, BILL_WHAT_FITS = guesses.CC_SHORT_CREDITS
 #: operation -> path, for `--lost-answers-of`
-LOSABLE_OPERATIONS = {"asyncSubmit": paths.ASYNC_SUBMIT, "syncSubmit": paths.SYNC_SUBMIT}
+LOSABLE_OPERATIONS = {"asyncSubmit": paths.ASYNC_SUBMIT, "syncSubmit": paths.SYNC_SINGLE_SEGMENT}
 
 TIMING_KNOBS: tuple[Knob, ...] = (
     Knob(
