@@ -91,7 +91,9 @@ def lease_left(stored: StoredRecord, default_lease_seconds: float) -> float:
 
 
 def lease_expired(stored: StoredRecord, default_lease_seconds: float) -> bool:
-    return lease_left(stored, default_lease_seconds) < 0
+    """Whether the claim may be taken over (by anyone). A record without a holder (the first release wrote
+    those) has no lease to wait for."""
+    return stored.record.owner is None or lease_left(stored, default_lease_seconds) < 0
 
 
 def lease_end_shown(stored: StoredRecord, default_lease_seconds: float) -> str:
