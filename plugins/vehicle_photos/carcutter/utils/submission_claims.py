@@ -139,6 +139,8 @@ class SubmissionClaims:
         if not mine:
             takeover_at = max(takeover_at, now + lease_left(stored, self.lease_seconds))
         image.follow(record, stored.etag, mine, takeover_at)
+        if image.state == WAITING:  # sent about when the claim was last written, by S3's clock
+            image.submitted_at = now - age
 
     def still_held(self, chunk: list[BatchImage]) -> list[BatchImage]:
         """Right before `chunk` is posted: the images whose claims are still this task's. A claim another run
