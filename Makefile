@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv system-packages lock test wheel-test lint demo stack stack-down airflow sample-data backfill cluster bench clean
+.PHONY: venv system-packages lock test wheel-test lint demo stack stack-down airflow sample-data backfill cluster bench probe clean
 
 venv: $(STAMP)
 
@@ -91,6 +91,15 @@ cluster: venv
 bench: venv
 	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(filter 1,$(SCALE)),--scale) $(if $(ONLY),--only $(ONLY)) \
 		$(if $(PROFILE),--profile $(filter-out 1,$(PROFILE)))
+
+# The contract probe (README "First run against the real services"): what the real services do where their documents
+# are silent. Uses the connections of this environment (AIRFLOW_CONN_*, a secrets backend, the metadata DB), or the
+# running local stack's (.stack/env of `make stack`) when no Car-Cutter connection is set here. SPEND=1 spends one
+# Car-Cutter credit (the checks that need a submission); PROBE_ARGS passes more flags (see --help).
+probe: venv
+	@if [ -z "$$AIRFLOW_CONN_CARCUTTER_DEFAULT" ] && [ -f .stack/env ]; then \
+		echo "using the local stack's connections (.stack/env)"; . ./.stack/env; fi; \
+	$(BIN)/python -m vehicle_photos.contract_probe $(if $(filter 1,$(SPEND)),--spend-one-credit) $(PROBE_ARGS)
 
 clean:
 	rm -rf .stack .airflow .demo .cluster

@@ -3,8 +3,8 @@
 
 Daily care of the two API accounts:
 
-- **Clipping Magic credits**: fails (so the alerting you have on failed runs fires) when the account has
-  fewer credits than `min_credits` (Param, or Variable `vehicle_photos_clippingmagic_min_credits`).
+- **Clipping Magic credits**: fails, and e-mails `[vehicle_photos] alert_emails` (README "Operating it"), when the
+  account has fewer credits than `min_credits` (Param, or Variable `vehicle_photos_clippingmagic_min_credits`).
 - **Car-Cutter access**: the token still works (Car-Cutter publishes no credit balance; a run that runs
   out stops cleanly on the 402 and says so).
 - **Clipping Magic storage**: deletes images from the service whose outputs are archived in S3 (their final
@@ -17,11 +17,15 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from include.alerts.notifiers import task_failed_callbacks
+from include.alerts.settings import AlertSettings
 from include.dag_defaults import task_defaults
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
 from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
 from vehicle_photos.clippingmagic.operators.account import ClippingMagicAccountOperator
 from vehicle_photos.clippingmagic.operators.delete import ClippingMagicDeleteOperator
+
+ALERTS = AlertSettings.from_config()
 
 
 @dag(
@@ -45,9 +49,10 @@ def api_housekeeping() -> None:
         min_credits="{{ params.min_credits or var.value.get('vehicle_photos_clippingmagic_min_credits', 500) | int }}",
         on_low_credits="fail",
         pool=CLIPPINGMAGIC_POOL,
+        on_failure_callback=task_failed_callbacks(ALERTS),
     )
 
-    @task(pool=CARCUTTER_POOL)
+    @task(pool=CARCUTTER_POOL, on_failure_callback=task_failed_callbacks(ALERTS))
     def check_carcutter_access() -> str:
         works, message = CarCutterHook().test_connection()
         if not works:

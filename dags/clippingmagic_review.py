@@ -51,13 +51,14 @@ def clippingmagic_review() -> None:
         dest_bucket="{{ params.bucket }}",
         test="{{ params.test }}",
         pool=CLIPPINGMAGIC_POOL,
+        # a lost upload answer is asked about for the registration grace period before the upload is retried
+        execution_timeout=pendulum.duration(hours=1),
     )
     edited = ClippingMagicResultSensor(
         task_id="wait_for_edits",
         image_ids=uploaded.output,
         poke_interval=30,
         timeout=pendulum.duration(days=3).total_seconds(),
-        deferrable=True,
     )
     downloaded = ClippingMagicDownloadOperator(
         task_id="download_results",

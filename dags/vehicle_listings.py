@@ -6,22 +6,30 @@ quiet, validate every row (bad rows go to `rejected/dt=<date>/` with file, line 
 vehicle's photos through Car-Cutter (exterior shots) or Clipping Magic (interior and detail shots;
 configurable). Register the vehicles, make their features and hotspots on Car-Cutter match the listing, remove
 sold vehicles, and publish: manifest (Parquet + JSON), HTML report (the **Run report** link on `publish_run`),
-listing files moved to `archive/dt=<date>/`. The archive is the `vehicle_photos_archive` asset.
+listing files moved to `archive/dt=<date>/`. Other DAGs hear of it through the asset aliases
+`vehicle_photos_manifest` (the event's extra: manifest key, date, counts, credits) and `vehicle_photos_archive`,
+resolved to the deployment's `s3://<bucket>/<prefix>`; see `vehicle_manifest_consumer_example`.
 
 Every run plans over all the date's files (incoming and archived), so a rerun or a run for late files
 publishes the whole date. An image processed before, on any date, run or retry, is never sent or billed
 again: its record under `records/` is claimed before any billable call and points the manifest at its first
-outputs. Manual runs take Params (vehicle subset, `dry_run`, Clipping Magic test mode, cut type, batch size);
-a manual run without a logical date uses the day it was triggered. Backfills: see the README.
+outputs. Each dealer's images are processed as its profile in `config/profiles.yaml` says (scene, logo,
+plate, cut type, which angles go to which API, a credit budget per run); a batch holds one profile. Manual runs
+take Params (vehicle subset, `dry_run` with the estimate per dealer, dealers whose changed profile may bill,
+Clipping Magic test mode, cut type, batch size); a manual run without a logical date uses the day it was
+triggered. Backfills and profiles: see the README.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
+from include.alerts.notifiers import failed_date_callbacks, finish_deadline
+from include.alerts.settings import AlertSettings
 from include.dag_defaults import task_defaults
 from include.pipeline import run_tasks
+from include.pipeline.assets import ARCHIVE_ALIAS, MANIFEST_ALIAS
 from include.pipeline.listings_wait import ListingFilesSensor
 from include.pipeline.params import vehicle_listings_params
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
@@ -35,8 +43,8 @@ from vehicle_photos.carcutter.operators.vehicles import (
 from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from vehicle_photos.run_report import RunReportOperator
 
-ARCHIVE = Asset(name="vehicle_photos_archive", uri="s3://vehicle-photos/archive/")
 minutes = pendulum.duration
+ALERTS = AlertSettings.from_config()
 
 
 @dag(
@@ -44,6 +52,7 @@ minutes = pendulum.duration
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    deadline=finish_deadline(ALERTS),
     tags=["vehicle-photos", "carcutter", "clippingmagic"],
     doc_md=__doc__,
     default_args=task_defaults(3, minutes(seconds=30), execution_timeout=minutes(minutes=30)),
@@ -73,12 +82,10 @@ def vehicle_listings() -> None:
         pool=CARCUTTER_POOL,
         **storage,
         **limits,
-        cut_type=settings["cut_type"],
         registration_grace_seconds=settings["registration_grace_seconds"],
         poll_interval=settings["carcutter_poll_interval"],
         first_poll_delay=settings["carcutter_first_poll_delay"],
         max_failure_ratio=0.1,
-        deferrable=True,
         trigger_rule="none_failed",  # runs when there was nothing to register
         execution_timeout=minutes(hours=1),
     ).expand_kwargs(batches.map(run_tasks.process_carcutter_images_input))
@@ -88,10 +95,16 @@ def vehicle_listings() -> None:
         **storage,
         **limits,
         test=settings["clippingmagic_test_mode"],
-        outputs=settings["clippingmagic_outputs"],
+        registration_grace_seconds=settings["registration_grace_seconds"],
         max_failure_ratio=0.1,
         execution_timeout=minutes(hours=2),
     ).expand_kwargs(batches.map(run_tasks.autoclip_images_input))
+    composites = (
+        task(run_tasks.make_composites, trigger_rule="all_done", execution_timeout=minutes(hours=1))
+        .partial(settings=settings)
+        .expand(batch=batches.map(run_tasks.make_composites_input))
+    )
+    clippingmagic >> composites
     features = CarCutterSetFeaturesOperator.partial(
         task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
     ).expand(vehicles=batches.map(run_tasks.set_features_input))
@@ -108,16 +121,18 @@ def vehicle_listings() -> None:
         task_id="publish_run",
         python_callable=run_tasks.publish_run,
         op_kwargs={"settings": settings},
-        outlets=[ARCHIVE],
+        outlets=[MANIFEST_ALIAS, ARCHIVE_ALIAS],
         trigger_rule="all_done",
         execution_timeout=minutes(hours=1),
     )
-    [carcutter, clippingmagic, features, hotspots, deleted] >> publish
-    # publish_run runs whatever happened upstream, so the run's state comes from this watcher
+    [carcutter, clippingmagic, composites, features, hotspots, deleted] >> publish
+    # publish_run runs whatever happened upstream, so the run's state comes from this watcher, which also
+    # sends the failed-date alert
     watcher = task(
-        run_tasks.fail_run_if_a_task_failed, trigger_rule="one_failed", retries=0, execution_timeout=minutes(minutes=1)
-    )()
-    [wait, batches, registered, carcutter, clippingmagic, features, hotspots, deleted, publish] >> watcher
+        run_tasks.fail_run_if_a_task_failed, trigger_rule="all_done", retries=0, execution_timeout=minutes(minutes=1),
+        on_failure_callback=failed_date_callbacks(ALERTS),
+    )()  # fmt: skip
+    [wait, batches, registered, carcutter, clippingmagic, composites, features, hotspots, deleted, publish] >> watcher
 
 
 vehicle_listings()

@@ -22,12 +22,13 @@ import requests
 
 from dev.local_airflow import REPO_ROOT, airflow_environment, prepare
 from dev.sampledata import generate, upload
+from dev.sampledata.dealers import SAMPLE_DEALERS
 from dev.stack import LocalStack, StackSettings, start_stack
 
 DEMO_DIR = REPO_ROOT / ".demo"
 DEMO_DATE = "2026-11-01"
 DAG_ID = "vehicle_listings"
-VEHICLES = 4
+VEHICLES = 6  # two for each sample dealer
 IMAGES_PER_VEHICLE = 5
 
 
@@ -73,6 +74,12 @@ def print_summary(stack: LocalStack, run: int, seconds: float, charged: dict[str
         f"   credits charged by this run: {summary['credits_this_run']} "
         f"(stand-in ledgers: Car-Cutter {charged['carcutter']}, Clipping Magic {charged['clippingmagic']})"
     )
+    for line in summary.get("dealers", []):
+        print(
+            f"   dealer {line['dealer']:<15} vehicles {line['vehicles']}, images {line['images']} "
+            f"(final {line['final']}), credits {line['credits_this_run']}, rejected rows {line['rejected_rows']}, "
+            f"{line['budget']}; page reports/dt={DEMO_DATE}/dealers/{line['dealer']}.html"
+        )
 
 
 def main() -> None:
@@ -85,6 +92,7 @@ def main() -> None:
             sample = generate(
                 scratch, seed=7, vehicles=VEHICLES, images_per_vehicle=IMAGES_PER_VEHICLE, megapixels=0.3,
                 bucket=stack.bucket, http_base_url=f"{stack.s3_url}/{stack.bucket}", inject_bad_rows=True,
+                dealers=SAMPLE_DEALERS,
             )  # fmt: skip
             upload(sample, bucket=stack.bucket, listing_date=DEMO_DATE, endpoint_url=stack.s3_url)
         print(

@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from dev.sampledata.dealers import SAMPLE_DEALERS
 from dev.sampledata.generator import DEFAULT_BUCKET, FORMATS, generate, upload
 
 
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--megapixels", type=float, default=0.5)
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: csv,jsonl,parquet")
     parser.add_argument("--inject-bad-rows", action="store_true", help="append invalid rows for pipeline tests")
+    parser.add_argument(
+        "--dealers",
+        default=",".join(SAMPLE_DEALERS),
+        help="comma-separated dealer ids the vehicles are dealt to, with their profiles file (empty: no dealers)",
+    )
     parser.add_argument("--stack", action="store_true", help="upload into the running local stack (make stack)")
     parser.add_argument("--stack-env", type=Path, help="the stack's env file (default .stack/env)")
     parser.add_argument("--s3-bucket", help="bucket named in image refs; given, the data is uploaded to it")
@@ -54,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
             http_base_url=http_base_url,
             formats=tuple(args.formats.split(",")),
             inject_bad_rows=args.inject_bad_rows,
+            dealers=tuple(dealer for dealer in args.dealers.split(",") if dealer),
         )
         print(f"generated {len(sample.photos)} photos and masks, {len(sample.rows)} vehicles")
         if args.out:

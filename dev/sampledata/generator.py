@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dev.sampledata.dealers import sample_config_files
 from dev.sampledata.listings import (
     COLOURS,
     bad_rows,
@@ -46,6 +47,7 @@ class SampleData:
     listing_files: dict[str, Path]  # format -> path
     photos: list[GeneratedPhoto] = field(default_factory=list)
     injected: list[InjectedRow] = field(default_factory=list)
+    config_files: dict[str, bytes] = field(default_factory=dict)  # S3 key -> bytes (the dealers' profiles)
 
 
 def generate(
@@ -59,11 +61,14 @@ def generate(
     http_base_url: str | None = None,
     formats: tuple[str, ...] = FORMATS,
     inject_bad_rows: bool = False,
+    dealers: tuple[str, ...] = (),
 ) -> SampleData:
     """Write photos/, masks/ and listings/vehicles.<format> under `out_dir`; same arguments, same bytes.
 
     Vehicles are dealt to the listing formats in turn (vehicle i goes to formats[i % len(formats)]), so all
     files of one run together hold every vehicle exactly once. Injected bad rows are appended the same way.
+    With `dealers`, vehicle i belongs to dealers[i % len(dealers)] (`dealer_id` column), and the sample dealers'
+    profiles file comes along (`dev.sampledata.dealers`).
     """
     if vehicles < 1 or images_per_vehicle < 1 or megapixels <= 0:
         raise ValueError("vehicles and images_per_vehicle must be >= 1 and megapixels > 0")
@@ -102,6 +107,8 @@ def generate(
             if image.angle not in NON_EXTERIOR_ANGLES or image.angle == "detail":
                 hotspots.extend(hotspots_for(image.index, photo.parts, titles, limit=1))
         row = listing_row(vehicle, refs, hotspots[:3])
+        if dealers:
+            row["dealer_id"] = dealers[vehicle_index % len(dealers)]
         sample.rows.append(row)
         rows_by_format[formats[vehicle_index % len(formats)]].append(row)
 
@@ -114,6 +121,8 @@ def generate(
         sample.listing_files[name] = path
     for position, (reason, row) in enumerate(injected):
         sample.injected.append(InjectedRow(sample.listing_files[formats[position % len(formats)]], reason, row))
+    if dealers:
+        sample.config_files = sample_config_files()
     return sample
 
 
@@ -129,6 +138,9 @@ def upload(sample: SampleData, *, bucket: str, listing_date: str, endpoint_url: 
             str(photo.path), bucket, photo.key, ExtraArgs={"ContentType": "image/jpeg", "ACL": "public-read"}
         )
         keys.append(photo.key)
+    for key, body in sample.config_files.items():
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+        keys.append(key)
     for path in sample.listing_files.values():
         key = f"listings/dt={listing_date}/{path.name}"
         client.upload_file(str(path), bucket, key)

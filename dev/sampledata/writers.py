@@ -43,27 +43,36 @@ PARQUET_SCHEMA = pa.schema(
 )
 
 
+def columns_of(rows: list[dict]) -> tuple[str, ...]:
+    """The listing columns, with `dealer_id` when a row names its dealer (sample data for dealer profiles)."""
+    return (*COLUMNS, "dealer_id") if any(row.get("dealer_id") for row in rows) else COLUMNS
+
+
 def _json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def listing_csv(rows: list[dict]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    columns = columns_of(rows)
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(
-            {key: _json(row[key]) if key in NESTED else ("" if row[key] is None else row[key]) for key in COLUMNS}
+            {key: _json(row[key]) if key in NESTED else ("" if row.get(key) is None else row[key]) for key in columns}
         )
     return buffer.getvalue().encode()
 
 
 def listing_jsonl(rows: list[dict]) -> bytes:
-    return "".join(_json({key: row[key] for key in COLUMNS}) + "\n" for row in rows).encode()
+    columns = columns_of(rows)
+    return "".join(_json({key: row.get(key) for key in columns}) + "\n" for row in rows).encode()
 
 
 def listing_parquet(rows: list[dict]) -> bytes:
-    table = pa.Table.from_pylist([{key: row[key] for key in COLUMNS} for row in rows], schema=PARQUET_SCHEMA)
+    columns = columns_of(rows)
+    schema = PARQUET_SCHEMA if columns == COLUMNS else PARQUET_SCHEMA.append(pa.field("dealer_id", _TEXT))
+    table = pa.Table.from_pylist([{key: row.get(key) for key in columns} for row in rows], schema=schema)
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="snappy")
     return buffer.getvalue()

@@ -100,6 +100,27 @@ CM_STORAGE_NOT_FOUND = "NoSuchKey: The specified key does not exist."
 #: body (storage is S3, not the API, so no Error JSON Object).
 CM_STORAGE_NOT_ACCEPTABLE = "NotAcceptable: the stored object is {media_type}."
 
+#: The list endpoint's order is by ascending image id (the documented example), so the newest uploads are on its
+#: last page; `--list-order descending` gives the other plausible answer (newest first). Ids only grow, so an
+#: upload made after an image was listed has a higher id than that image.
+CM_LIST_ORDER = "ascending"
+
+# Clipping Magic, late and lost (dev/standins/clippingmagic/lag.py). The documents say nothing of timing; each of
+# these is a knob defaulting to the prompt answer, and the billing tests turn them on:
+#: `--list-delay SECONDS`: a new upload appears in the list endpoint only after this (an index refreshed
+#: asynchronously); its id answers `GET /images/<id>` at once.
+#: `--lost-upload-answers N`: the next N uploads are processed and billed, then the connection is closed without
+#: an answer (a proxy or network failure after the work).
+#: `--upload-hold-seconds S`: an upload is processed only S seconds after it arrived (a queue), so a client whose
+#: timeout is shorter gives up on an upload that is later stored and billed.
+#: `--preloaded-images N`: the account already holds N older images (a dealer group after a year), listed in
+#: id order before later uploads, named like this; they are listed only.
+CM_PRELOADED_NAME = "stock-{id}.jpg"
+
+#: `--storage-bad-body html|empty`: the result storage answers 200 with an HTML error page (a captive portal or a
+#: proxy) or an empty body instead of the result file. Its body:
+CM_STORAGE_HTML_PAGE = b"<!DOCTYPE html><html><body><h1>Service temporarily unavailable</h1></body></html>"
+
 # ---------------------------------------------------------------------------------------------------------
 # Car-Cutter
 # ---------------------------------------------------------------------------------------------------------
@@ -239,8 +260,9 @@ CC_HTML_401 = (
 
 # ---------------------------------------------------------------------------------------------------------
 # First contact: where the documents are silent about how strict the services are, the stand-ins are strict
-# (each knob named here gives the other plausible answer; a contract probe tells which one the real service
-# gives). Knobs: dev/standins/carcutter/contract.py, dev/standins/clippingmagic/contract.py, common/error_bodies.py.
+# (each knob named here gives the other plausible answer; the contract probe, `make probe` in
+# plugins/vehicle_photos/contract_probe/, tells which one the real service gives). Knobs:
+# dev/standins/carcutter/contract.py, dev/standins/clippingmagic/contract.py, common/error_bodies.py.
 # ---------------------------------------------------------------------------------------------------------
 
 #: `--error-body html|text|empty` (default `json`, the documented body): what a proxy in front of either API
@@ -324,3 +346,14 @@ CC_HOLD_SUBMISSION_SECONDS = 0.0
 #: nothing billed (refuse-all, the default); or the service processes and bills the first URLs as far as the
 #: credits go, then answers 402 for the request (bill-what-fits: the least friendly reading, a 402 that billed).
 CC_SHORT_CREDITS = ("refuse-all", "bill-what-fits")
+
+# --- Dealer profiles: scenes and the account's ids --------------------------------------------------------------
+
+#: The document names `scene_id` ("the background scene") but publishes no catalogue: the stand-in knows these
+#: scenes and paints the `complete` cut's backdrop in their colour. An unknown `scene_id` is a 400 while
+#: `--account-scene-ids` lists the account's scenes (by default these), so a typo in a profile fails in tests.
+CC_SCENES = {"studio-white": (246, 246, 244), "showroom-grey": (128, 131, 136), "night-blue": (22, 32, 72)}
+#: `--account-guideline-ids` / `--account-location-ids`: comma lists of the ids the account has; empty (the
+#: default, as for an account that lists none) accepts any id. `--account-scene-ids ""` accepts any scene (an
+#: unknown one keeps the studio backdrop).
+CC_UNKNOWN_ID_MESSAGE = "Unknown {field} '{value}'."

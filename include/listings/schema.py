@@ -7,6 +7,8 @@
 | `model`          | string                | required, non-empty                                                  |
 | `colour`         | string                | optional                                                             |
 | `listing_status` | string                | `active` (default), `sold` or `removed`                              |
+| `dealer_id`      | string                | optional: letters, digits, `_ . -`, at most 64; a file under         |
+|                  |                       | `dealer=<id>/` gives it (the folder wins, see `dealer_of_file`)      |
 | `images`         | list of image objects | at least one for an active vehicle                                   |
 | `features`       | list of feature objects | optional                                                           |
 | `hotspots`       | list of hotspot objects | optional                                                           |
@@ -34,6 +36,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+DEALER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_DEALER_FOLDER = re.compile(r"(?:^|/)dealer=([^/]+)/")
 ALLOWED_SCHEMES = {"s3", "http", "https"}
 PROVIDERS = ("carcutter", "clippingmagic")
 
@@ -83,6 +87,7 @@ class VehicleListing(_ListingModel):
     model: str = Field(min_length=1)
     colour: str | None = None
     listing_status: Literal["active", "sold", "removed"] = "active"
+    dealer_id: str | None = None
     images: tuple[ListingImage, ...] = ()
     features: tuple[Feature, ...] = ()
     hotspots: tuple[Hotspot, ...] = ()
@@ -93,6 +98,13 @@ class VehicleListing(_ListingModel):
         if not VIN_PATTERN.match(vehicle_id):
             raise ValueError(f"not a VIN (17 characters, digits and capitals except I, O, Q): {vehicle_id!r}")
         return vehicle_id
+
+    @field_validator("dealer_id")
+    @classmethod
+    def _dealer_id(cls, dealer_id: str | None) -> str | None:
+        if dealer_id is not None and not DEALER_ID_PATTERN.match(dealer_id):
+            raise ValueError(f"not a dealer id (letters, digits, '_', '.', '-'; at most 64): {dealer_id!r}")
+        return dealer_id
 
     @model_validator(mode="after")
     def _consistent(self) -> VehicleListing:
@@ -124,3 +136,13 @@ def unknown_keys(values: dict[str, Any]) -> set[str]:
                 if isinstance(item, dict) and not item.keys() <= known:
                     unknown.update(f"{list_field}[].{key}" for key in item.keys() - known)
     return unknown
+
+
+def dealer_of_file(name: str) -> str | None:
+    """The dealer a listing file belongs to by its place, `listings/dt=<date>/dealer=<id>/...`; None elsewhere.
+
+    The folder wins over a row's `dealer_id` column: a deployment can let each dealer write under its own folder
+    only (an IAM prefix), while a column is whatever the file says. A row whose column names another dealer
+    is rejected, not moved."""
+    match = _DEALER_FOLDER.search(name)
+    return match.group(1) if match else None

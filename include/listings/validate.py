@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from include.listings.load import ListingFile, read_listing_file
 from include.listings.raw_rows import RawRow
-from include.listings.rejections import RejectedRow, rejection
-from include.listings.schema import VehicleListing, unknown_keys
+from include.listings.rejections import RejectedRow, file_rejection, rejection
+from include.listings.schema import DEALER_ID_PATTERN, VehicleListing, dealer_of_file, unknown_keys
 
 __all__ = ["AcceptedListing", "RejectedRow", "ValidationResult", "validate_listing_files"]
 
@@ -61,11 +61,15 @@ def _validate_in_order(files: Iterable[ListingFile]) -> ValidationResult:
     for position, listing_file in enumerate(files):
         ignored: set[str] = set()
         rows = 0
+        folder_dealer = dealer_of_file(listing_file.name)
+        if folder_dealer is not None and not DEALER_ID_PATTERN.match(folder_dealer):
+            rejected.append((position, file_rejection(listing_file.name, f"not a dealer id: dealer={folder_dealer!r}")))
+            continue
         for item in read_listing_file(listing_file):
             rows += 1
             if isinstance(item, RawRow):
                 ignored |= unknown_keys(item.values)
-                item = _validate(item)
+                item = _validate(item, folder_dealer)
             if isinstance(item, RejectedRow):
                 rejected.append((position, item))
                 continue
@@ -106,12 +110,17 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _validate(row: RawRow) -> AcceptedListing | RejectedRow:
+def _validate(row: RawRow, folder_dealer: str | None = None) -> AcceptedListing | RejectedRow:
     present = {key: value for key, value in row.values.items() if value is not None}
     try:
         listing = VehicleListing.model_validate(present)
     except ValidationError as error:
         return rejection(row.file, row.line, describe_validation_error(error), row.values, row.raw)
+    if folder_dealer is not None and listing.dealer_id not in (None, folder_dealer):
+        reason = f"dealer_id {listing.dealer_id!r} differs from the file's folder dealer={folder_dealer}, which decides"
+        return rejection(row.file, row.line, reason, row.values, row.raw)
+    if folder_dealer is not None:
+        listing = listing.model_copy(update={"dealer_id": folder_dealer})
     return AcceptedListing(row.file, row.line, listing)
 
 

@@ -5,22 +5,22 @@ request per image.
 
 Identities come from bucket listings for `s3://` sources and from one HEAD per http(s) source (ETag /
 Last-Modified); an http source whose server gives neither is identified by its content in the processing task.
-The record options of each provider come from its operator (`record_options`), the one place they are made.
+The record options of each image come from its dealer's profile, which asks the provider's operator
+(`record_options`), the one place they are made.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from include.pipeline.plan import PlannedImage
 from include.pipeline.settings import PipelineSettings
-from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
-from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from vehicle_photos.image_common.fetch import SourceFetchError, guarded_session, head_url
 from vehicle_photos.image_common.identity import http_identity, s3_identities
 from vehicle_photos.image_common.policy import SourceNotAllowedError, SourcePolicy
@@ -49,15 +49,13 @@ def source_policy(settings: PipelineSettings) -> SourcePolicy:
     )
 
 
-def record_options(provider: str, settings: PipelineSettings) -> dict:
-    if provider == "carcutter":
-        return CarCutterProcessImagesOperator.record_options(cut_type=settings.cut_type)
-    return ClippingMagicAutoClipOperator.record_options(
-        test=settings.clippingmagic_test_mode, outputs=settings.clippingmagic_outputs
-    )
+# The record options an image is processed with: its dealer profile's (`profiles.DealerProfile.record_options`)
+RecordOptions = Callable[[PlannedImage], dict[str, Any]]
 
 
-def find_known_images(s3_hook: S3Hook, settings: PipelineSettings, images: Sequence[PlannedImage]) -> KnownImages:
+def find_known_images(
+    s3_hook: S3Hook, settings: PipelineSettings, images: Sequence[PlannedImage], record_options: RecordOptions
+) -> KnownImages:
     known = KnownImages()
     policy = source_policy(settings)
     readable: list[tuple[PlannedImage, ImageSource]] = []
@@ -78,7 +76,7 @@ def find_known_images(s3_hook: S3Hook, settings: PipelineSettings, images: Seque
             continue
         record = None
         if identity:
-            record = indexes[image.provider].get(options_digest(identity, record_options(image.provider, settings)))
+            record = indexes[image.provider].get(options_digest(identity, record_options(image)))
         if record is not None:
             known.results[image.key] = ImageResult.from_record(
                 record, image.vehicle_id, image.name, image.shown_source, reused=True

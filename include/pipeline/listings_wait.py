@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseSensorOperator, Context
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -94,7 +94,8 @@ class ListingFilesTrigger(BaseTrigger):
 
 
 class ListingFilesSensor(BaseSensorOperator):
-    """Waits (deferred, in the triggerer) until the date's listing files are there and quiet.
+    """Waits until the date's listing files are there and quiet: deferred, in the triggerer, or (not
+    `deferrable`, the default of `[operators] default_deferrable`) by pokes in reschedule mode.
 
     Its log says what it waits for and until when; at the deadline it fails with what it saw. To stop a date
     that waits for listings that will never come, mark this task failed (or success, to publish an empty run).
@@ -105,22 +106,28 @@ class ListingFilesSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("settings",)
 
-    def __init__(self, *, settings: Any, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Any,
+        aws_conn_id: str | None = "aws_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        if not deferrable:  # a wait of hours must not hold a worker slot: each poke is a short try
+            kwargs.setdefault("mode", "reschedule")
         super().__init__(**kwargs)
         self.settings = settings
         self.aws_conn_id = aws_conn_id
+        self.deferrable = deferrable
 
     def execute(self, context: Context) -> str:
         wait_seconds = float(self.settings["listings_wait_seconds"])
-        wait = ListingWait(
-            bucket=self.settings["bucket"],
-            incoming_prefix=self.settings["incoming_prefix"],
-            archive_prefix=self.settings["archived_prefix"],
-            quiet_seconds=float(self.settings["listings_quiet_seconds"]),
-            deadline=time.time() + wait_seconds,
-            poll_interval=float(self.settings["listings_poll_seconds"]),
-            aws_conn_id=self.aws_conn_id,
-        )
+        if not self.deferrable:
+            self.timeout = wait_seconds
+            self.poke_interval = float(self.settings["listings_poll_seconds"])
+            return super().execute(context)
+        wait = self._wait(deadline=time.time() + wait_seconds)
         ready, state = self._check(wait)
         if ready:
             self.log.info("Listing files ready under %s: %s", wait.where, state)
@@ -145,6 +152,24 @@ class ListingFilesSensor(BaseSensorOperator):
             )
         self.log.info("Listing files ready: %s", event["message"])
         return event["message"]
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """One look at the date's prefixes (when not deferrable)."""
+        ready, state = self._check(self._wait(deadline=float("inf")))
+        self.log.info("Listing files under s3://%s/%s: %s", self.settings["bucket"], self.settings["incoming_prefix"],
+                      state)  # fmt: skip
+        return PokeReturnValue(is_done=ready, xcom_value=state)
+
+    def _wait(self, deadline: float) -> ListingWait:
+        return ListingWait(
+            bucket=self.settings["bucket"],
+            incoming_prefix=self.settings["incoming_prefix"],
+            archive_prefix=self.settings["archived_prefix"],
+            quiet_seconds=float(self.settings["listings_quiet_seconds"]),
+            deadline=deadline,
+            poll_interval=float(self.settings["listings_poll_seconds"]),
+            aws_conn_id=self.aws_conn_id,
+        )
 
     def _check(self, wait: ListingWait) -> tuple[bool, str]:
         paginator = S3Hook(aws_conn_id=wait.aws_conn_id).conn.get_paginator("list_objects_v2")

@@ -33,9 +33,11 @@ class ManifestRow:
     clipping_path_svg: str | None
     alpha_mask_png: str | None
     error: str | None
+    dealer_id: str | None = None  # None: a row without a dealer (the default profile)
+    composite: str | None = None  # the dealer's local composite of a Clipping Magic cut-out
 
 
-def manifest_row(image: PlannedImage, result: ImageResult | None) -> ManifestRow:
+def manifest_row(image: PlannedImage, result: ImageResult | None, composite: str | None = None) -> ManifestRow:
     outputs = result.outputs if result else {}
     return ManifestRow(
         vehicle_id=image.vehicle_id,
@@ -50,13 +52,22 @@ def manifest_row(image: PlannedImage, result: ImageResult | None) -> ManifestRow
         clipping_path_svg=outputs.get("clipping_path_svg"),
         alpha_mask_png=outputs.get("alpha_mask_png"),
         error=result.error if result else "no result was reported for this image (see the failed task's log)",
+        dealer_id=image.dealer_id,
+        composite=composite,
     )
 
 
-def build_manifest(planned: Iterable[PlannedImage], results: Iterable[ImageResult]) -> list[ManifestRow]:
-    """Results are matched to planned images by (provider, vehicle, image name)."""
+def build_manifest(
+    planned: Iterable[PlannedImage], results: Iterable[ImageResult], composites: dict[str, str] | None = None
+) -> list[ManifestRow]:
+    """Results are matched to planned images by (provider, vehicle, image name); `composites` by
+    "<vehicle>/<image name>"."""
     by_key = {result.key: result for result in results}
-    rows = [manifest_row(image, by_key.get(image.key)) for image in planned]
+    composites = composites or {}
+    rows = [
+        manifest_row(image, by_key.get(image.key), composites.get(f"{image.vehicle_id}/{image.name}"))
+        for image in planned
+    ]
     return sorted(rows, key=lambda row: (row.vehicle_id, row.name, row.provider))
 
 

@@ -40,6 +40,15 @@ def vehicle_listings_params() -> dict[str, Param]:
             description="Validate the listings, write the rejected rows and log the credits the run would "
             "spend; send nothing to Car-Cutter or Clipping Magic.",
         ),
+        "confirm_dealers": Param(
+            [],
+            type=["array", "null"],
+            items={"type": "string"},
+            title="Confirm these dealers' changed profiles",
+            description="Dealer ids, one per line (default: rows without a dealer). A dealer whose profile "
+            "changed and would spend more than confirm_above_credits waits for this; a dry run shows the "
+            "estimate per dealer.",
+        ),
         "clippingmagic_test_mode": Param(
             False,
             type=["boolean", "null"],
@@ -52,8 +61,8 @@ def vehicle_listings_params() -> dict[str, Param]:
             enum=[None, *CUT_TYPES],
             values_display=CUT_TYPE_LABELS,
             title="Car-Cutter cut type",
-            description="How Car-Cutter presents the exterior shots. Deployment default: the Variable "
-            "vehicle_photos_cut_type, else complete.",
+            description="How Car-Cutter presents the exterior shots, where the profiles file says nothing. "
+            "Deployment default: the Variable vehicle_photos_cut_type, else complete.",
             section=PROCESSING_SECTION,
         ),
         "clippingmagic_angles": Param(

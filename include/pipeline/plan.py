@@ -23,6 +23,7 @@ class PlannedImage:
     source: str  # s3://bucket/key or the http(s) URL exactly as listed (its query string stays out of outputs)
     angle: str | None
     provider: str
+    dealer_id: str | None = None  # None: the default profile's (a row without a dealer)
 
     @property
     def name(self) -> str:
@@ -54,15 +55,19 @@ class VehicleWork:
     """What one vehicle needs in this run; empty lists and None mean "nothing to do"."""
 
     vehicle_id: str
+    profile_key: str = ""  # vehicles of one batch share it: the same request options (profiles.DealerProfile)
     register: dict[str, Any] | None = None
     features: dict[str, Any] | None = None
     hotspots: list[dict[str, Any]] | None = None
     images: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {p: [] for p in PROVIDERS})
     applied: list[dict[str, str]] = field(default_factory=list)  # state digests to record once it succeeded
+    composites: list[dict[str, str]] = field(default_factory=list)  # earlier cut-outs still to composite
 
     @property
     def has_work(self) -> bool:
-        return bool(self.register or self.features or self.hotspots is not None or any(self.images.values()))
+        return bool(
+            self.register or self.features or self.hotspots is not None or any(self.images.values()) or self.composites
+        )
 
 
 def resolve_ref(ref: str, bucket: str) -> str:
@@ -76,14 +81,19 @@ def choose_provider(image: ListingImage, clippingmagic_angles: Iterable[str]) ->
     return "clippingmagic" if (image.angle or "").lower() in set(clippingmagic_angles) else "carcutter"
 
 
-def plan_images(listing: VehicleListing, settings: PipelineSettings) -> list[PlannedImage]:
+def plan_images(
+    listing: VehicleListing, settings: PipelineSettings, clippingmagic_angles: Iterable[str] | None = None
+) -> list[PlannedImage]:
+    """`clippingmagic_angles`: the dealer profile's (default: the settings')."""
+    angles = tuple(settings.clippingmagic_angles if clippingmagic_angles is None else clippingmagic_angles)
     return [
         PlannedImage(
             vehicle_id=listing.vehicle_id,
             index=index,
             source=resolve_ref(image.ref, settings.bucket),
             angle=image.angle,
-            provider=choose_provider(image, settings.clippingmagic_angles),
+            provider=choose_provider(image, angles),
+            dealer_id=listing.dealer_id,
         )
         for index, image in enumerate(listing.images)
     ]
@@ -101,12 +111,14 @@ def annotation_image_id(vehicle_id: str, image_name: str) -> str:
     return f"{vehicle_id}/{image_name}"
 
 
-def carcutter_vehicle(listing: VehicleListing) -> dict[str, Any]:
+def carcutter_vehicle(listing: VehicleListing, vehicle_fields: dict[str, str] | None = None) -> dict[str, Any]:
+    """`vehicle_fields`: the dealer profile's (vehicle_location, suggested_guideline_id), where it sets them."""
     return {
         "vehicle_id": listing.vehicle_id,
         "vehicle_manufacturer": listing.make,
         "vehicle_model": listing.model,
         "vehicle_color": listing.colour,
+        **(vehicle_fields or {}),
     }
 
 
@@ -134,12 +146,16 @@ def gone_item(listing: VehicleListing, settings: PipelineSettings) -> dict[str, 
 
 
 def vehicle_work(
-    listing: VehicleListing, images: Sequence[PlannedImage], applied: dict[tuple[str, str], str]
+    listing: VehicleListing,
+    images: Sequence[PlannedImage],
+    applied: dict[tuple[str, str], str],
+    vehicle_fields: dict[str, str] | None = None,
+    profile_key: str = "",
 ) -> VehicleWork:
     """The Car-Cutter aspects of an active vehicle whose desired state differs from what was applied last."""
-    work = VehicleWork(listing.vehicle_id)
+    work = VehicleWork(listing.vehicle_id, profile_key)
     wanted = {
-        "register": carcutter_vehicle(listing),
+        "register": carcutter_vehicle(listing, vehicle_fields),
         "features": feature_item(listing),
         "hotspots": hotspot_items(listing, images),
     }
@@ -155,3 +171,13 @@ def batches(items: Sequence[Any], settings: PipelineSettings) -> list[list[Any]]
     """Groups of `batch_size`, made larger when needed so there are at most `max_batches`."""
     size = max(settings.batch_size, -(-len(items) // settings.max_batches)) if items else settings.batch_size
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+def profile_batches(works: Sequence[VehicleWork], settings: PipelineSettings) -> list[list[VehicleWork]]:
+    """Batches that never mix request options: one profile key each (Car-Cutter's options are per request).
+    Batches are sized over all the works, so many small dealers add at most one batch each."""
+    size = max(settings.batch_size, -(-len(works) // settings.max_batches)) if works else settings.batch_size
+    by_profile: dict[str, list[VehicleWork]] = {}
+    for work in works:
+        by_profile.setdefault(work.profile_key, []).append(work)
+    return [group[start : start + size] for group in by_profile.values() for start in range(0, len(group), size)]

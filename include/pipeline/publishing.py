@@ -12,12 +12,14 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+from include.pipeline.dealer_report import DealerLine, dealer_lines, dealer_name, rejected_row_dealer
 from include.pipeline.known_images import source_policy
 from include.pipeline.listing_files import ListingObject, archive_listing_files
 from include.pipeline.manifest import ManifestRow, build_manifest, manifest_json, manifest_parquet, summarize
+from include.pipeline.metrics import record_run_metrics
 from include.pipeline.plan import PROVIDERS, PlannedImage
 from include.pipeline.planning import DELETE_TASK, planned_images, read_plan, s3_hook_for
-from include.pipeline.report import render_report, shown_vehicles, thumbnail_name
+from include.pipeline.report import dealer_page, render_report, shown_vehicles, thumbnail_name
 from include.pipeline.settings import PipelineSettings
 from include.pipeline.thumbnails import ThumbnailCache, WantedThumbnail
 from include.pipeline.vehicle_state import AppliedVehicleState
@@ -29,6 +31,7 @@ from vehicle_photos.image_common.results import REFUSED, ImageResult
 log = logging.getLogger(__name__)
 
 REPORT_REJECTED_ROWS = 500  # the report lists this many rejected rows; rejected.jsonl has them all
+MAX_REJECTED_ROWS_READ = 200_000  # read for the counts per dealer
 
 # Pulls the return value of one task (map index, or None for an unmapped task); None when it did not succeed.
 TaskOutput = Callable[[str, int | None], Any]
@@ -41,9 +44,10 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
     results = read_results(s3_hook, plan["known_results_uri"])
     for uri in plan["results_uris"]:
         results.extend(read_results(s3_hook, uri))
-    rows = build_manifest(images, results)
+    rows = build_manifest(images, results, _composites(s3_hook, plan))
     deleted = (task_output(DELETE_TASK, None) or {}).get("deleted", [])
     summary = summarize(rows, sum(r.credits_this_run for r in results), plan["rejected_count"], len(deleted))
+    record_run_metrics(rows, results, plan["rejected_count"])
 
     base = f"s3://{settings.bucket}/"
     manifests = f"{base}{settings.dated(settings.manifests_prefix)}"
@@ -54,11 +58,23 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
         ),
         "manifest_json": put_bytes(s3_hook, f"{manifests}manifest.json", manifest_json(rows), "application/json"),
     }
-    rejected = _read_jsonl(s3_hook, plan["rejected_uri"], REPORT_REJECTED_ROWS) if plan["rejected_count"] else []
+    rejected = _read_jsonl(s3_hook, plan["rejected_uri"], MAX_REJECTED_ROWS_READ) if plan["rejected_count"] else []
     thumbnails = _report_thumbnails(s3_hook, settings, images, results, rows)
-    html = render_report(settings.listing_date, summary, rows, rejected, thumbnails, settings.report_thumbnail_vehicles)
+    dealers = dealer_lines(rows, results, plan.get("dealers", {}), rejected)
+    html = render_report(
+        settings.listing_date,
+        summary,
+        rows,
+        rejected[:REPORT_REJECTED_ROWS],
+        thumbnails,
+        settings.report_thumbnail_vehicles,
+        dealers=dealers,
+    )
     outputs["report"] = put_bytes(s3_hook, f"{reports}report.html", html.encode(), "text/html; charset=utf-8")
-    outputs["summary"] = put_json(s3_hook, f"{reports}summary.json", summary.to_dict())
+    outputs["dealer_pages"] = _dealer_pages(s3_hook, settings, reports, dealers, rows, results, rejected, thumbnails)
+    outputs["summary"] = put_json(
+        s3_hook, f"{reports}summary.json", {**summary.to_dict(), "dealers": [line.to_dict() for line in dealers]}
+    )
     outputs["rejected"] = plan["rejected_uri"]
 
     _record_applied_state(s3_hook, settings, plan, task_output)
@@ -67,6 +83,47 @@ def publish_run(settings: PipelineSettings, plan_uri: str, task_output: TaskOutp
     _compact_indexes(s3_hook, settings)
     log.info("run summary: %s", asdict(summary))
     return {"summary": summary.to_dict(), "outputs": outputs}
+
+
+def _dealer_pages(
+    s3_hook: S3Hook,
+    settings: PipelineSettings,
+    reports: str,
+    dealers: list[DealerLine],
+    rows: list[ManifestRow],
+    results: list[ImageResult],
+    rejected: list[dict[str, Any]],
+    thumbnails: dict[str, str],
+) -> int:
+    """One page per dealer beside the report (the report app serves them too); returns how many."""
+    for line in dealers:
+        own_rows = [row for row in rows if dealer_name(row.dealer_id) == line.dealer]
+        own_keys = {(row.provider, row.vehicle_id, row.name) for row in own_rows}
+        own_rejected = [row for row in rejected if rejected_row_dealer(row) == line.dealer]
+        credits = sum(result.credits_this_run for result in results if result.key in own_keys)
+        summary = summarize(own_rows, credits, len(own_rejected), 0)
+        html = render_report(
+            settings.listing_date,
+            summary,
+            own_rows,
+            own_rejected[:REPORT_REJECTED_ROWS],
+            thumbnails,
+            settings.report_thumbnail_vehicles,
+            dealer=line.dealer,
+        )
+        put_bytes(s3_hook, f"{reports}{dealer_page(line.dealer)}", html.encode(), "text/html; charset=utf-8")
+    return len(dealers)
+
+
+def _composites(s3_hook: S3Hook, plan: dict[str, Any]) -> dict[str, str]:
+    """ "<vehicle>/<image name>" -> its composite: those that existed, and those the run's tasks made."""
+    found = dict(plan.get("composites", {}))
+    for uri in plan.get("composite_results_uris", []):
+        bucket, key = S3Hook.parse_s3_url(uri)
+        if s3_hook.check_for_key(key, bucket):  # absent: that composite task failed or was skipped
+            for line in _read_jsonl(s3_hook, uri, MAX_REJECTED_ROWS_READ):
+                found[f"{line['vehicle_id']}/{line['name']}"] = line["composite"]
+    return found
 
 
 def _report_thumbnails(
@@ -102,6 +159,7 @@ def _record_applied_state(
         for index, entries in enumerate(per_index):
             if task_output(task, None if task == DELETE_TASK else index) is not None:
                 applied.extend(entries)
+    applied.extend(plan.get("applied_profiles", []))  # the dealers' profiles this run went ahead with
     AppliedVehicleState(s3_hook.conn, settings.bucket, settings.records_prefix).record(applied)
 
 

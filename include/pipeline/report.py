@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from include.pipeline.dealer_report import DealerLine
 from include.pipeline.manifest import ManifestRow, RunSummary
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -30,7 +31,11 @@ def render_report(
     rejected: list[dict[str, Any]],
     thumbnails: dict[str, str],
     thumbnail_vehicles: int,
+    dealers: list[DealerLine] | None = None,
+    dealer: str | None = None,
 ) -> str:
+    """The run report; with `dealers`, its table of dealers linking each one's page; with `dealer`, that page
+    (the rows and rejected rows given are the dealer's)."""
     vehicles = shown_vehicles(rows, thumbnail_vehicles)
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     return environment.get_template("report.html.j2").render(
@@ -43,4 +48,12 @@ def render_report(
         hidden_vehicles=len({row.vehicle_id for row in rows}) - len(vehicles),
         thumbnails=thumbnails,
         thumbnail_name=thumbnail_name,
+        dealers=dealers or [],
+        dealer=dealer,
+        dealer_page=dealer_page,
     )
+
+
+def dealer_page(dealer: str) -> str:
+    """A dealer's page, relative to the run report."""
+    return f"dealers/{dealer}.html"

@@ -64,8 +64,26 @@ def autoclip_images_input(batch: dict) -> object:
     return batch["autoclip_images"]
 
 
-def publish_run(settings: dict[str, Any], ti: Any = None) -> dict[str, Any]:
-    """Manifest, report, applied vehicle state and archive, whatever happened upstream."""
+def make_composites_input(batch: dict) -> object:
+    return batch["make_composites"]
+
+
+def make_composites(batch: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
+    """The batch's local composites of Clipping Magic cut-outs, for dealers whose profile asks for one."""
+    from include.pipeline.composites import make_composites as make
+    from include.pipeline.known_images import source_policy
+    from include.pipeline.planning import s3_hook_for
+
+    if batch is None:
+        raise AirflowSkipException("no composite in this batch's profile, or nothing to composite")
+    resolved = _settings(settings)
+    return make(s3_hook_for(resolved), batch, source_policy(resolved))
+
+
+def publish_run(settings: dict[str, Any], ti: Any = None, outlet_events: Any = None) -> dict[str, Any]:
+    """Manifest, report, applied vehicle state and archive, whatever happened upstream; then the asset events
+    that tell other DAGs where the date's manifest and archive are."""
+    from include.pipeline.assets import add_published_events
     from include.pipeline.publishing import publish_run as publish
 
     resolved = _settings(settings)
@@ -80,13 +98,39 @@ def publish_run(settings: dict[str, Any], ti: Any = None) -> dict[str, Any]:
 
     published = publish(resolved, plan_uri, task_output)
     ti.xcom_push(key=REPORT_URI_XCOM_KEY, value=published["outputs"]["report"])
+    add_published_events(outlet_events, resolved, published)
     return published
 
 
-def fail_run_if_a_task_failed() -> None:
-    """Runs only when a task upstream failed (trigger rule one_failed): marks the whole run failed."""
+FAILED_STATES = ("failed", "upstream_failed")
+
+
+def fail_run_if_a_task_failed(ti: Any = None) -> None:
+    """Runs last, whatever happened upstream (publish_run succeeds whatever happened before it): fails the run
+    when a task failed, saying what failed (XCom `failure`, which the failed-date alert shows)."""
+    from include.alerts.notifiers import FAILURE_XCOM_KEY
+
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    failed = sorted(task for task, state in states.items() if state in FAILED_STATES and task != ti.task_id)
+    if not failed:
+        log.info("no task failed")
+        return
+    published = ti.xcom_pull(task_ids="publish_run", default=None) or {}
+    summary, outputs = published.get("summary") or {}, published.get("outputs") or {}
+    by_status = summary.get("by_status") or {}
+    failure = {
+        "date": ti.xcom_pull(task_ids="prepare_run", key="listing_date", default=None),
+        "failed_tasks": failed,
+        "images": summary.get("images"),
+        "images_by_status": by_status,
+        "images_not_final": sum(count for status, count in by_status.items() if status != "final") if summary else None,
+        "rejected_rows": summary.get("rejected_rows"),
+        "credits_this_run": summary.get("credits_this_run"),
+        "report": outputs.get("report"),
+    }
+    ti.xcom_push(key=FAILURE_XCOM_KEY, value=failure)
     raise AirflowFailException(
-        "A processing task failed; the manifest and report of this run record what was done and why. "
+        f"Failed: {', '.join(failed)}. The manifest and report of this run record what was done and why. "
         "Fix the cause (see the failed task's log) and clear the failed tasks or rerun the date."
     )
 

@@ -20,7 +20,7 @@ CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")
 CUT_TYPES = ("complete", "normal", "blur", "none")
 VARIABLE_PREFIX = "vehicle_photos_"
 _LIST_SETTINGS = {"vehicle_ids", "clippingmagic_angles", "clippingmagic_outputs", "allowed_buckets",
-                  "allowed_networks"}  # fmt: skip
+                  "allowed_networks", "confirm_dealers"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class PipelineSettings:
     # estimates and the balance check assume they each cost one unless this is switched off.
     clippingmagic_extra_outputs_cost_credits: bool = True
     cut_type: str = "complete"
+    profiles_key: str = "config/profiles.yaml"  # the dealers' processing profiles (README "Dealer profiles")
+    max_credits_per_run: int = 0  # per dealer and API, unless its profile says otherwise; 0: no cap
+    confirm_above_credits: int = 200  # a changed profile that would spend more waits for confirm_dealers; 0: never
+    confirm_dealers: tuple[str, ...] = ()  # dealers whose changed profile this run may bill ("default": no dealer)
     report_thumbnail_vehicles: int = 50
     carcutter_poll_interval: float = 30.0
     carcutter_first_poll_delay: float = 30.0

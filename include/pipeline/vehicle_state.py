@@ -3,8 +3,9 @@
 Four aspects are tracked per vehicle: `register` (its fields), `features`, `hotspots` (its images'
 annotations) and `deleted` (a sold / removed vehicle's removal). Each is a digest of what the listing asked
 for. A run plans an aspect only when its digest differs from the one applied last, and `publish_run` records
-the digests of the aspects whose tasks succeeded. The listing is the source of truth: a change made to
-Car-Cutter by hand is corrected the next time the listing changes that aspect.
+the digests of the aspects whose tasks succeeded. The same index keeps each dealer's last processing profile
+(aspect `profile`, the dealer's name in place of the vehicle: `include.pipeline.dealer_credits`). The listing is
+the source of truth: a change made to Car-Cutter by hand is corrected the next time the listing changes that aspect.
 """
 
 from __future__ import annotations

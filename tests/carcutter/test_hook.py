@@ -262,6 +262,17 @@ def test_a_lost_answer_is_settled_by_status_through_a_registration_delay(
     assert all(s.known_to_service for s in statuses)
 
 
+def test_a_submission_held_past_the_read_timeout_is_settled_by_status(carcutter, s3_client, put_photos, monkeypatch):
+    """Point 1 with a queue: Car-Cutter holds the request past the client's timeout, then bills it and files it
+    late. The timed-out POST may have arrived, so the hook asks the status endpoint instead of posting again."""
+    monkeypatch.setenv("AIRFLOW_CONN_CARCUTTER_IMPATIENT", connection_json(carcutter.url, carcutter.token, timeout=0.5))
+    carcutter.configure(hold_submission_seconds=1.5, registration_delay_seconds=1.0)
+    urls = [presign(s3_client, image["source"]) for image in put_photos(per_vehicle=2)]
+    statuses = CarCutterHook("carcutter_impatient").submit_images(urls, cut_type="complete")
+    assert carcutter.ledger()["charges"] == dict.fromkeys(urls, 1)
+    assert all(s.known_to_service for s in statuses)
+
+
 # Features and annotations
 
 

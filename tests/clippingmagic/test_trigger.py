@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
+import pytest
 from airflow.sdk.module_loading import import_string
 
 from tests.clippingmagic.conftest import jpeg_bytes
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.clippingmagic.sensors.result import ClippingMagicResultSensor
 from vehicle_photos.clippingmagic.triggers.result import ClippingMagicResultTrigger
 
 
@@ -79,3 +82,13 @@ def test_a_rate_limited_round_backs_off_linearly_then_polls_again(cm, fast_conn)
     assert event["status"] == "success" and event["images"][0]["resultRevision"] == 1
     assert time.monotonic() - started >= 0.2 + 0.4, "waited 1 x then 2 x the rate-limit wait"
     assert cm.requests()["status_codes"]["429"] == 2
+
+
+def test_a_poking_sensor_never_waits_longer_than_its_execution_timeout(cm):
+    sensor = ClippingMagicResultSensor(
+        task_id="wait", image_ids=[1], deferrable=False, timeout=3 * 86400, execution_timeout=timedelta(minutes=30)
+    )
+
+    with pytest.raises(ValueError, match="longer than the execution_timeout"):
+        sensor.execute({})
+    assert cm.requests()["counts"] == {}, "refused before any poke"

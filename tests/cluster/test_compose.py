@@ -31,7 +31,7 @@ def compose(*args: str, env_file: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-PROFILES = ("local", "flower")
+PROFILES = ("local", "flower", "statsd")
 
 
 @pytest.mark.parametrize(

@@ -99,3 +99,23 @@ def test_hotspot_must_point_at_an_existing_image_and_active_needs_images():
 def test_sold_vehicle_needs_no_images():
     result = validate_listing_files([ListingFile("x.jsonl", jsonl(row(listing_status="sold", images=[], hotspots=[])))])
     assert result.listings[0].listing_status == "sold"
+
+
+@pytest.mark.parametrize(("name", "encode", "_"), [FORMATS[0], FORMATS[2]])
+def test_the_dealer_comes_from_the_column_or_the_folder_and_the_folder_decides(name, encode, _):
+    rows = encode(row(VIN_A, dealer_id=None), row(VIN_B, dealer_id="eastgate"), row(VINS[2], dealer_id="northside"))
+    in_folder = validate_listing_files([ListingFile(f"listings/dt=2026-11-02/dealer=northside/{name}", rows)])
+    assert {listing.vehicle_id: listing.dealer_id for listing in in_folder.listings} == {
+        VIN_A: "northside", VINS[2]: "northside"}  # fmt: skip
+    (conflict,) = in_folder.rejected
+    assert "dealer_id 'eastgate' differs from the file's folder dealer=northside" in conflict.reason
+    at_root = validate_listing_files([ListingFile(f"listings/dt=2026-11-02/{name}", rows)])
+    assert {listing.vehicle_id: listing.dealer_id for listing in at_root.listings} == {
+        VIN_A: None, VIN_B: "eastgate", VINS[2]: "northside"}  # fmt: skip
+
+
+def test_a_bad_dealer_id_or_folder_is_rejected_with_its_reason():
+    bad_column = validate_listing_files([ListingFile("a.jsonl", jsonl(row(VIN_A, dealer_id="north side")))])
+    assert "dealer_id" in bad_column.rejected[0].reason and "not a dealer id" in bad_column.rejected[0].reason
+    bad_folder = validate_listing_files([ListingFile("listings/dt=2026-11-02/dealer=a b/x.jsonl", jsonl(row()))])
+    assert bad_folder.listings == [] and "dealer='a b'" in bad_folder.rejected[0].reason

@@ -114,3 +114,30 @@ def test_late_files_and_reruns_publish_the_whole_date(
     assert [key.rsplit("/", 1)[-1] for key in listed(s3_client, bucket, f"archive/dt={DAILY}/")] == [
         "evening.jsonl", "morning.jsonl"
     ]  # fmt: skip
+
+
+def test_clipping_magic_losing_answers_and_listing_late_still_charges_each_image_once(
+    airflow_home, tmp_path, local_stack, bucket, s3_client, carcutter_server, clippingmagic_server
+):
+    sample = generate(
+        tmp_path / "sample", seed=23, vehicles=3, images_per_vehicle=3, megapixels=0.1, bucket=bucket,
+        http_base_url=f"{local_stack.s3_url}/{bucket}",
+    )  # fmt: skip
+    upload(sample, bucket=bucket, listing_date=DAILY, endpoint_url=local_stack.s3_url)
+    rows = [row for row in sample.rows if row["listing_status"] == "active"]
+    clippingmagic_images = {
+        image["ref"] for row in rows for image in row["images"] if image["provider"] == "clippingmagic"
+    }
+    assert len(clippingmagic_images) >= 2
+    # the first uploads are processed and billed but their answers lost, and uploads are listed late
+    clippingmagic_server.configure(lost_upload_answers=2, list_delay=4, preloaded_images=5_000)
+
+    dags_test("vehicle_listings", DAILY, tmp_path / "lossy.log", AIRFLOW_VAR_VEHICLE_PHOTOS_BUCKET=bucket,
+              AIRFLOW_VAR_VEHICLE_PHOTOS_REGISTRATION_GRACE_SECONDS="8")  # fmt: skip
+
+    manifest = read_json(s3_client, bucket, f"manifests/dt={DAILY}/manifest.json")
+    assert {row["status"] for row in manifest} == {"final"}
+    charges = clippingmagic_server.ledger()["charges"]
+    assert len(charges) == len(clippingmagic_images) and set(charges.values()) == {1}
+    assert recorded_credits(s3_client, bucket, "clippingmagic") == sum(charges.values())
+    assert clippingmagic_server.requests()["counts"]["list"] < 100, "never the whole 5,000-image list"

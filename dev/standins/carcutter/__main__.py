@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dev.standins import guesses
+from dev.standins.carcutter.account import ACCOUNT_KNOBS
 from dev.standins.carcutter.app import create_app
 from dev.standins.carcutter.contract import CONTRACT_KNOBS
 from dev.standins.carcutter.timing import TIMING_KNOBS
@@ -46,6 +47,7 @@ KNOBS = (
     ),
     *CONTRACT_KNOBS,
     *TIMING_KNOBS,
+    *ACCOUNT_KNOBS,
 )
 
 

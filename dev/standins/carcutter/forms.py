@@ -156,6 +156,15 @@ class Fields:
             raise bad_input(f"'{name}' must be an uploaded file")
         return value
 
+    async def upload_bytes(self, name: str) -> bytes | None:
+        """An uploaded file's bytes, left readable again."""
+        upload = self.upload(name)
+        if upload is None:
+            return None
+        body = await upload.read()
+        await upload.seek(0)
+        return body
+
     async def image(self, name: str, fmt: str, mode: str) -> Image.Image | None:
         """An uploaded image that must be of one format and channel layout (e.g. PNG with RGBA)."""
         upload = self.upload(name)

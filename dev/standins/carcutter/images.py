@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from dev.standins import guesses
 from dev.standins.carcutter import paths
+from dev.standins.carcutter.account import check_account_id, scene_backdrop
 from dev.standins.carcutter.counters import CarCutterCounters
 from dev.standins.carcutter.errors import (
     CREDITS_EXCEEDED_MESSAGE,
@@ -115,16 +116,32 @@ def image_router(
         if len(urls) > MAX_URLS_PER_SUBMISSION:
             raise bad_input(f"at most {MAX_URLS_PER_SUBMISSION} image_url per request, got {len(urls)}")
         cut_type = fields.choice("cut_type", CUT_TYPES) or guesses.CC_DEFAULT_CUT_TYPE
-        lazy = fields.choice("processing_speed", PROCESSING_SPEEDS) == "lazy"
-        fields.choice("retouching_accuracy", RETOUCHING_ACCURACIES)
-        fields.json_document("custom_json")
+        speed = fields.choice("processing_speed", PROCESSING_SPEEDS)
+        accuracy = fields.choice("retouching_accuracy", RETOUCHING_ACCURACIES)
+        custom_json = fields.json_document("custom_json")
         webhook_url = fields.urls("webhook_url")[:1]
         vehicle_id = fields.text("vehicle_id")
+        ids = {name: fields.text(name) for name in ("guideline_id", "location_id", "scene_id")}
+        for name, value in ids.items():
+            check_account_id(knobs, name, value)
+        overlay_bytes, plate_bytes = await fields.upload_bytes("overlay"), await fields.upload_bytes("license_plate")
         options = {
             "license_plate": await fields.image("license_plate", "PNG", "RGBA"),
             "overlay": await fields.image("overlay", "PNG", "RGBA"),
+            "background": scene_backdrop(ids["scene_id"]),
         }
         urls = list(dict.fromkeys(urls))
+        counters.count_submission(
+            vehicle_id=vehicle_id,
+            images=len(urls),
+            cut_type=cut_type,
+            processing_speed=speed,
+            retouching_accuracy=accuracy,
+            custom_json=custom_json,
+            **ids,
+            overlay_sha256=_sha256(overlay_bytes),
+            license_plate_sha256=_sha256(plate_bytes),
+        )
         if knobs.hold_submission_seconds:
             await asyncio.sleep(knobs.hold_submission_seconds)
         refused = None
@@ -136,7 +153,7 @@ def image_router(
         if vehicle_id:
             catalog.mark_active(vehicle_id)
         webhook = webhook_url[0] if webhook_url and knobs.webhooks_enabled else None  # an account setting
-        submission = processor.submit(urls, cut_type, lazy, webhook, options)
+        submission = processor.submit(urls, cut_type, speed == "lazy", webhook, options)
         if refused is not None:  # the URLs the credits covered are billed and processing
             raise refused
         return {"data": {"images": [processor.status(job.url) for job in submission.jobs]}}
@@ -166,3 +183,7 @@ def image_router(
         return Response(job.result, media_type=job.media_type)
 
     return router
+
+
+def _sha256(body: bytes | None) -> str | None:
+    return hashlib.sha256(body).hexdigest() if body else None

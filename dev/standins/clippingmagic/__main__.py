@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dev.standins.clippingmagic.app import create_app
 from dev.standins.clippingmagic.contract import CONTRACT_KNOBS
+from dev.standins.clippingmagic.lag import LAG_KNOBS
 from dev.standins.common import COMMON_KNOBS, Knob, parse_knobs, serve
 
 KNOBS = (
@@ -17,6 +18,7 @@ KNOBS = (
         "answer the next N API requests (not storage) with 429, then serve normally; counts down as it is used",
     ),
     *CONTRACT_KNOBS,
+    *LAG_KNOBS,
 )
 
 

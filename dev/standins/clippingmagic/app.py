@@ -51,10 +51,18 @@ class ClippingMagicState:
         self.counters = RequestCounters()
         self.charged_revisions: set[tuple[int, int]] = set()
 
+        self.store.preload(knobs.preloaded_images)
+        knobs.on_change(self._preload_if_changed)
+
     def reset(self) -> None:
         self.store.reset(self.knobs.seed)
+        self.store.preload(self.knobs.preloaded_images)
         self.links.reset()
         self.charged_revisions.clear()
+
+    def _preload_if_changed(self, changed: dict[str, Any]) -> None:
+        if "preloaded_images" in changed:
+            self.store.preload(self.knobs.preloaded_images)
 
     def image(self, image_id: str) -> StoredImage:
         image = self.store.images.get(int(image_id)) if image_id.isdigit() else None
@@ -196,6 +204,8 @@ def api_router(state: ClippingMagicState) -> APIRouter:
         ):
             raise _credits_exhausted()
         size, photo = await asyncio.to_thread(read_upload, await upload_file.read(), knobs.fast)
+        if knobs.upload_hold_seconds:  # processing keeps going when the client gives up waiting
+            await asyncio.sleep(knobs.upload_hold_seconds)
         stored = state.store.add(size, photo, upload_file.filename or "", test)
         if fmt == "json":
             return JSONResponse({"image": stored.as_json()})
@@ -209,8 +219,9 @@ def api_router(state: ClippingMagicState) -> APIRouter:
         limit = _parse_int(request.query_params, "limit", guesses.CM_LIST_DEFAULT_LIMIT)
         offset = _parse_int(request.query_params, "offset", 0)
         limit, offset = min(max(limit, 1), guesses.CM_LIST_MAX_LIMIT), max(offset, 0)
-        images = sorted(state.store.images.values(), key=lambda image: image.id)[offset : offset + limit]
-        return {"images": [image.as_json() for image in images], "limit": limit, "offset": offset}
+        descending = knobs.list_order == "descending"
+        images = state.store.listed(offset, limit, knobs.list_delay, descending)
+        return {"images": images, "limit": limit, "offset": offset}
 
     @router.get("/images/{image_id}", name="download")
     async def download(image_id: str, request: Request) -> Response:
@@ -284,6 +295,7 @@ def create_app(knobs: Knobs) -> FaultInjector:
         error_responder(knobs),
         unmetered=(guesses.CM_STORAGE_PREFIX,),
         countdown_knob="rate_limit_next",
+        lost_answer_knobs={"upload": "lost_upload_answers"},
     )
 
     def reset_state() -> None:

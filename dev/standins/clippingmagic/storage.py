@@ -57,6 +57,9 @@ def storage_router(links: StorageLinks, store: ImageStore, knobs: Knobs) -> APIR
         media_type = image.media_type(link.revision, link.fmt)
         if knobs.strict_accept and not admits(request, media_type):
             return PlainTextResponse(guesses.CM_STORAGE_NOT_ACCEPTABLE.format(media_type=media_type), status_code=406)
+        if knobs.storage_bad_body:
+            body = guesses.CM_STORAGE_HTML_PAGE if knobs.storage_bad_body == "html" else b""
+            return Response(body, media_type="text/html" if body else None)
         rendered = await asyncio.to_thread(image.render, link.revision, link.fmt, knobs.fast)
         return Response(
             rendered.body,

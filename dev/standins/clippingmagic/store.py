@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -41,6 +42,7 @@ class StoredImage:
     revisions: list[Revision] = field(default_factory=list)
     mask: Image.Image | None = None
     rendered: dict[tuple[int, str], RenderedResult] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.monotonic)
 
     @property
     def result_revision(self) -> int:
@@ -135,15 +137,46 @@ def fast_result(size: tuple[int, int], fmt: str, background: str | None, test: b
     return _result_file(cutout, background, test)
 
 
+def preloaded_json(image_id: int) -> dict:
+    """An older image of the account (`--preloaded-images`): listed only, never uploaded here."""
+    return {"id": image_id, "secret": f"preloaded{image_id:x}", "resultRevision": 1,
+            "originalFilename": guesses.CM_PRELOADED_NAME.format(id=image_id), "test": False}  # fmt: skip
+
+
 class ImageStore:
     def __init__(self, seed: int):
-        self.images: dict[int, StoredImage] = {}
+        self.images: dict[int, StoredImage] = {}  # in upload order, which is ascending id order
         self.next_id = guesses.CM_FIRST_IMAGE_ID
         self.random = random.Random(seed)
+        self.preloaded = range(0)
 
     def reset(self, seed: int) -> None:
         self.images.clear()  # next_id keeps counting: an old id never names a new image
         self.random = random.Random(seed)
+        self.preloaded = range(0)
+
+    def preload(self, count: int) -> None:
+        """Give the account `count` older images, numbered from the next id (earlier uploads stay listed)."""
+        self.preloaded = range(self.next_id, self.next_id + count)
+        self.next_id += count
+
+    def listed(self, offset: int, limit: int, list_delay: float, descending: bool) -> list[dict]:
+        """One page of the list endpoint: the preloaded images and the uploads older than `list_delay`, by id."""
+        now = time.monotonic()
+        uploads = [image for image in self.images.values() if now - image.created_at >= list_delay]
+        before = [image for image in uploads if image.id < self.preloaded.start]
+        after = [image for image in uploads if image.id >= self.preloaded.stop]
+        total = len(before) + len(self.preloaded) + len(after)
+        positions = range(total)[::-1] if descending else range(total)
+        page = []
+        for position in positions[offset : offset + limit]:
+            if position < len(before):
+                page.append(before[position].as_json())
+            elif position < len(before) + len(self.preloaded):
+                page.append(preloaded_json(self.preloaded[position - len(before)]))
+            else:
+                page.append(after[position - len(before) - len(self.preloaded)].as_json())
+        return page
 
     def add(self, size: tuple[int, int], photo: Image.Image | None, original_filename: str, test: bool) -> StoredImage:
         stored = StoredImage(

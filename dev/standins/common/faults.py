@@ -37,6 +37,7 @@ class FaultInjector:
         error_response: ErrorResponder,
         unmetered: tuple[str, ...] = (),
         countdown_knob: str | None = None,
+        lost_answer_knobs: dict[str, str] | None = None,
     ):
         self.app = app
         self.unmetered = unmetered
@@ -44,6 +45,7 @@ class FaultInjector:
         self.counters = counters
         self.error_response = error_response
         self.countdown_knob = countdown_knob
+        self.lost_answer_knobs = lost_answer_knobs or {}  # operation -> knob counting its next lost answers
         self.in_flight = 0
         self.random = random.Random(knobs.seed)
         knobs.on_change(self._reseed)
@@ -59,7 +61,8 @@ class FaultInjector:
         if scope["type"] != "http" or scope["path"].startswith(EMULATOR_PREFIX):
             await self.app(scope, receive, send)
             return
-        self.counters.operations[self._operation(scope)] += 1
+        operation = self._operation(scope)
+        self.counters.operations[operation] += 1
         send = self._recording(send)
         if scope["path"].startswith(self.unmetered):
             await self.app(scope, receive, send)
@@ -82,7 +85,7 @@ class FaultInjector:
             elif draw < drop + server_error:
                 status = guesses.INJECTED_SERVER_ERROR_STATUS
                 await self.error_response(status, "Internal server error (injected)")(scope, receive, send)
-            elif draw < drop + server_error + self.knobs.lost_response_ratio:
+            elif draw < drop + server_error + self.knobs.lost_response_ratio or self._loses_answer(operation):
                 self.counters.lost_responses += 1
                 await self.app(scope, receive, discard)
                 await close_without_answer(receive)
@@ -90,6 +93,10 @@ class FaultInjector:
                 await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    def _loses_answer(self, operation: str) -> bool:
+        knob = self.lost_answer_knobs.get(operation)
+        return knob is not None and self.knobs.count_down(knob)
 
     def _operation(self, scope: Scope) -> str:
         partial = None

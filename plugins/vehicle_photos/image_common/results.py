@@ -3,7 +3,9 @@
 Statuses: `final` (outputs stored, this run or an earlier one), `failed` (the service processed it and said
 it cannot be done, or it was billed and the result could not be stored), `refused` (never sent: the source is
 not allowed, unreadable or not a usable image; nothing billed), `skipped` (not started, e.g. credits ran out),
-`pending` (sent, not finished when the wait ended; a rerun resumes it).
+`pending` (sent, not finished when the wait ended; a rerun resumes it); set by the planner, never sent:
+`deferred` (the dealer's credit budget for the run was reached; the next run takes it) and
+`awaiting_confirmation` (the dealer's changed profile would spend more than allowed without confirmation).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ FAILED = "failed"
 REFUSED = "refused"
 SKIPPED = "skipped"
 PENDING = "pending"
-STATUSES = (FINAL, FAILED, REFUSED, SKIPPED, PENDING)
+DEFERRED = "deferred"
+AWAITING_CONFIRMATION = "awaiting_confirmation"
+STATUSES = (FINAL, FAILED, REFUSED, SKIPPED, PENDING)  # what an operator reports; the planner adds the other two
 
 
 @dataclass

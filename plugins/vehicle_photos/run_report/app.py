@@ -1,11 +1,12 @@
 """The report pages: a FastAPI app that the `vehicle_photos` plugin mounts in Airflow's api-server.
 
-`GET <base_url>/run-report/<dag_id>/<task_id>?run_id=<run id>[&map_index=<n>]` answers the HTML report that
-this task instance published. The S3 URI comes from the task's XCom (`run_report_uri`), never from the
-request, and must name a `.html` object under the reports prefix, so the app cannot be made to read anything
-else. The object is read with the deployment's S3 connection (`[vehicle_photos] aws_conn_id`, default
-`aws_default`): no bucket has to be public. The caller must be an Airflow user allowed to read the DAG's
-XComs; a browser without a session is sent to the login page and back. The page gets a Content-Security-
+`GET <base_url>/run-report/<dag_id>/<task_id>?run_id=<run id>[&map_index=<n>]` answers the HTML report that this
+task instance published (by a redirect to `.../runs/<run id>/<map index>/report.html`, so the report's relative
+links to its dealers' pages, `dealers/<dealer>.html`, are served by the same app). The S3 URI comes from the task's
+XCom (`run_report_uri`), never from the request, and must name a `.html` object under the reports prefix, so the app
+cannot be made to read anything else. The object is read with the deployment's S3 connection (`[vehicle_photos]
+aws_conn_id`, default `aws_default`): no bucket has to be public. The caller must be an Airflow user allowed to read
+the DAG's XComs; a browser without a session is sent to the login page and back. The page gets a Content-Security-
 Policy that allows its inline styles and `data:` thumbnails and nothing else: no scripts, no requests.
 """
 
@@ -15,7 +16,7 @@ import logging
 import re
 from collections.abc import Iterator
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
@@ -45,6 +46,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "private, no-store",
 }
 _SAFE_KEY = re.compile(r"^[\w./=+@-]+\.html$")
+_DEALER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # include.listings.schema.DEALER_ID_PATTERN
 
 app = FastAPI(title="Run report", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -61,17 +63,45 @@ async def login_or_error(request: Request, error: HTTPException) -> Response:
 @app.get(
     "/{dag_id}/{task_id}",
     dependencies=[Depends(requires_access_dag(method="GET", access_entity=DagAccessEntity.XCOM))],
-    response_class=StreamingResponse,
+    response_class=RedirectResponse,
 )
 def run_report(
     dag_id: str,
     task_id: str,
     run_id: Annotated[str, Query(min_length=1)],
-    session: SessionDep,
+    request: Request,
     map_index: Annotated[int, Query(ge=-1)] = -1,
-) -> StreamingResponse:
+) -> RedirectResponse:
+    page = f"{quote(task_id, safe='')}/runs/{quote(run_id, safe='')}/{map_index}/report.html"
+    return RedirectResponse(f"{request.url.path.rsplit('/', 1)[0]}/{page}", status_code=status.HTTP_302_FOUND)
+
+
+@app.get(
+    "/{dag_id}/{task_id}/runs/{run_id}/{map_index}/report.html",
+    dependencies=[Depends(requires_access_dag(method="GET", access_entity=DagAccessEntity.XCOM))],
+    response_class=StreamingResponse,
+)
+def run_report_page(dag_id: str, task_id: str, run_id: str, map_index: int, session: SessionDep) -> StreamingResponse:
     uri = published_report_uri(session, dag_id, task_id, run_id, map_index)
-    bucket, key = allowed_report_location(uri, reports_prefix())
+    return report_response(*allowed_report_location(uri, reports_prefix()))
+
+
+@app.get(
+    "/{dag_id}/{task_id}/runs/{run_id}/{map_index}/dealers/{dealer}.html",
+    dependencies=[Depends(requires_access_dag(method="GET", access_entity=DagAccessEntity.XCOM))],
+    response_class=StreamingResponse,
+)
+def dealer_page(
+    dag_id: str, task_id: str, run_id: str, map_index: int, dealer: str, session: SessionDep
+) -> StreamingResponse:
+    """The page of one dealer, beside the report the task published."""
+    if not _DEALER_ID.match(dealer):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such dealer page")
+    uri = published_report_uri(session, dag_id, task_id, run_id, map_index)
+    return report_response(*allowed_report_location(f"{uri.rsplit('/', 1)[0]}/dealers/{dealer}.html", reports_prefix()))
+
+
+def report_response(bucket: str, key: str) -> StreamingResponse:
     body, length = open_report(bucket, key)
     filename = key.replace("/", "_").replace("=", "-")
     headers = {

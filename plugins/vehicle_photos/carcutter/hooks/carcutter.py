@@ -32,6 +32,7 @@ from vehicle_photos.carcutter.utils.statuses import (
     unanswered_ambiguous,
 )
 from vehicle_photos.image_common.api_errors import RequestTooLongError, transport_error
+from vehicle_photos.image_common.api_metrics import count_api_call
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.urls import redact_url
 
@@ -451,6 +452,7 @@ class CarCutterHook(BaseHook):
             )  # fmt: skip
         except requests.RequestException as error:
             raise transport_error(API, error, path) from None
+        count_api_call("carcutter", response.status_code)
         if response.status_code >= 400:
             body = response.text
             response.close()

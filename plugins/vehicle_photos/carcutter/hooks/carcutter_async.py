@@ -26,6 +26,7 @@ from vehicle_photos.carcutter.utils.statuses import (
     unanswered_ambiguous,
 )
 from vehicle_photos.image_common.api_errors import RequestTooLongError, decode_body
+from vehicle_photos.image_common.api_metrics import count_api_call
 from vehicle_photos.image_common.urls import redact_url
 
 _CONNECT_TIMEOUT = 10.0
@@ -113,6 +114,7 @@ class CarCutterAsyncHook(BaseHook):
         except (TimeoutError, aiohttp.ClientError) as error:
             never_sent = isinstance(error, aiohttp.ClientConnectorError)
             raise TransportError(API, f"{type(error).__name__} on {url.path}", sent=not never_sent) from None
+        count_api_call("carcutter", response.status)
         if response.status >= 400:
             raise error_from_response(response.status, body, secret=settings.token)
         try:

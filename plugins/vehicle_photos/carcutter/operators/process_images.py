@@ -46,6 +46,7 @@ from vehicle_photos.image_common.policy import SourceNotAllowedError
 from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
 from vehicle_photos.image_common.records import options_digest
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
+from vehicle_photos.image_common.request_images import RequestImage, read_request_image
 from vehicle_photos.image_common.results import REFUSED, SKIPPED, ImageResult
 from vehicle_photos.image_common.sealed import unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
@@ -79,6 +80,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     :param cut_type / guideline_id / location_id / processing_speed / retouching_accuracy / scene_id /
         custom_json / webhook_url: the submission's fields (docs/car-cutter-api.md).
+    :param overlay / license_plate: the overlay and plate inlay (PNG with alpha) as an `s3://` URI, or as
+        `{"uri", "sha256"}` when a planner checked it (bytes that changed since fail the task before any call).
+        Their content digests are part of the record options: a new logo is a new result.
     :param group_by_vehicle: one vehicle per submission, so Car-Cutter files each image under its vehicle;
         False packs up to 60 images of any vehicles per request (fewer requests, no vehicle assignment).
     :param presign_expires: lifetime (s) of presigned source URLs; keep it above the expected processing time.
@@ -110,6 +114,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         retouching_accuracy: str | None = None,
         scene_id: str | None = None,
         custom_json: str | None = None,
+        overlay: str | dict[str, str] | None = None,
+        license_plate: str | dict[str, str] | None = None,
         webhook_url: str | None = None,
         group_by_vehicle: bool = True,
         presign_expires: int = 6 * 3600,
@@ -132,6 +138,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         self.retouching_accuracy = retouching_accuracy
         self.scene_id = scene_id
         self.custom_json = custom_json
+        self.overlay = overlay
+        self.license_plate = license_plate
         self.webhook_url = webhook_url
         self.group_by_vehicle = group_by_vehicle
         self.presign_expires = presign_expires
@@ -152,18 +160,44 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         location_id: str | None = None,
         retouching_accuracy: str | None = None,
         scene_id: str | None = None,
+        overlay_sha256: str | None = None,
+        license_plate_sha256: str | None = None,
     ) -> dict[str, Any]:
         """The options that change the result and so belong to an image's record key. The one place they
-        are decided: the pipeline's credit estimate calls this too."""
+        are decided: the pipeline's credit estimate calls this too. An option left out is not in the key, so
+        records made before an option existed keep their key."""
         chosen = {"cut_type": cut_type, "guideline_id": guideline_id, "location_id": location_id,
-                  "retouching_accuracy": retouching_accuracy, "scene_id": scene_id}  # fmt: skip
+                  "retouching_accuracy": retouching_accuracy, "scene_id": scene_id,
+                  "overlay_sha256": overlay_sha256, "license_plate_sha256": license_plate_sha256}  # fmt: skip
         return {name: value for name, value in chosen.items() if value not in (None, "")}
 
     @property
     def options(self) -> dict[str, Any]:
+        images = self.request_images
         return self.record_options(
-            self.cut_type, self.guideline_id, self.location_id, self.retouching_accuracy, self.scene_id
-        )
+            self.cut_type, self.guideline_id, self.location_id, self.retouching_accuracy, self.scene_id,
+            overlay_sha256=images["overlay"][1].sha256 if "overlay" in images else None,
+            license_plate_sha256=images["license_plate"][1].sha256 if "license_plate" in images else None,
+        )  # fmt: skip
+
+    @cached_property
+    def request_images(self) -> dict[str, tuple[bytes, RequestImage]]:
+        """The overlay and plate inlay, read once per task, checked as Car-Cutter requires (PNG with alpha)."""
+        found = {}
+        for name, given in (("overlay", self.overlay), ("license_plate", self.license_plate)):
+            if not given:
+                continue
+            planned = RequestImage(**given) if isinstance(given, dict) else None
+            try:
+                body, image = read_request_image(
+                    self.s3_hook.conn, planned.uri if planned else str(given), self.policy, "PNG", "RGBA"
+                )
+            except (UnusableImageError, SourceNotAllowedError, ValueError) as error:
+                raise AirflowFailException(f"{name}: {error}; nothing was sent") from None
+            if planned and image.sha256 != planned.sha256:
+                raise AirflowFailException(f"{name} {image.uri} changed after the run was planned; nothing was sent")
+            found[name] = (body, image)
+        return found
 
     @cached_property
     def hook(self) -> CarCutterHook:
@@ -312,6 +346,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             processing_speed=self.processing_speed, retouching_accuracy=self.retouching_accuracy,
             scene_id=self.scene_id, custom_json=self.custom_json, webhook_url=self.webhook_url,
             registration_grace_seconds=float(self.registration_grace_seconds),
+            **{name: body for name, (body, _) in self.request_images.items()},
         )  # fmt: skip
         for image, status in zip(chunk, statuses, strict=True):
             if status.status is None:  # left out of the answer: maybe billed; the status endpoint will tell

@@ -32,6 +32,7 @@ from vehicle_photos.clippingmagic.utils.connection import (
     ClippingMagicSettings,
 )
 from vehicle_photos.clippingmagic.utils.images import ImageInput, PreparedImage, prepared_image
+from vehicle_photos.clippingmagic.utils.list_window import LIST_PAGE_MAX, ListAnchor, anchor_of, images_after
 from vehicle_photos.clippingmagic.utils.models import (
     ACCEPTED_MEDIA,
     JSON,
@@ -43,12 +44,15 @@ from vehicle_photos.clippingmagic.utils.models import (
 )
 from vehicle_photos.clippingmagic.utils.retries import RETRIED_ERRORS, RateLimitCounter
 from vehicle_photos.image_common.api_errors import transport_error
+from vehicle_photos.image_common.api_metrics import count_api_call
 from vehicle_photos.image_common.policy import DEFAULT_MAX_PIXELS
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.urls import redact_url
 
 T = TypeVar("T")
 ACCEPT_JSON = "application/json"
-LIST_PAGE_MAX = 100
+# How often an upload whose answer was lost is looked for in the list during the registration grace period.
+LOOK_AGAIN_SECONDS = 5.0
 _CONNECT_TIMEOUT = 10.0
 _MAX_STORAGE_REDIRECTS = 3
 _CHUNK_BYTES = 1024 * 1024
@@ -69,6 +73,9 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         plain http is refused except on loopback; the extra may set `timeout` and the retry rules).
     :param max_in_flight: requests this hook may have in flight at once, over all threads; a thread holds its
         place while it backs off, so the documented per-thread back-off still spaces out the requests.
+    :param registration_grace_seconds: an upload that may have reached Clipping Magic (its answer was lost, or
+        a server error) is looked for by its name over this long before it is sent again: the list may show
+        an upload late, and an upload may be processed after the client gave up waiting.
     :param sleep: how to wait before a retry (tests pass a recorder).
     """
 
@@ -77,11 +84,15 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         clippingmagic_conn_id: str = DEFAULT_CONN_ID,
         *,
         max_in_flight: int | None = None,
+        registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__()
         self.clippingmagic_conn_id = clippingmagic_conn_id
+        self.registration_grace_seconds = float(registration_grace_seconds)
         self.sleep = sleep
+        self._anchor_lock = threading.Lock()
+        self._anchor: ListAnchor | None = None
         self._places = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
         self._threads = threading.local()  # each thread's session, and whether it holds a place
 
@@ -94,6 +105,14 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
     @cached_property
     def rate_limits(self) -> RateLimitCounter:
         return RateLimitCounter(self.settings.retry)
+
+    def longest_call_seconds(self) -> float:
+        """How long one call may take at worst: every attempt timing out, the back-off between them, and the
+        registration grace period spent asking for a lost upload before each retry."""
+        rules = self.settings.retry
+        waits = sum(rules.failure_wait(failure) or 0.0 for failure in range(1, rules.max_attempts))
+        attempts = rules.max_attempts * (_CONNECT_TIMEOUT + self.settings.timeout)
+        return attempts + waits + (rules.max_attempts - 1) * self.registration_grace_seconds
 
     def get_conn(self) -> requests.Session:
         """The calling thread's session: the API asks for threads that work independently. It holds no
@@ -124,14 +143,17 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         test: bool = False,
         filename: str | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        after: ListAnchor | None = None,
     ) -> ClippingMagicImage:
         """Upload without Auto-Clip (free), for a person to clip in ClippingMagic.js. An upload whose answer was
-        lost is looked for by its file name (give a unique one) instead of being sent again."""
+        lost is looked for by its file name (give a unique one) among the images listed after `after` (default:
+        `list_anchor()`) instead of being sent again."""
+        after = after or self.list_anchor()
         with prepared_image(image, filename, max_pixels) as prepared:
             try:
                 return self._call(
                     "POST", "/images", _image_of, body=_multipart(prepared, test, None),
-                    before_retry=partial(self._raise_if_uploaded, prepared.filename),
+                    before_retry=partial(self._raise_if_uploaded, prepared.filename, after),
                 )  # fmt: skip
             except _UploadedAlready as uploaded:
                 return self.get_image(uploaded.image_id)
@@ -145,30 +167,33 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
         test: bool = False,
         filename: str | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        after: ListAnchor | None = None,
     ) -> DownloadedResult:
         """Upload with Auto-Clip and write its `result_format` file into the seekable `output`; the result names
         the new image's id. A production result is charged, so the image is never uploaded twice here: a file
         cut off after the answer named the image is downloaded by id (repeats are free), and before an upload is
-        sent again after a lost answer, the account's images are searched for its file name (give a name unique
-        to the image and its options); a match is downloaded instead."""
+        sent again after a lost answer, it is looked for by its file name (give a name unique to the image and
+        its options) among the images listed after `after` (default: `list_anchor()`), over the registration
+        grace period; a match is downloaded instead."""
         check_result_format(result_format)
         start = _start_of(output)
+        after = after or self.list_anchor()
         with prepared_image(image, filename, max_pixels) as prepared:
             try:
                 return self._call(
                     "POST", "/images", partial(_read_clip, result_format, output, start),
                     body=_multipart(prepared, test, result_format), accept=ACCEPTED_MEDIA[result_format],
-                    before_retry=partial(self._raise_if_uploaded, prepared.filename),
+                    before_retry=partial(self._raise_if_uploaded, prepared.filename, after),
                 )  # fmt: skip
             except _UploadedAlready as uploaded:
                 self.log.warning("%s; downloading it by id", uploaded)
                 return self.download(uploaded.image_id, output, result_format=result_format)
 
-    def _raise_if_uploaded(self, filename: str, error: ApiError) -> None:
+    def _raise_if_uploaded(self, filename: str, after: ListAnchor, error: ApiError) -> None:
         """Before an upload is sent again: if the failed attempt may have been processed (no answer, or a server
-        error) and the account has an image of that name, that is the upload."""
+        error), it is asked for over the registration grace period; found, that is the upload."""
         if isinstance(error, ServerError) or (isinstance(error, TransportError) and error.sent):
-            found = self.find_upload(PurePosixPath(filename).stem)
+            found = self.await_upload(PurePosixPath(filename).stem, after)
             if found is not None:
                 raise _UploadedAlready(found.id)
 
@@ -191,25 +216,58 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
 
     def list_images(self, page_size: int = LIST_PAGE_MAX) -> Iterator[ClippingMagicImage]:
         """Every image of the account, page after page, without their secrets (`get_image` has them)."""
-        offset = 0
+        offset, page_size = 0, min(page_size, LIST_PAGE_MAX)
         while True:
-            page = self._call("GET", "/images", _json_of, params={"limit": page_size, "offset": offset})
-            images = page.get("images") if isinstance(page, dict) else None
-            if not isinstance(images, list):
-                raise ApiError(API, "the list answer has no images", status=200)
-            yield from (ClippingMagicImage.from_json(image, keep_secret=False) for image in images)
-            if len(images) < int(page.get("limit") or page_size):
+            images = self.list_page(offset, page_size)
+            yield from images
+            if len(images) < page_size:
                 return
-            offset = int(page.get("offset") or offset) + len(images)
+            offset += len(images)
 
-    def find_upload(self, upload_name: str) -> ClippingMagicImage | None:
-        """The newest image uploaded as `upload_name` with any extension (the whole list is read)."""
+    def list_page(self, offset: int, limit: int = LIST_PAGE_MAX) -> list[ClippingMagicImage]:
+        """One page of the list, without secrets."""
+        page = self._call("GET", "/images", _json_of, params={"limit": limit, "offset": offset})
+        images = page.get("images") if isinstance(page, dict) else None
+        if not isinstance(images, list):
+            raise ApiError(API, "the list answer has no images", status=200)
+        return [ClippingMagicImage.from_json(image, keep_secret=False) for image in images]
+
+    def list_anchor(self) -> ListAnchor | None:
+        """Where the account's list ended when this hook first read it (a few requests, once): every upload made
+        after that is listed after it, so a lost upload is looked for only there. None while the list cannot be
+        read (a lost upload is then looked for among the newest images only)."""
+        with self._anchor_lock:
+            if self._anchor is None:
+                try:
+                    self._anchor = anchor_of(self.list_page)
+                except ApiError as error:
+                    self.log.warning("could not read where the image list ends (%s); will try again", error)
+            return self._anchor
+
+    def find_upload(self, upload_name: str, after: ListAnchor | None = None) -> ClippingMagicImage | None:
+        """The newest image uploaded as `upload_name` (any extension) among those listed after `after`; without
+        an anchor, among the newest images only (`list_window.UNANCHORED_PAGES`)."""
         found = None
-        for image in self.list_images():
+        for image in images_after(self.list_page, after):
             stem = PurePosixPath(image.original_filename or "").stem
             if stem == upload_name and (found is None or image.id > found.id):
                 found = image
         return found
+
+    def await_upload(
+        self, upload_name: str, after: ListAnchor | None, grace_seconds: float | None = None
+    ) -> ClippingMagicImage | None:
+        """`find_upload`, asked again and again over `grace_seconds` (default: the hook's registration grace),
+        and once more at its end: the upload, or None once the service had all that time to list it."""
+        grace = self.registration_grace_seconds if grace_seconds is None else float(grace_seconds)
+        deadline = time.monotonic() + grace
+        interval = max(0.1, min(LOOK_AGAIN_SECONDS, grace / 5))
+        while True:
+            found = self.find_upload(upload_name, after)
+            left = deadline - time.monotonic()
+            if found is not None or left <= 0:
+                return found
+            self.sleep(min(interval, left))
 
     def delete(self, image_id: int) -> ClippingMagicImage:
         """Delete an image; returns the deleted Image JSON Object."""
@@ -275,6 +333,7 @@ class ClippingMagicHook(ClippingMagicConnectionType, BaseHook):
                 method, f"{self.settings.api_url}{path}", params=params, data=data, headers=headers, stream=True,
                 auth=self.settings.auth, allow_redirects=False, timeout=(_CONNECT_TIMEOUT, self.settings.timeout),
             ) as response:  # fmt: skip
+                count_api_call("clippingmagic", response.status_code)
                 if response.status_code >= 400:
                     raise error_from_response(response.status_code, response.text, secret=self.settings.api_key)
                 if not response.is_redirect:

@@ -17,6 +17,7 @@ from vehicle_photos.clippingmagic.utils.connection import (
 )
 from vehicle_photos.clippingmagic.utils.models import JSON, ClippingMagicImage
 from vehicle_photos.image_common.api_errors import decode_body
+from vehicle_photos.image_common.api_metrics import count_api_call
 
 
 class ClippingMagicAsyncHook(ClippingMagicConnectionType, BaseHook):
@@ -63,6 +64,7 @@ class ClippingMagicAsyncHook(ClippingMagicConnectionType, BaseHook):
         except (TimeoutError, aiohttp.ClientError) as error:
             never_sent = isinstance(error, aiohttp.ClientConnectorError)
             raise TransportError(API, f"{type(error).__name__} on {path}", sent=not never_sent) from None
+        count_api_call("clippingmagic", response.status)
         if response.status >= 400:
             raise error_from_response(response.status, body, secret=self.settings.api_key)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,11 +24,11 @@ from vehicle_photos.clippingmagic.exceptions import (
 )
 from vehicle_photos.clippingmagic.operators.bases import ClippingMagicBatchOperator
 from vehicle_photos.clippingmagic.utils.arguments import as_bool
-from vehicle_photos.clippingmagic.utils.files import SourceFile, put_file
+from vehicle_photos.clippingmagic.utils.files import SourceFile
 from vehicle_photos.clippingmagic.utils.images import SPOOL_MAX_BYTES, prepared_image
 from vehicle_photos.clippingmagic.utils.models import RESULT, RESULT_FORMATS, DownloadedResult
-from vehicle_photos.clippingmagic.utils.upload_claims import HeldClaim, UploadClaims
-from vehicle_photos.image_common.batch_operator import ImageBatchOperator
+from vehicle_photos.clippingmagic.utils.outputs import check_output, put_output
+from vehicle_photos.clippingmagic.utils.upload_claims import ClaimNotSettled, HeldClaim, UploadClaims
 from vehicle_photos.image_common.claims import ClaimLostError
 from vehicle_photos.image_common.fetch import SourceFetchError
 from vehicle_photos.image_common.inspection import UnusableImageError
@@ -77,6 +78,11 @@ class _Run:
             future = self.by_digest[digest] = Future()
             return future, True
 
+    def check_time_left(self) -> None:
+        """Stop starting images once the task's work deadline passed (its results must still be written)."""
+        if self.claims.deadline is not None and time.monotonic() >= self.claims.deadline:
+            raise _NotStarted("not started: the task's time (execution_timeout) is nearly up")
+
 
 class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
     """Auto-Clip a batch of vehicle photos with Clipping Magic and store the outputs in S3.
@@ -99,7 +105,7 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
         inspect and claim the next images and store outputs meanwhile.
     """
 
-    template_fields: Sequence[str] = (*ImageBatchOperator.template_fields, "outputs", "test")
+    template_fields: Sequence[str] = (*ClippingMagicBatchOperator.template_fields, "outputs", "test")
 
     def __init__(
         self, *, outputs: Sequence[str] | str = RESULT_FORMATS, test: bool | str = False, **kwargs: Any
@@ -194,6 +200,10 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
             except _NotStarted as error:
                 shown = str(item.source)
                 return ImageResult(self.provider, item.vehicle_id, item.name, shown, SKIPPED, error=str(error)), None
+            except ClaimNotSettled as error:
+                reason = f"{error}; the claim stays and a rerun resumes it"
+                shown = str(item.source)
+                return ImageResult(self.provider, item.vehicle_id, item.name, shown, PENDING, error=reason), None
             if not isinstance(outcome, HeldClaim):
                 return self._result(item, outcome.record, reused=True), outcome.record
             if uploaded is not None and outcome.image_id is None:
@@ -207,6 +217,7 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
                 outcome.release()
 
     def _new_claim(self, run: _Run, item: ImageItem, source: SourceFile, identity: str) -> ImageRecord:
+        run.check_time_left()
         claim = self.new_claim(run.claims, item, source, identity, run.options)
         if run.stopped_by:
             raise _NotStarted(f"not started: {run.stopped_by}")
@@ -245,8 +256,9 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
         source.inspect()  # a claim taken over from another task: this task has not read the image yet
         filename = f"{claim.record.upload_name}{source.extension}"
         with prepared_image(source.file, filename, self.policy.max_pixels) as upload:
-            clipped = self._send(run, partial(self.hook.auto_clip, upload, out, result_format=run.outputs[0],
-                                              test=run.test), before=claim.ensure_held)  # fmt: skip
+            upload_call = partial(self.hook.auto_clip, upload, out, result_format=run.outputs[0], test=run.test,
+                                  after=claim.list_anchor)  # fmt: skip
+            clipped = self._send(run, upload_call, before=claim.ensure_held)
         claim.learn_image_id(clipped.image_id, charge, this_run=True)
         return clipped
 
@@ -271,9 +283,11 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
         return ImageResult.from_record(record, item.vehicle_id, item.name, str(item.source), **details)
 
     def _store(self, item: ImageItem, claim: HeldClaim, fetched: DownloadedResult, file: IO[bytes]) -> str:
+        """Check the file is what its format says, then write it once to its immutable key."""
+        check_output(file, fetched)
         extension = fetched.extension if fetched.format == RESULT else OUTPUT_SUFFIXES[fetched.format]
         key = self.output_key(item, claim.record.digest, extension)
-        return put_file(self.s3_hook.conn, file, self.dest_bucket, key, fetched.content_type)
+        return put_output(self.s3_hook.conn, file, self.dest_bucket, key, fetched.content_type)
 
     def _failure(self, item: ImageItem, claim: HeldClaim, error: Exception, run: _Run) -> ImageResult:
         """Record what went wrong. A claim whose upload surely never happened is given back (nothing billed);

@@ -18,9 +18,9 @@ from vehicle_photos.clippingmagic.exceptions import API, ApiError, BadRequestErr
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
 from vehicle_photos.clippingmagic.operators.bases import PROVIDER, START_CONCURRENCY, ClippingMagicImagesOperator
 from vehicle_photos.clippingmagic.utils.arguments import image_ids_of
-from vehicle_photos.clippingmagic.utils.files import put_file
 from vehicle_photos.clippingmagic.utils.images import SPOOL_MAX_BYTES
 from vehicle_photos.clippingmagic.utils.models import JSON, RESULT, RESULT_FORMATS, ClippingMagicImage
+from vehicle_photos.clippingmagic.utils.outputs import check_output, put_output
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
 from vehicle_photos.image_common.records import FINAL, ImageRecord, options_digest
@@ -134,10 +134,11 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
         with tempfile.SpooledTemporaryFile(SPOOL_MAX_BYTES) as file:
             if name == JSON:
                 file.write(json.dumps(image.to_dict(), indent=1, sort_keys=True).encode())
-                return put_file(self.s3, file, self.dest_bucket, f"{stem}{SUFFIXES[JSON]}", "application/json")
+                return put_output(self.s3, file, self.dest_bucket, f"{stem}{SUFFIXES[JSON]}", "application/json")
             fetched = self.hook.download(image.id, file, result_format=name)
+            check_output(file, fetched)
             suffix = fetched.extension if name == RESULT else SUFFIXES[name]
-            return put_file(self.s3, file, self.dest_bucket, f"{stem}{suffix}", fetched.content_type)
+            return put_output(self.s3, file, self.dest_bucket, f"{stem}{suffix}", fetched.content_type)
 
     def _save(self, stored: StoredRecord | None, record: ImageRecord) -> None:
         """Conditional, like every record write; losing the race only means another task stored this revision

@@ -16,8 +16,7 @@ from vehicle_photos.clippingmagic.utils.arguments import as_bool
 from vehicle_photos.clippingmagic.utils.editor_secret import encrypt_image_secret
 from vehicle_photos.clippingmagic.utils.files import SourceFile
 from vehicle_photos.clippingmagic.utils.models import ClippingMagicImage
-from vehicle_photos.clippingmagic.utils.upload_claims import HeldClaim, UploadClaims
-from vehicle_photos.image_common.batch_operator import ImageBatchOperator
+from vehicle_photos.clippingmagic.utils.upload_claims import ClaimNotSettled, HeldClaim, UploadClaims
 from vehicle_photos.image_common.claims import ClaimLostError
 from vehicle_photos.image_common.fetch import SourceFetchError
 from vehicle_photos.image_common.inspection import UnusableImageError
@@ -48,7 +47,7 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
     :param test: upload Clipping Magic test images: free, results watermarked (templated).
     """
 
-    template_fields: Sequence[str] = (*ImageBatchOperator.template_fields, "test")
+    template_fields: Sequence[str] = (*ClippingMagicBatchOperator.template_fields, "test")
 
     def __init__(self, *, test: bool | str = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -76,7 +75,7 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
                 image = self._uploaded(item, source, claims, test)
             except _REFUSALS as error:
                 return self.refusal(item, str(error))
-            except ApiError as error:
+            except (ApiError, ClaimNotSettled) as error:
                 self.log.warning("image %s of %s: %s", item.name, item.vehicle_id, error)
                 return ImageResult(
                     self.provider, item.vehicle_id, item.name, str(item.source), FAILED, error=str(error)

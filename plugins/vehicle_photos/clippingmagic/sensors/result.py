@@ -44,6 +44,12 @@ class ClippingMagicResultSensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def execute(self, context: Context) -> Any:
+        poking_for = self.execution_timeout.total_seconds() if self.execution_timeout else None
+        if not self.deferrable and poking_for is not None and self.timeout > poking_for:
+            raise ValueError(
+                f"timeout ({self.timeout:.0f} s) is longer than the execution_timeout ({poking_for:.0f} s) that would "
+                "kill this sensor while it pokes in its worker: defer (deferrable=True) or shorten the timeout"
+            )
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value

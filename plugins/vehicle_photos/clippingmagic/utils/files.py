@@ -1,6 +1,6 @@
 """Files on their way through a task: an image source read at most once (streamed within the policy's byte cap
-and deadline, through the SSRF-safe session) into a spooled file that is inspected before anything is billed,
-and the files Clipping Magic answers, stored in S3."""
+and deadline, through the SSRF-safe session) into a spooled file that is inspected before anything is billed
+(what Clipping Magic answers is checked and stored by `clippingmagic.utils.outputs`)."""
 
 from __future__ import annotations
 
@@ -66,10 +66,3 @@ class SourceFile:
     def extension(self) -> str:
         """The file name extension of what was read, from its content."""
         return _EXTENSIONS.get(self.inspect().format, ".img")
-
-
-def put_file(s3_client: Any, file: IO[bytes], bucket: str, key: str, content_type: str | None) -> str:
-    """Store a (spooled) file from its start; returns its `s3://` URI."""
-    file.seek(0)
-    s3_client.upload_fileobj(file, bucket, key, ExtraArgs={"ContentType": content_type or "application/octet-stream"})
-    return f"s3://{bucket}/{key}"

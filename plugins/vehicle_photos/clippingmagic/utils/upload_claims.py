@@ -5,10 +5,14 @@ upload's unique name (`upload_name`); only the task that creates it uploads. Who
 - waits for the holder's outcome while the claim is another live holder's (a sibling thread's, or another
   task's whose lease its holder keeps renewing), and says in the log which image, whose claim, until when;
 - takes it over (a conditional overwrite) when the claim is its own earlier try's or its lease ran out (by
-  S3's clock), after finding out whether the upload happened: by the image id the claim recorded, or else by
-  looking for the upload's name among the account's images. Only an upload nobody can find is made again.
-The claims held are kept alive while the task works (`image_common.claims.LeaseKeeper`): use `UploadClaims` as a
-context manager around the work.
+  S3's clock), then finds out whether the upload happened: by the image id the claim recorded, or else by
+  asking for the upload's name, again and again over the registration grace period, among the images listed
+  after the claim's list anchor (`clippingmagic.utils.list_window`). Only an upload nobody can find is made
+  again;
+- ends it failed, with the reason, once it used up `max_attempts`: no claim stays pending forever.
+A wait or a settling that would run past the task's deadline stops with `ClaimNotSettled`: the claim stays and a
+later run resumes it. The claims held are kept alive while the task works (`image_common.claims.LeaseKeeper`):
+use `UploadClaims` as a context manager around the work.
 """
 
 from __future__ import annotations
@@ -20,14 +24,22 @@ from collections.abc import Callable
 from typing import Any
 
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
+from vehicle_photos.clippingmagic.utils.list_window import ListAnchor
 from vehicle_photos.image_common.claims import ClaimHolder, Lease, LeaseKeeper, lease_end_shown, lease_left
 from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
-from vehicle_photos.image_common.records import CLAIMED, ImageRecord
+from vehicle_photos.image_common.records import CLAIMED, FAILED, ImageRecord
+from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 
 FIRST_WAIT_SECONDS = 1.0
 MAX_WAIT_SECONDS = 15.0
 WAIT_LOG_EVERY_SECONDS = 60.0
 log = logging.getLogger(__name__)
+DEFAULT_MAX_CLAIM_ATTEMPTS = 3
+LIST_ANCHOR = "list_anchor"  # the claim's provider_ref key of its ListAnchor
+
+
+class ClaimNotSettled(Exception):
+    """The claim could not be settled before the task's deadline; it stays, and a later run resumes it."""
 
 
 def upload_name(name: str, digest: str) -> str:
@@ -72,6 +84,11 @@ class HeldClaim:
         """The task is done with the claim (settled, or left for a rerun): stop renewing it."""
         self.keeper.release(self.lease)
 
+    @property
+    def list_anchor(self) -> ListAnchor | None:
+        """Where the account's list ended before this claim was written: its upload is listed after that."""
+        return ListAnchor.from_dict(self.record.provider_ref.get(LIST_ANCHOR))
+
     def learn_image_id(self, image_id: int, charge: int, this_run: bool) -> None:
         """The upload's image id, and the credits it cost (by this task, or by the earlier try that lost it)."""
         self.image_id = image_id
@@ -103,12 +120,24 @@ class UploadClaims:
     """
 
     def __init__(
-        self, records: ImageRecordStore, hook: ClippingMagicHook, holder: ClaimHolder, lease_seconds: float
+        self,
+        records: ImageRecordStore,
+        hook: ClippingMagicHook,
+        holder: ClaimHolder,
+        lease_seconds: float,
+        *,
+        registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS,
+        max_attempts: int = DEFAULT_MAX_CLAIM_ATTEMPTS,
+        deadline: float | None = None,
     ) -> None:
+        """`deadline` (time.monotonic()): no wait or settling runs past it."""
         self.records = records
         self.hook = hook
         self.holder = holder
         self.lease_seconds = float(lease_seconds)
+        self.registration_grace_seconds = float(registration_grace_seconds)
+        self.max_attempts = int(max_attempts)
+        self.deadline = deadline
         self.keeper = LeaseKeeper(records, self.lease_seconds)
 
     def __enter__(self) -> UploadClaims:
@@ -121,6 +150,27 @@ class UploadClaims:
     def stamp(self) -> dict[str, Any]:
         """The fields a claim of this task carries."""
         return self.holder.stamp(self.lease_seconds)
+
+    def claim_fields(self) -> dict[str, Any]:
+        """What a new claim of this task carries besides the image: the holder's stamp and the list anchor."""
+        anchor = self.hook.list_anchor()
+        return {**self.stamp(), "provider_ref": {LIST_ANCHOR: anchor.to_dict()} if anchor else {}}
+
+    def settle_upload(self, held: HeldClaim) -> int | None:
+        """Whether the held claim's upload happened, by asking Clipping Magic over the registration grace
+        period: its image id, or None once the service had all that time to list it. Raises ClaimNotSettled
+        when the task's deadline comes first."""
+        if held.image_id is not None:
+            return held.image_id
+        if not held.record.upload_name:
+            return None
+        if self.deadline is not None and time.monotonic() + self.registration_grace_seconds > self.deadline:
+            raise ClaimNotSettled(f"no time left before the task's deadline to ask for {held.record.upload_name}")
+        found = self.hook.await_upload(held.record.upload_name, held.list_anchor, self.registration_grace_seconds)
+        if found is None:
+            return None
+        held.image_id, held.found_by_name = found.id, True
+        return found.id
 
     def acquire(self, provider: str, digest: str, new_claim: Callable[[], ImageRecord]) -> HeldClaim | StoredRecord:
         """The claim of one image, held by this task, or its settled record (final or failed), as read.
@@ -141,7 +191,13 @@ class UploadClaims:
                     return held
             else:
                 logged = self._tell_waiting(stored, logged)
-                time.sleep(max(0.1, min(wait, lease_left(stored, self.lease_seconds))))
+                stale_in = lease_left(stored, self.lease_seconds)
+                pause = max(0.1, min(wait, stale_in))
+                if self.deadline is not None and time.monotonic() + pause > self.deadline:
+                    raise ClaimNotSettled(
+                        f"claimed by {stored.record.owner} for about {stale_in:.0f} s more, past the task's deadline"
+                    )
+                time.sleep(pause)
                 wait = min(wait * 1.5, MAX_WAIT_SECONDS)
             stored = self.records.get(provider, digest)
 
@@ -167,9 +223,7 @@ class UploadClaims:
         """Claim a settled image again, for an upload nobody can use any more (e.g. deleted from Clipping
         Magic after its review); None when the record changed meanwhile."""
         record = settled.record
-        claim = record.touched(
-            status=CLAIMED, **self.stamp(), provider_ref={}, outputs={}, attempts=record.attempts + 1
-        )
+        claim = record.touched(status=CLAIMED, **self.claim_fields(), outputs={}, attempts=record.attempts + 1)
         try:
             return HeldClaim(self.keeper, self.records.replace(settled, claim))
         except RecordChangedError:
@@ -179,21 +233,23 @@ class UploadClaims:
         """Remove a claim whose upload was surely never made (nothing was billed), so a later run may try."""
         self.keeper.give_back(held.lease)
 
-    def _take_over(self, stored: StoredRecord) -> HeldClaim | None:
-        """Stamp the claim as this task's; None when it changed meanwhile (read it again)."""
+    def _take_over(self, stored: StoredRecord) -> HeldClaim | StoredRecord | None:
+        """Stamp the claim as this task's and settle its earlier attempt by asking; None when the claim changed
+        meanwhile (read it again). A claim that used up its attempts ends failed (returned settled), unless its
+        upload is found: that one is resumed, for a free download."""
         record = stored.record
-        image_id = record.provider_ref.get("image_id")
-        found = None
-        if image_id is None and record.upload_name:
-            found = self.hook.find_upload(record.upload_name)
-        provider_ref = {**record.provider_ref, **({"image_id": found.id} if found else {})}
-        claim = record.touched(**self.stamp(), provider_ref=provider_ref, attempts=record.attempts + 1)
+        claim = record.touched(**self.stamp(), attempts=record.attempts + 1)
         try:
-            taken = self.records.replace(stored, claim)
+            held = HeldClaim(self.keeper, self.records.replace(stored, claim), record.provider_ref.get("image_id"))
         except RecordChangedError:
             return None
-        log.warning(
-            "took over the claim of %s from %s (try %s): %s", record.source or record.digest, record.owner,
-            record.owner_try, "uploaded already" if provider_ref.get("image_id") else "its upload was never found",
-        )  # fmt: skip
-        return HeldClaim(self.keeper, taken, provider_ref.get("image_id"), found_by_name=found is not None)
+        log.warning("took over the claim of %s from %s (try %s)", record.source or record.digest, record.owner,
+                    record.owner_try)  # fmt: skip
+        known_before = held.image_id is not None
+        self.settle_upload(held)
+        if record.attempts < self.max_attempts or (held.image_id is not None and not known_before):
+            return held
+        reason = f"gave up after {record.attempts} attempts; last error: {record.last_error or 'none recorded'}"
+        held.save(status=FAILED, last_error=reason)
+        held.release()
+        return held.stored

@@ -1,0 +1,40 @@
+"""A published date's numbers through Airflow's Stats, so StatsD or OpenTelemetry collect them beside Airflow's
+own metrics ([metrics] statsd_on / otel_on). Names carry the provider (plain StatsD has no tags); the same
+values also go out with a `provider` tag for backends that keep tags. README "Operating it" lists them.
+
+- `vehicle_photos.credits_spent.<provider>` (counter): credits this run spent.
+- `vehicle_photos.images.<state>.<provider>` (gauge): the date's images by state: final, failed (failed, or no
+  result reported), waiting (pending: a batch or a human edit not finished), refused, skipped.
+- `vehicle_photos.rejected_rows` (gauge): the date's rejected listing rows.
+API calls are counted where they are made (`vehicle_photos.image_common.api_metrics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from airflow.sdk.observability import stats
+
+from include.pipeline.manifest import MISSING, ManifestRow
+from include.pipeline.plan import PROVIDERS
+from vehicle_photos.image_common.results import FAILED, FINAL, PENDING, REFUSED, SKIPPED, ImageResult
+
+PREFIX = "vehicle_photos"
+IMAGE_STATES = {FINAL: "final", FAILED: "failed", MISSING: "failed", PENDING: "waiting", REFUSED: "refused",
+                SKIPPED: "skipped"}  # fmt: skip
+
+
+def record_run_metrics(rows: list[ManifestRow], results: Iterable[ImageResult], rejected_rows: int) -> None:
+    spent = {provider: 0 for provider in PROVIDERS}
+    for result in results:
+        spent[result.provider] = spent.get(result.provider, 0) + result.credits_this_run
+    for provider in sorted(spent):
+        if spent[provider]:
+            stats.incr(f"{PREFIX}.credits_spent.{provider}", count=spent[provider], tags={"provider": provider})
+        counts = dict.fromkeys(sorted(set(IMAGE_STATES.values())), 0)
+        for row in rows:
+            if row.provider == provider:
+                counts[IMAGE_STATES.get(row.status, "failed")] += 1
+        for state, count in counts.items():
+            stats.gauge(f"{PREFIX}.images.{state}.{provider}", count, tags={"provider": provider, "state": state})
+    stats.gauge(f"{PREFIX}.rejected_rows", rejected_rows)
