@@ -147,13 +147,14 @@ def items(bucket: str, keys: list[str]) -> list[dict[str, str]]:
 
 @pytest.fixture
 def auto_clip(fast_conn: Callable[..., str]) -> Callable[..., Any]:
-    """Runs the operator's `execute` as a worker would (no DAG: a one-off claim holder), on a fast connection."""
+    """Runs the operator's `execute` as a worker would (no DAG: a one-off claim holder), on a fast connection
+    and with a short registration grace period."""
     from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 
     conn_id = fast_conn()
 
     def run(bucket: str, images: Any, task_id: str = "auto_clip", **options: Any) -> Any:
-        arguments = {"concurrency": 2, "clippingmagic_conn_id": conn_id, **options}
+        arguments = {"concurrency": 2, "clippingmagic_conn_id": conn_id, "registration_grace_seconds": 0.5, **options}
         operator = ClippingMagicAutoClipOperator(task_id=task_id, images=images, dest_bucket=bucket, **arguments)
         return operator.execute({})
 
