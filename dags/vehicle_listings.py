@@ -73,6 +73,7 @@ def vehicle_listings() -> None:
         "max_source_bytes": settings["max_source_bytes"], "max_pixels": settings["max_pixels"],
         "source_deadline_seconds": settings["source_deadline_seconds"],
         "claim_lease_seconds": settings["claim_lease_seconds"],
+        "volatile_query_params": settings["volatile_query_params"],
     }  # fmt: skip
     registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
         vehicles=batches.map(run_tasks.register_vehicles_input)

@@ -1,5 +1,6 @@
 """A tiny HTTP server on 127.0.0.1 for image sources that misbehave: HTML pages, oversize bodies, slow drips,
-answers that change between requests. Tests that use it allow the loopback network explicitly."""
+answers that change between requests, pictures told apart only by their query string. Tests that use it allow
+the loopback network explicitly."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class ImageServer:
             def _answer(self, send_body: bool) -> None:
                 path = self.path.split("?", 1)[0]
                 server.hits[path] += 1
-                route = server.routes.get(path, Answer(404, b"not found", "text/plain"))
+                # a route for the exact path and query (`/img.aspx?id=1`) first, else one for the path
+                route = server.routes.get(self.path) or server.routes.get(path, Answer(404, b"not found", "text/plain"))
                 agent = self.headers.get("User-Agent", "")
                 answer = route(server.hits[path], agent) if callable(route) else route
                 self.send_response(answer.status)

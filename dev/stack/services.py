@@ -162,7 +162,7 @@ def service_commands(settings: StackSettings) -> dict[str, list[str]]:
     python = sys.executable
     host = settings.host
     return {
-        "s3": [python, "-m", "moto.server", "-H", host, "-p", str(settings.s3_port)],
+        "s3": [python, "-m", "dev.stack.moto_s3", "-H", host, "-p", str(settings.s3_port)],
         "carcutter": [
             python, "-m", "dev.standins.carcutter", "--host", host, "--port", str(settings.carcutter_port),
             "--token", LOCAL_CARCUTTER_TOKEN, *settings.carcutter_args,

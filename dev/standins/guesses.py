@@ -302,6 +302,13 @@ CC_STATUS_URL_ECHO = ("exact", "normalised")
 #: `--max-request-target N` (default 8190 bytes, Apache's request line limit; 0 = none): a request whose path
 #: and query are longer is answered 414 before anything is done. Car-Cutter publishes no limit.
 CC_MAX_REQUEST_TARGET = 8190
+
+#: The document promises the result image from a 200 result download. Behind a CDN or a proxy a 200 may carry
+#: an HTML page (a login wall, a maintenance page) or nothing at all. `--result-body` gives those answers; the
+#: image (the documented answer) is the default, since every other download test needs it. The synchronous call
+#: then answers, billed, the page's base64 or an empty body.
+CC_RESULT_BODIES = ("image", "html", "empty")
+CC_RESULT_HTML_PAGE = b"<!DOCTYPE html><html><body><h1>Service temporarily unavailable</h1></body></html>"
 CC_URI_TOO_LONG_MESSAGE = "Request-URI Too Long"
 
 #: Clipping Magic upload fields other than the documented `image`, `test` and `format`, and query parameters

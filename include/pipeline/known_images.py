@@ -66,7 +66,7 @@ def find_known_images(
             readable.append((image, source))
         except (InvalidSourceError, SourceNotAllowedError) as error:
             known.results[image.key] = _refused(image, str(error))
-    identities = _identities(s3_hook, policy, [source for _, source in readable])
+    identities = _identities(s3_hook, policy, [source for _, source in readable], settings.volatile_query_params)
     store = ImageRecordStore(settings.bucket, settings.records_prefix)
     indexes = {provider: RecordIndex(store, provider).load() for provider in {image.provider for image in images}}
     for image, source in readable:
@@ -86,7 +86,9 @@ def find_known_images(
     return known
 
 
-def _identities(s3_hook: S3Hook, policy: SourcePolicy, sources: list[ImageSource]) -> dict[str, tuple[str, str | None]]:
+def _identities(
+    s3_hook: S3Hook, policy: SourcePolicy, sources: list[ImageSource], volatile_params: Sequence[str]
+) -> dict[str, tuple[str, str | None]]:
     """uri -> (identity or "" when only the content can tell, the reason it cannot be read or None)."""
     s3_sources = list({source.uri: source for source in sources if source.is_s3}.values())
     found, failed = s3_identities(s3_hook.conn, s3_sources) if s3_sources else ({}, {})
@@ -98,7 +100,8 @@ def _identities(s3_hook: S3Hook, policy: SourcePolicy, sources: list[ImageSource
 
         def identify(url: str) -> tuple[str, str | None]:
             try:
-                return http_identity(url, head_url(web, url, head_policy)) or "", None
+                headers = head_url(web, url, head_policy)
+                return http_identity(url, headers, volatile_params=volatile_params) or "", None
             except (SourceFetchError, SourceNotAllowedError) as error:
                 return "", str(error)
 

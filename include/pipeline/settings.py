@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from vehicle_photos.image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
+from vehicle_photos.image_common.identity import DEFAULT_VOLATILE_QUERY_PARAMS
 from vehicle_photos.image_common.policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 
@@ -20,7 +21,7 @@ CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")
 CUT_TYPES = ("complete", "normal", "blur", "none")
 VARIABLE_PREFIX = "vehicle_photos_"
 _LIST_SETTINGS = {"vehicle_ids", "clippingmagic_angles", "clippingmagic_outputs", "allowed_buckets",
-                  "allowed_networks", "confirm_dealers"}  # fmt: skip
+                  "allowed_networks", "volatile_query_params", "confirm_dealers"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class PipelineSettings:
     source_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     max_pixels: int = DEFAULT_MAX_PIXELS
     claim_lease_seconds: float = DEFAULT_CLAIM_LEASE_SECONDS
+    # query parameters of image URLs that are not part of an image's identity (they change on every signing)
+    volatile_query_params: tuple[str, ...] = DEFAULT_VOLATILE_QUERY_PARAMS
     # how long a call that may have reached a service is settled by asking it (README: never billing twice)
     registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS
     listing_date: str = ""  # YYYY-MM-DD: the run's logical date, else the day it was triggered

@@ -36,6 +36,14 @@ CONTRACT_KNOBS: tuple[Knob, ...] = (
         choices=guesses.CC_STATUS_URL_ECHO,
     ),
     Knob(
+        "result_body",
+        str,
+        guesses.CC_RESULT_BODIES[0],
+        "a 200 result download carries the image, an HTML page (text/html) or an empty body; a synchronous call"
+        " answers the page's base64 or nothing",
+        choices=guesses.CC_RESULT_BODIES,
+    ),
+    Knob(
         "max_request_target",
         int,
         guesses.CC_MAX_REQUEST_TARGET,

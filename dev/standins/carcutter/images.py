@@ -105,6 +105,8 @@ def image_router(
         attempt = f"{ledger_key}#{ledger.charges[ledger_key]}"
         if share_draw(knobs.seed, "sync-error", attempt) < knobs.sync_error_after_processing_ratio:
             raise CarCutterError(500, "internal server error (after processing)")
+        if knobs.result_body != "image":  # billed, and the answer is a page or nothing in the usual wrapper
+            result = guesses.CC_RESULT_HTML_PAGE if knobs.result_body == "html" else b""
         return Response(base64.b64encode(result), media_type=guesses.CC_SYNC_CONTENT_TYPE)
 
     @router.post(paths.ASYNC_SUBMIT, name="asyncSubmit")
@@ -180,7 +182,9 @@ def image_router(
             raise CarCutterError(guesses.CC_RESULT_NOT_READY_STATUS, f"{NO_SUCH_IMAGE_MESSAGE} (status {status})")
         _require_acceptable(knobs, request, job.media_type)
         counters.count_result_download(url)
-        return Response(job.result, media_type=job.media_type)
+        if knobs.result_body == "html":
+            return Response(guesses.CC_RESULT_HTML_PAGE, media_type="text/html")
+        return Response(b"" if knobs.result_body == "empty" else job.result, media_type=job.media_type)
 
     return router
 

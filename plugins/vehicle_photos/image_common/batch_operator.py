@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from vehicle_photos.image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS, ClaimHolder
 from vehicle_photos.image_common.fetch import SourceFetchError, guarded_session, head_url
-from vehicle_photos.image_common.identity import http_identity, s3_identities
+from vehicle_photos.image_common.identity import DEFAULT_VOLATILE_QUERY_PARAMS, http_identity, s3_identities
 from vehicle_photos.image_common.items import load_list, put_results
 from vehicle_photos.image_common.policy import (
     DEFAULT_DEADLINE_SECONDS,
@@ -51,6 +51,8 @@ class ImageBatchOperator(BaseOperator):
     :param allowed_networks: CIDR ranges http(s) sources may resolve to besides public addresses (e.g. the
         local stack's "127.0.0.1/32"); loopback, private and link-local addresses are refused otherwise.
     :param max_source_bytes / source_deadline_seconds / max_pixels: limits for every source.
+    :param volatile_query_params: query parameters of http(s) sources that are not part of an image's identity
+        (signatures, expiry times; `*` matches anything, case-insensitive); the rest count, as a digest.
     :param claim_lease_seconds: the lease of this task's claims: renewed at a third of it while the task works
         (`image_common.claims`); one lease after a claim's last renewal (S3's clock) another run may take it
         over if the service never received its call. Also the lease of claims found without one.
@@ -62,7 +64,7 @@ class ImageBatchOperator(BaseOperator):
     template_fields: Sequence[str] = (
         "images", "dest_bucket", "dest_prefix", "records_bucket", "records_prefix", "results_uri",
         "allowed_buckets", "allowed_networks", "max_source_bytes", "source_deadline_seconds", "max_pixels",
-        "claim_lease_seconds",
+        "claim_lease_seconds", "volatile_query_params",
     )  # fmt: skip
 
     def __init__(
@@ -80,6 +82,7 @@ class ImageBatchOperator(BaseOperator):
         source_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         claim_lease_seconds: float = DEFAULT_CLAIM_LEASE_SECONDS,
+        volatile_query_params: Any = DEFAULT_VOLATILE_QUERY_PARAMS,
         max_failure_ratio: float = 0.0,
         concurrency: int = 8,
         aws_conn_id: str | None = "aws_default",
@@ -98,6 +101,7 @@ class ImageBatchOperator(BaseOperator):
         self.source_deadline_seconds = source_deadline_seconds
         self.max_pixels = max_pixels
         self.claim_lease_seconds = claim_lease_seconds
+        self.volatile_query_params = volatile_query_params
         self.max_failure_ratio = max_failure_ratio
         self.concurrency = concurrency
         self.aws_conn_id = aws_conn_id
@@ -181,7 +185,8 @@ class ImageBatchOperator(BaseOperator):
                 headers = head_url(self.web, item.source.uri, self.policy)
             except (SourceFetchError, SourceNotAllowedError) as error:
                 return self.refusal(item, str(error))
-            return ImageItem(item.source, item.vehicle_id, item.name, http_identity(item.source.uri, headers))
+            identity = http_identity(item.source.uri, headers, volatile_params=self.volatile_query_params)
+            return ImageItem(item.source, item.vehicle_id, item.name, identity)
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             outcomes = list(pool.map(with_identity, allowed))

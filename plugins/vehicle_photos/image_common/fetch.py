@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -44,6 +44,7 @@ class FetchedSource:
     size: int
     content_type: str | None
     sha256: str
+    etag: str | None = None  # an S3 object's ETag, as the read answered it: the version that was read
 
 
 def guarded_session(policy: SourcePolicy, pool_size: int = 16) -> requests.Session:
@@ -106,11 +107,14 @@ def fetch_url(session: requests.Session, url: str, policy: SourcePolicy, out: IO
         return _copy_bounded(chunks, out, policy.max_bytes, redact_url(url), response.headers.get("Content-Type"))
 
 
-def fetch_s3(s3_client: Any, source: ImageSource, policy: SourcePolicy, out: IO[bytes]) -> FetchedSource:
-    """Stream an S3 object into `out` within the byte cap and the deadline."""
+def fetch_s3(
+    s3_client: Any, source: ImageSource, policy: SourcePolicy, out: IO[bytes], if_match: str | None = None
+) -> FetchedSource:
+    """Stream an S3 object into `out` within the byte cap and the deadline; with `if_match`, only the version
+    with that ETag (SourceFetchError when the key holds another one: uploaded again since it was identified)."""
     deadline = time.monotonic() + policy.deadline_seconds
     try:
-        body = s3_client.get_object(Bucket=source.bucket, Key=source.key)
+        body = s3_client.get_object(Bucket=source.bucket, Key=source.key, **_if_match(if_match))
     except Exception as error:  # botocore's ClientError and connection errors alike: the source is unreadable
         raise SourceFetchError(f"{source}: {s3_error_text(error)}") from None
     if body["ContentLength"] > policy.max_bytes:
@@ -123,13 +127,19 @@ def fetch_s3(s3_client: Any, source: ImageSource, policy: SourcePolicy, out: IO[
                 raise SourceFetchError(f"{source} took longer than {policy.deadline_seconds:.0f} s to read")
             yield chunk
 
-    return _copy_bounded(chunks(), out, policy.max_bytes, str(source), body.get("ContentType"))
+    fetched = _copy_bounded(chunks(), out, policy.max_bytes, str(source), body.get("ContentType"))
+    return replace(fetched, etag=str(body.get("ETag") or "").strip('"') or None)
 
 
-def read_s3_range(s3_client: Any, source: ImageSource, first: int, last: int) -> tuple[bytes, int]:
-    """Bytes `first..last` (inclusive) of an S3 object, and the object's total size."""
+def read_s3_range(
+    s3_client: Any, source: ImageSource, first: int, last: int, if_match: str | None = None
+) -> tuple[bytes, int]:
+    """Bytes `first..last` (inclusive) of an S3 object (of the version `if_match` names, when given), and the
+    object's total size."""
     try:
-        answer = s3_client.get_object(Bucket=source.bucket, Key=source.key, Range=f"bytes={first}-{last}")
+        answer = s3_client.get_object(
+            Bucket=source.bucket, Key=source.key, Range=f"bytes={first}-{last}", **_if_match(if_match)
+        )
     except Exception as error:
         if _status(error) == 416:  # an empty object has no byte 0
             return b"", 0
@@ -137,6 +147,10 @@ def read_s3_range(s3_client: Any, source: ImageSource, first: int, last: int) ->
     content_range = answer.get("ContentRange") or ""
     total = content_range.rpartition("/")[2]
     return answer["Body"].read(), int(total) if total.isdigit() else answer["ContentLength"]
+
+
+def _if_match(etag: str | None) -> dict[str, str]:
+    return {"IfMatch": etag if etag.startswith('"') else f'"{etag}"'} if etag else {}
 
 
 def _status(error: BaseException) -> int | None:
@@ -154,6 +168,8 @@ def s3_error_text(error: BaseException) -> str:
             "404": "no such object",
             "AccessDenied": "access denied",
             "403": "access denied",
+            "PreconditionFailed": "changed after it was identified (a new upload of the key)",
+            "412": "changed after it was identified (a new upload of the key)",
         }.get(str(code), f"S3 error {code}")
     return type(error).__name__
 

@@ -2,38 +2,70 @@
 
 - S3 objects: `s3://bucket/key#etag=<etag>`, read from bucket listings (one request per 1,000 objects)
   rather than a HEAD per object; a new upload of the key is a new identity.
-- http(s) URLs: the URL without its query string plus the server's ETag or Last-Modified; a URL whose server
-  gives neither is identified by a hash of its content (`sha256:<hex>`), computed where it is downloaded.
-  Query strings are left out on purpose: they often carry signatures that change every day.
+- http(s) URLs: the URL without its query string, a digest of the query's lasting parameters when it has
+  any, and the server's ETag or Last-Modified; a URL whose server gives neither is identified by a hash of its
+  content (`sha256:<hex>`), computed where it is downloaded. The query counts (`img.aspx?id=1` and `?id=2`
+  are two pictures) but only as a digest, never as text (it may carry a dealer's token), and without its
+  volatile parameters (signatures, expiry times: `volatile_query_params`), which change on every signing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from fnmatch import fnmatchcase
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from vehicle_photos.image_common.fetch import s3_error_text
 from vehicle_photos.image_common.sources import ImageSource
 
 LIST_PAGE = 1000
+# Query parameters that change on every signing of the same URL (AWS, CloudFront, Google Cloud, Azure SAS)
+# or carry a session token: matched case-insensitively, `*` as a wildcard.
+DEFAULT_VOLATILE_QUERY_PARAMS = (
+    "X-Amz-*", "X-Goog-*", "AWSAccessKeyId", "Signature", "Expires", "Policy", "Key-Pair-Id", "token",
+    "access_token", "sig", "se", "st",
+)  # fmt: skip
 
 
 def s3_identity(bucket: str, key: str, etag: str) -> str:
     return f"s3://{bucket}/{key}#etag={etag.strip(chr(34))}"
 
 
-def http_identity(url: str, headers: dict[str, str]) -> str | None:
-    """From a HEAD answer's validators (lower-case header names); None when the server gives neither."""
+def s3_identity_etag(identity: str) -> str | None:
+    """The ETag an `s3_identity` names; None for any other identity."""
+    if not identity.startswith("s3://") or "#etag=" not in identity:
+        return None
+    return identity.rpartition("#etag=")[2]
+
+
+def http_identity(url: str, headers: dict[str, str], *, volatile_params: Iterable[str]) -> str | None:
+    """From a HEAD answer's validators (lower-case header names); None when the server gives neither.
+    `volatile_params`: query parameters that do not count (`DEFAULT_VOLATILE_QUERY_PARAMS`)."""
     if etag := headers.get("etag"):
-        return f"{url_without_query(url)}#etag={etag.strip(chr(34))}"
+        return f"{url_without_query(url)}{query_part(url, volatile_params)}#etag={etag.strip(chr(34))}"
     if last_modified := headers.get("last-modified"):
-        return f"{url_without_query(url)}#last-modified={last_modified}"
+        return f"{url_without_query(url)}{query_part(url, volatile_params)}#last-modified={last_modified}"
     return None
+
+
+def query_part(url: str, volatile_params: Iterable[str]) -> str:
+    """`#query=<digest>` of the query's lasting parameters (sorted, so their order does not count), or "" when
+    there are none: a URL without a query, or with only volatile ones, keeps the identity it always had."""
+    patterns = [pattern.lower() for pattern in volatile_params]
+    lasting = sorted(
+        (name, value)
+        for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        if not any(fnmatchcase(name.lower(), pattern) for pattern in patterns)
+    )
+    if not lasting:
+        return ""
+    return f"#query={hashlib.sha256(urlencode(lasting).encode()).hexdigest()[:32]}"
 
 
 def content_identity(sha256_hex: str) -> str:

@@ -41,6 +41,10 @@ class ImageFacts:
     def pixels(self) -> int:
         return self.width * self.height
 
+    @property
+    def media_type(self) -> str:
+        return Image.MIME.get(self.format, "application/octet-stream")
+
 
 def inspect_image(
     head: bytes, tail: bytes, size: int, content_type: str | None, max_pixels: int, shown: str
@@ -92,18 +96,19 @@ def check_complete(image_format: str, tail: bytes, size: int, shown: str) -> Non
         raise UnusableImageError(f"{shown} is a truncated {image_format}: its end marker is missing ({size} bytes)")
 
 
-def inspect_s3_image(s3_client: Any, source: ImageSource, max_pixels: int) -> ImageFacts:
+def inspect_s3_image(s3_client: Any, source: ImageSource, max_pixels: int, if_match: str | None = None) -> ImageFacts:
     """Two small ranged reads: the head (which also tells the size; the whole object when small) and the
-    last bytes."""
-    head, size = read_s3_range(s3_client, source, 0, HEAD_BYTES - 1)
+    last bytes; of the version with ETag `if_match` when given (SourceFetchError if the key holds another)."""
+    head, size = read_s3_range(s3_client, source, 0, HEAD_BYTES - 1, if_match)
     if size == 0:
         raise UnusableImageError(f"{source} is empty (0 bytes)")
     if size > len(head):
         try:
             read_header(head, str(source))
         except UnusableImageError:
-            head, _ = read_s3_range(s3_client, source, 0, LARGE_HEAD_BYTES - 1)
-    tail = head if size <= len(head) else read_s3_range(s3_client, source, size - TAIL_BYTES, size - 1)[0]
+            head, _ = read_s3_range(s3_client, source, 0, LARGE_HEAD_BYTES - 1, if_match)
+    last = (size - TAIL_BYTES, size - 1)
+    tail = head if size <= len(head) else read_s3_range(s3_client, source, *last, if_match)[0]
     return inspect_image(head, tail, size, None, max_pixels, str(source))
 
 

@@ -5,12 +5,18 @@ whose query string is a signature. To resume an image after a crash, the record 
 signatures out of everything people and tools read, it holds it encrypted. Without a Fernet key
 (`[core] fernet_key`) nothing is sealed and the work stops with a clear error: failing closed is safer than
 writing signatures in clear.
+
+Keys rotate as Airflow's do: `fernet_key = new,old` seals with the first key and opens with any of them.
+A seal that none of the configured keys opens (the old key was dropped while a claim still held a seal made
+with it) raises `UnopenableSealError`, which fails that image alone: its call cannot be asked about, and it
+may have been billed, so it is neither resumed nor sent again until the old key is back.
 """
 
 from __future__ import annotations
 
 from airflow.sdk.crypto import get_fernet
 from airflow.sdk.exceptions import AirflowException
+from cryptography.fernet import InvalidToken
 
 
 class SealingUnavailableError(RuntimeError):
@@ -21,8 +27,31 @@ def seal(url: str) -> str:
     return _fernet().encrypt(url.encode()).decode()
 
 
+class UnopenableSealError(ValueError):
+    """A seal that none of the configured Fernet keys opens."""
+
+
+UNOPENABLE_REASON = (
+    "its claim holds the exact URL sent to Car-Cutter sealed with a Fernet key that is no longer configured; "
+    "it may have been billed, so it is not sent again: put the old key back after the new one in "
+    "[core] fernet_key (`new,old`) and rerun to resume it"
+)
+
+
 def unseal(token: str) -> str:
-    return _fernet().decrypt(token.encode()).decode()
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise UnopenableSealError(UNOPENABLE_REASON) from None
+
+
+def opens(token: str) -> bool:
+    """Whether a configured key opens the seal."""
+    try:
+        unseal(token)
+    except UnopenableSealError:
+        return False
+    return True
 
 
 def _fernet():

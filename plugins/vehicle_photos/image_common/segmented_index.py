@@ -2,9 +2,11 @@
 
 `<prefix>` holds gzipped JSON Lines objects: `seg-*` written by whoever adds entries, `base-*` written by
 compaction. Readers take the union of everything listed (a later object wins for the same key). Compaction
-writes its base before deleting what it merged and readers skip objects deleted under them, so an entry may
-briefly be missing from a read, but a read never returns an entry nobody wrote. Callers treat a miss as
-"look it up the slow way", never as an answer.
+writes its base before deleting what it merged, so an object deleted under a reader means a newer base holds
+its entries: the reader lists again and reads again until it reads every object it listed. A read is
+therefore complete (every entry added before it started), or it fails after `READ_ATTEMPTS`; it is never
+silently partial, which would make a planner count known images as new. Compaction reads the same way, so
+it never writes a base that lacks what it deletes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from vehicle_photos.image_common.s3_objects import is_not_found
+
 COMPACT_AFTER_SEGMENTS = 64
+READ_ATTEMPTS = 5  # list-and-read rounds before giving up; each lost round means a compaction finished meanwhile
+
+
+class IndexChangingError(RuntimeError):
+    """The index kept being compacted under a reader: no complete read was possible."""
 
 
 class SegmentedIndex:
@@ -28,10 +37,8 @@ class SegmentedIndex:
         self.key_of = key_of
 
     def load(self) -> dict[str, dict[str, Any]]:
-        keys = self._object_keys()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            parts = list(pool.map(self._read, keys))
-        return {self.key_of(entry): entry for part in parts for entry in part}
+        """Every entry, by key: a complete read (see the module's docstring)."""
+        return self._read_all()[1]
 
     def append(self, entries: Iterable[dict[str, Any]]) -> str | None:
         """One new segment with `entries`; None when there was nothing to add."""
@@ -42,28 +49,39 @@ class SegmentedIndex:
 
     def compact(self, min_segments: int = COMPACT_AFTER_SEGMENTS) -> bool:
         """Merge everything into one base once there are `min_segments` segments."""
-        keys = self._object_keys()
-        if sum(1 for key in keys if key.rsplit("/", 1)[-1].startswith("seg-")) < min_segments:
+        if sum(1 for key in self._object_keys() if key.rsplit("/", 1)[-1].startswith("seg-")) < min_segments:
             return False
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            merged = {self.key_of(entry): entry for part in pool.map(self._read, keys) for entry in part}
+        keys, merged = self._read_all()
         self._write(f"{self.prefix}base-{_stamp()}.jsonl.gz", merged.values())
         for start in range(0, len(keys), 1000):
             batch = [{"Key": key} for key in keys[start : start + 1000]]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
         return True
 
+    def _read_all(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        """(the objects read, their entries by key), from one listing whose every object could be read."""
+        for _ in range(READ_ATTEMPTS):
+            keys = self._object_keys()
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                parts = list(pool.map(self._read, keys))
+            if all(part is not None for part in parts):
+                return keys, {self.key_of(entry): entry for part in parts for entry in part}
+        raise IndexChangingError(
+            f"s3://{self.bucket}/{self.prefix}: objects were deleted under {READ_ATTEMPTS} reads in a row"
+        )
+
     def _object_keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
         keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
         return sorted(keys, key=lambda key: key.rsplit("/", 1)[-1].split("-", 1)[-1])  # oldest first
 
-    def _read(self, key: str) -> list[dict[str, Any]]:
+    def _read(self, key: str) -> list[dict[str, Any]] | None:
+        """The object's entries; None when it was deleted (merged by a compaction) since it was listed."""
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except Exception as error:  # merged and deleted by a compaction since it was listed
-            if getattr(error, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return []
+        except Exception as error:
+            if is_not_found(error):
+                return None
             raise
         return [json.loads(line) for line in gzip.decompress(body).splitlines() if line.strip()]
 

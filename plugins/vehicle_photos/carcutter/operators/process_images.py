@@ -16,7 +16,6 @@ from typing import Any
 
 from airflow.sdk import Context, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
-from boto3.s3.transfer import TransferConfig
 
 from vehicle_photos.carcutter.exceptions import ApiError, BadRequestError, CreditsError, ExpiredError, NotFoundError
 from vehicle_photos.carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH, CarCutterHook
@@ -39,7 +38,7 @@ from vehicle_photos.carcutter.utils.submission_claims import SubmissionClaims
 from vehicle_photos.image_common.batch_operator import ImageBatchOperator
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.fetch import SourceFetchError, fetch_url
-from vehicle_photos.image_common.identity import content_identity
+from vehicle_photos.image_common.identity import content_identity, s3_identity_etag
 from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_s3_image
 from vehicle_photos.image_common.items import put_json
 from vehicle_photos.image_common.policy import SourceNotAllowedError
@@ -48,6 +47,7 @@ from vehicle_photos.image_common.records import options_digest
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.request_images import RequestImage, read_request_image
 from vehicle_photos.image_common.results import REFUSED, SKIPPED, ImageResult
+from vehicle_photos.image_common.s3_objects import copy_if_unchanged, create_object, delete_object
 from vehicle_photos.image_common.sealed import unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
 
@@ -61,20 +61,28 @@ MAX_STORE_RESERVE_SECONDS = 600.0
 DEFAULT_MAX_PROCESSING_SECONDS = 24 * 3600  # Car-Cutter's lazy speed takes hours at worst; a day means stuck
 RECHECK_UNKNOWN_POLLS = 5  # poll intervals a tracked URL may stay unknown to Car-Cutter before its record is reread
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-_STREAMED_UPLOAD = TransferConfig(use_threads=False)  # the download threads already run in parallel
+RESULT_SPOOL_BYTES = 8 * 1024 * 1024  # results up to this size stay in memory while they are checked
+
+
+class SourceChangedError(Exception):
+    """An S3 source is no longer the version its identity names."""
 
 
 class CarCutterProcessImagesOperator(ImageBatchOperator):
     """Cut a batch of vehicle photos with Car-Cutter's asynchronous API and store the results in S3.
 
     Every image is inspected first (an HTML page, an empty or truncated file, too many pixels: refused, never
-    billed). Before it is submitted, its record is created in S3 as a claim holding the exact URL about to be
-    sent (sealed); only the writer that creates the claim submits. A claim found in place is resumed by asking
-    Car-Cutter about its URL, never by submitting again; a final record is reused. Submissions carry up to 60
-    URLs of one vehicle. The task then defers to ONE trigger for the whole batch (its state in S3), streams
-    every finished result to `s3://<dest_bucket>/<dest_prefix>/<vehicle_id>/carcutter/<name>-<digest>.<ext>`
-    and marks the record final. An expired result is submitted once more. A 402 (credits exceeded) stops
-    submitting; what was submitted is still awaited and stored, then the task fails without retry.
+    billed). An S3 source is sent as a presigned copy of the version its identity names (made server side on
+    condition of its ETag; a source uploaded again since it was identified is not sent). Before it is
+    submitted, its record is created in S3 as a claim holding the exact URL about to be sent (sealed); only
+    the writer that creates the claim submits. A claim found in place is resumed by asking Car-Cutter about
+    its URL, never by submitting again; a final record is reused. Submissions carry up to 60 URLs of one
+    vehicle. The task then defers to ONE trigger for the whole batch (its state in S3), streams every
+    finished result, once checked to be a whole image, to
+    `s3://<dest_bucket>/<dest_prefix>/<vehicle_id>/carcutter/<name>-<digest>.<ext>` (created with
+    `If-None-Match`: never overwritten) and marks the record final. An expired result is submitted once more.
+    A 402 (credits exceeded) stops submitting; what was submitted is still awaited and stored, then the task
+    fails without retry.
 
     Returns `ImageBatchOperator.publish`'s value: counts and `results_uri`, or the `ImageResult` rows.
 
@@ -281,7 +289,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         """(identity, None) for a usable image, or ("", the reason it is refused)."""
         try:
             if item.source.is_s3:
-                inspect_s3_image(self.s3_hook.conn, item.source, self.policy.max_pixels)
+                etag = s3_identity_etag(item.identity or "")  # inspect the version the identity names
+                inspect_s3_image(self.s3_hook.conn, item.source, self.policy.max_pixels, etag)
                 return item.identity or "", None
             with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
                 fetched = fetch_url(self.web, item.source.uri, self.policy, spool)
@@ -299,7 +308,15 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 image.not_sent("not submitted: Car-Cutter credits are exhausted", SKIPPED)
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
-            list(pool.map(lambda image: claims.claim(image, self._submission_url(image.source)), todo))
+            list(pool.map(lambda image: self._claim_one(image, claims), todo))
+
+    def _claim_one(self, image: BatchImage, claims: SubmissionClaims) -> None:
+        try:
+            url = self._submission_url(image)
+        except SourceChangedError as error:  # nothing claimed, nothing sent
+            image.not_sent(str(error))
+            return
+        claims.claim(image, url)
 
     def _submit(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Submit every claimed image, a few requests at a time. A 402 stops everything not yet sent (its
@@ -415,13 +432,11 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 claims.follow(image, existing)
                 return
         try:
-            with self.hook.open_result(unseal(image.sealed_url or "")) as response:
-                content_type = response.headers.get("Content-Type", "image/jpeg").split(";")[0].strip().lower()
-                key = self.output_key(_item_of(image), image.digest, _EXTENSIONS.get(content_type, ".jpg"))
-                self.s3_hook.conn.upload_fileobj(
-                    response.raw, self.dest_bucket, key, ExtraArgs={"ContentType": content_type},
-                    Config=_STREAMED_UPLOAD,
-                )  # fmt: skip
+            key = self._store_checked_result(image)
+        except UnusableImageError as error:  # a 200 that is not an image (an HTML page, nothing): never final
+            image.state = TIMED_OUT
+            image.error = f"{error}; not stored, the claim stays and a rerun downloads it again"
+            return
         except ExpiredError:
             image.expired()
             return
@@ -435,11 +450,33 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         image.outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
         claims.settle(image, image.final_record(self.options))
         image.state = DONE
+        self._drop_source_copy(image)
+
+    def _store_checked_result(self, image: BatchImage) -> str:
+        """Download the result, check it is a whole image (UnusableImageError otherwise) and create its output
+        (`If-None-Match`: an output already there, stored by an earlier try or run for the same digest, is
+        kept, never overwritten). Returns the output's key."""
+        shown = f"Car-Cutter's result for {image.shown_source}"
+        with (
+            self.hook.open_result(unseal(image.sealed_url or "")) as response,
+            tempfile.SpooledTemporaryFile(max_size=RESULT_SPOOL_BYTES) as spool,
+        ):
+            size = 0
+            for block in response.iter_content(1 << 16):
+                size += spool.write(block)
+                if size > self.policy.max_bytes:
+                    raise UnusableImageError(f"{shown} is larger than {self.policy.max_bytes} bytes")
+            facts = inspect_file(spool, size, response.headers.get("Content-Type"), self.policy.max_pixels, shown)
+            key = self.output_key(_item_of(image), image.digest, _EXTENSIONS.get(facts.media_type, ".jpg"))
+            if create_object(self.s3_hook.conn, self.dest_bucket, key, spool, facts.media_type) is None:
+                self.log.info("%s is stored already; keeping it", key)
+        return key
 
     def _finish(self, batch: Batch, claims: SubmissionClaims) -> Any:
         for image in batch.in_state(BILLED_FAILURE):
             if not image.reused:
                 claims.settle(image, image.record(RECORD_FAILED, self.options))
+                self._drop_source_copy(image)
         results = batch.results()
         _warn_about_retakes(self.log, results)
         # reused ones too: a record found final in place may be missing from the index (a try that died first)
@@ -473,14 +510,36 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             self.log.info("waiting at most %.0f s for Car-Cutter: execution_timeout is %.0f s", fitting, allowed)
         return min(float(self.timeout), fitting)
 
-    def _submission_url(self, source: str) -> str:
-        """The URL Car-Cutter fetches: S3 objects are presigned, http(s) URLs pass through."""
-        if not source.startswith("s3://"):
-            return source
-        bucket, key = self.s3_hook.parse_s3_url(source)
+    def _submission_url(self, image: BatchImage) -> str:
+        """The URL Car-Cutter fetches. http(s) URLs pass through. An S3 object is first copied, server side,
+        to a key of its own for this record (`_source_copy`), on condition that its ETag is still the one in
+        the image's identity, and the copy is presigned: a dealer re-uploading the key after it was
+        identified changes neither what Car-Cutter fetches nor what the record says it processed."""
+        if not image.source.startswith("s3://"):
+            return image.source
+        bucket, key = self.s3_hook.parse_s3_url(image.source)
+        etag = s3_identity_etag(image.identity)
+        copy_bucket, copy_key = self._source_copy(image)
+        if etag is None or not copy_if_unchanged(self.s3_hook.conn, bucket, key, etag, copy_bucket, copy_key):
+            raise SourceChangedError(
+                f"{image.shown_source} changed after it was identified (a new upload of the key); not sent, "
+                "the next run processes the new version"
+            )
         return self.s3_hook.generate_presigned_url(
-            client_method="get_object", params={"Bucket": bucket, "Key": key}, expires_in=int(self.presign_expires)
-        )
+            client_method="get_object", params={"Bucket": copy_bucket, "Key": copy_key},
+            expires_in=int(self.presign_expires),
+        )  # fmt: skip
+
+    def _drop_source_copy(self, image: BatchImage) -> None:
+        """Once the record is settled nobody sends the copy again (DELETE requests are free)."""
+        if image.source.startswith("s3://"):
+            delete_object(self.s3_hook.conn, *self._source_copy(image))
+
+    def _source_copy(self, image: BatchImage) -> tuple[str, str]:
+        """Where the copy Car-Cutter fetches lives: beside the records, per record digest, under the source's
+        file name (Car-Cutter sees the name, not the folder)."""
+        name = image.source.rsplit("/", 1)[-1]
+        return self.records.bucket, f"{self.records.prefix}/_sources/{self.provider}/{image.digest}/{name}"
 
     def _trigger(self, batch: Batch, batch_uri: str) -> CarCutterBatchStatusTrigger:
         now = time.time()

@@ -14,15 +14,20 @@ from vehicle_photos.carcutter.exceptions import ApiError, AuthError, BadRequestE
 from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.fetch import fetch_s3, fetch_url, guarded_session, head_url
-from vehicle_photos.image_common.identity import content_identity, http_identity, s3_identities
-from vehicle_photos.image_common.inspection import inspect_file
-from vehicle_photos.image_common.policy import SourcePolicy
+from vehicle_photos.image_common.identity import (
+    DEFAULT_VOLATILE_QUERY_PARAMS,
+    content_identity,
+    http_identity,
+    s3_identity,
+)
+from vehicle_photos.image_common.inspection import TAIL_BYTES, UnusableImageError, inspect_file, inspect_image
+from vehicle_photos.image_common.policy import DEFAULT_MAX_PIXELS, SourcePolicy
 from vehicle_photos.image_common.record_store import ImageRecordStore, StoredRecord
-from vehicle_photos.image_common.records import CLAIMED, FINAL, ImageRecord, output_key
+from vehicle_photos.image_common.records import CLAIMED, FAILED, FINAL, ImageRecord, output_key
+from vehicle_photos.image_common.s3_objects import create_object
 from vehicle_photos.image_common.sources import ImageSource
 
 PROVIDER = "carcutter"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Answers after which the call surely was not processed, so its claim is given back and a retry may call again.
 _NOT_PROCESSED = (AuthError, BadRequestError, CreditsError)
 
@@ -93,7 +98,13 @@ class CarCutterSingleSegmentOperator(BaseOperator):
             fetched = (fetch_s3(s3_hook.conn, source, policy, image) if source.is_s3
                        else fetch_url(web, source.uri, policy, image))  # fmt: skip
             inspect_file(image, fetched.size, fetched.content_type, policy.max_pixels, str(source))
-            identity = self._identity(source, s3_hook, web, policy) or content_identity(fetched.sha256)
+            if source.is_s3:  # the version read, as its GET answered: the bytes sent are the bytes recorded
+                identity = s3_identity(source.bucket, source.key, fetched.etag or "") if fetched.etag else None
+            else:
+                identity = http_identity(
+                    source.uri, head_url(web, source.uri, policy), volatile_params=DEFAULT_VOLATILE_QUERY_PARAMS
+                )
+            identity = identity or content_identity(fetched.sha256)
             store = ImageRecordStore(self.records_bucket or self.dest_bucket, self.records_prefix, self.aws_conn_id)
             record = ImageRecord(PROVIDER, identity, self._record_options(), CLAIMED, source=str(source), attempts=1,
                                  **ClaimHolder.of(context).stamp())  # fmt: skip
@@ -104,14 +115,35 @@ class CarCutterSingleSegmentOperator(BaseOperator):
             result = self._call(store, claim, image.read() if source.is_s3 else None, source, s3_hook)
         outputs = {}
         if result is not None:
-            content_type = "image/png" if result.startswith(_PNG_SIGNATURE) else "image/jpeg"
-            key = output_key(self.dest_prefix, self.vehicle_id, PROVIDER, source.stem, record.digest,
-                             ".png" if content_type == "image/png" else ".jpg")  # fmt: skip
-            s3_hook.load_bytes(result, key, self.dest_bucket, replace=True)
+            key = self._store_result(result, source, record.digest, s3_hook, store, claim)
             outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
         final = record.touched(status=FINAL, outputs=outputs, credits_charged=0 if result is None else 1)
         store.replace(claim, final)
         return self._summary(final, reused=False)
+
+    def _store_result(
+        self,
+        result: bytes,
+        source: ImageSource,
+        digest: str,
+        s3_hook: S3Hook,
+        store: ImageRecordStore,
+        claim: StoredRecord,
+    ) -> str:
+        """Check the result is a whole image, then create its output (never overwriting one stored already for
+        the same digest). A result that is not an image was billed and cannot be asked for again: the record
+        says so (failed) and the task fails."""
+        shown = f"Car-Cutter's result for {source}"
+        try:
+            facts = inspect_image(result, result[-TAIL_BYTES:], len(result), None, DEFAULT_MAX_PIXELS, shown)
+        except UnusableImageError as error:
+            store.replace(claim, claim.record.touched(status=FAILED, credits_charged=1, last_error=str(error)))
+            raise AirflowFailException(f"{error}; the call was billed and its record says so") from None
+        extension = ".png" if facts.format == "PNG" else ".jpg"
+        key = output_key(self.dest_prefix, self.vehicle_id, PROVIDER, source.stem, digest, extension)
+        if create_object(s3_hook.conn, self.dest_bucket, key, result, facts.media_type) is None:
+            self.log.info("%s is stored already; keeping it", key)
+        return key
 
     def _call(
         self, store: ImageRecordStore, claim: StoredRecord, image: bytes | None, source: ImageSource, s3_hook: S3Hook
@@ -149,14 +181,6 @@ class CarCutterSingleSegmentOperator(BaseOperator):
             "synchronous call's outcome is unknown (it may have been billed). Not called again; delete the record "
             "to try once more."
         )
-
-    def _identity(self, source: ImageSource, s3_hook: S3Hook, web: Any, policy: SourcePolicy) -> str | None:
-        if source.is_s3:
-            found, failed = s3_identities(s3_hook.conn, [source])
-            if source.uri in failed:
-                raise AirflowFailException(f"{source}: {failed[source.uri]}")
-            return found[source.uri]
-        return http_identity(source.uri, head_url(web, source.uri, policy))
 
     def _record_options(self) -> dict[str, Any]:
         return {

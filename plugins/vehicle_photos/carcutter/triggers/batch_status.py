@@ -36,7 +36,7 @@ from vehicle_photos.carcutter.hooks.carcutter_async import CarCutterAsyncHook
 from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.batch import WAITING
 from vehicle_photos.carcutter.utils.statuses import ImageStatus, chunk_for_status
-from vehicle_photos.image_common.sealed import unseal
+from vehicle_photos.image_common.sealed import UNOPENABLE_REASON, UnopenableSealError, unseal
 
 COMPLETE = "complete"
 TIMEOUT = "timeout"
@@ -201,11 +201,15 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
         if self.image_urls is not None:
             return {str(position): url for position, url in enumerate(self.image_urls)}
         state = json.loads(await self._s3_read(self.batch_uri or ""))
-        return {
-            image["digest"]: unseal(image["sealed_url"])
-            for image in state["images"]
-            if image["state"] == WAITING and image.get("sealed_url")
-        }
+        urls = {}
+        for image in state["images"]:
+            if image["state"] != WAITING or not image.get("sealed_url"):
+                continue
+            try:
+                urls[image["digest"]] = unseal(image["sealed_url"])
+            except UnopenableSealError:  # the triggerer lacks a key the worker has: only this image goes unwatched
+                self.log.error("%s: %s", image.get("shown_source"), UNOPENABLE_REASON)
+        return urls
 
     async def _event(
         self, status: str, message: str, urls: dict[str, str], latest: dict[str, ImageStatus]

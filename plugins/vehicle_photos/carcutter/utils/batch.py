@@ -18,6 +18,7 @@ from vehicle_photos.image_common.records import FINAL as RECORD_FINAL
 from vehicle_photos.image_common.records import ImageRecord
 from vehicle_photos.image_common.results import FAILED, PENDING, REFUSED, ImageResult
 from vehicle_photos.image_common.results import FINAL as RESULT_FINAL
+from vehicle_photos.image_common.sealed import UNOPENABLE_REASON, opens
 
 # Where an image stands in this task.
 NEW = "new"  # usable and identified: claim it and submit
@@ -28,6 +29,7 @@ DONE = "done"  # result stored (now or by an earlier run)
 BILLED_FAILURE = "failed"  # Car-Cutter processed it into an error, or the result is gone for good
 NOT_SENT = "not_sent"  # refused before any call, or not submitted (credits ran out); nothing billed
 TIMED_OUT = "timed_out"  # still processing when the wait ended; the claim stays for a rerun to resume
+UNOPENABLE = "unopenable"  # its claim's sealed URL opens with no configured key: failed, the claim stays
 
 MAX_SUBMISSIONS = 2  # an expired result is submitted once more, never a third time
 
@@ -78,6 +80,8 @@ class BatchImage:
             self.state, self.sealed_url, self.shown_url = WAITING, record.sealed_submitted_url, record.submitted_url
             self.submitted_at, self.resumed = record.claimed_at or time.time(), True
             self.charge_unconfirmed = bool(record.sealed_submitted_url)
+            if record.sealed_submitted_url and not opens(record.sealed_submitted_url):
+                self.state, self.resumed, self.error = UNOPENABLE, False, UNOPENABLE_REASON
 
     def apply_status(self, status: ImageStatus) -> None:
         """A finished status moves the image on: final -> store the result, expired -> submit again, error ->
@@ -127,7 +131,8 @@ class BatchImage:
 
     def result_for(self, vehicle_id: str, name: str, shown_source: str) -> ImageResult:
         status = {
-            DONE: RESULT_FINAL, BILLED_FAILURE: FAILED, NOT_SENT: self.not_sent_as, TIMED_OUT: PENDING,
+            DONE: RESULT_FINAL, BILLED_FAILURE: FAILED, UNOPENABLE: FAILED, NOT_SENT: self.not_sent_as,
+            TIMED_OUT: PENDING,
         }.get(self.state, PENDING)  # fmt: skip
         return ImageResult(
             provider="carcutter", vehicle_id=vehicle_id, name=name, source=shown_source, status=status,

@@ -12,7 +12,7 @@ import requests
 
 from vehicle_photos.clippingmagic.utils.images import SPOOL_MAX_BYTES
 from vehicle_photos.image_common.fetch import FetchedSource, fetch_s3, fetch_url
-from vehicle_photos.image_common.identity import content_identity
+from vehicle_photos.image_common.identity import content_identity, s3_identity_etag
 from vehicle_photos.image_common.inspection import ImageFacts, inspect_file
 from vehicle_photos.image_common.policy import SourcePolicy
 from vehicle_photos.image_common.sources import ImageItem
@@ -44,7 +44,9 @@ class SourceFile:
         if self._fetched is None:
             source = self.item.source
             if source.is_s3:
-                self._fetched = fetch_s3(self.s3_client, source, self.policy, self.file)
+                # the version the item's identity names, never a newer upload of the key
+                etag = s3_identity_etag(self.item.identity or "")
+                self._fetched = fetch_s3(self.s3_client, source, self.policy, self.file, etag)
             else:
                 self._fetched = fetch_url(self.web, source.uri, self.policy, self.file)
         return self._fetched
