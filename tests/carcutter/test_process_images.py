@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
@@ -62,14 +63,14 @@ def run_deferred(deferred: TaskDeferred) -> dict:
     return asyncio.run(first())
 
 
-def claim_left_by_a_crash(s3_client, bucket: str, image: dict, owner: str, claimed_at: float) -> str:
+def claim_left_by_a_crash(s3_client, bucket: str, image: dict, owner: str, claimed_at: float, **fields: Any) -> str:
     """The record a worker leaves when it dies after writing its claim and before its POST went out."""
     key = image["source"].removeprefix(f"s3://{bucket}/")
     identity = s3_identity(bucket, key, s3_client.head_object(Bucket=bucket, Key=key)["ETag"])
     url = presign(s3_client, image["source"])
     record = ImageRecord(
         "carcutter", identity, OPTIONS, CLAIMED, source=image["source"], owner=owner, owner_try=1,
-        claimed_at=claimed_at, submitted_url=redact_url(url), sealed_submitted_url=seal(url), attempts=1,
+        claimed_at=claimed_at, submitted_url=redact_url(url), sealed_submitted_url=seal(url), attempts=1, **fields,
     )  # fmt: skip
     assert ImageRecordStore(bucket).create(record) is not None
     assert options_digest(identity, OPTIONS) == record.digest
@@ -202,7 +203,10 @@ def test_a_waiting_run_follows_a_claim_its_holder_took_over_with_a_new_url(carcu
 
 def test_another_runs_stale_claim_is_taken_over(carcutter, bucket, s3_client, put_photos):
     [image] = put_photos(per_vehicle=1)
-    claim_left_by_a_crash(s3_client, bucket, image, owner="dag/other-run/process/3", claimed_at=time.time() - 3600)
+    # its holder's clock says an hour ago; S3's clock says now, and the holder promised to renew within 1 s
+    claim_left_by_a_crash(s3_client, bucket, image, owner="dag/other-run/process/3", claimed_at=time.time() - 3600,
+                          lease_seconds=1.0)  # fmt: skip
+    time.sleep(2.1)  # one lease after its last write by S3's clock (one-second resolution): free
     results = operator([image], bucket, claim_lease_seconds=600).execute(task_context())
     assert [row["status"] for row in results] == ["final"]
     assert sum(carcutter.ledger()["charges"].values()) == 1

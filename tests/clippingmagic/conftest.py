@@ -139,6 +139,28 @@ def put_images(s3_client: Any, bucket: str, keys: list[str], payloads: dict[str,
         s3_client.put_object(Bucket=bucket, Key=key, Body=body)
 
 
+def items(bucket: str, keys: list[str]) -> list[dict[str, str]]:
+    """Batch entries for `photos/<vehicle>/<name>.jpg` keys."""
+    return [{"source": f"s3://{bucket}/{key}", "vehicle_id": key.split("/")[1], "name": key.split("/")[2][:-4]}
+            for key in keys]  # fmt: skip
+
+
+@pytest.fixture
+def auto_clip(fast_conn: Callable[..., str]) -> Callable[..., Any]:
+    """Runs the operator's `execute` as a worker would (no DAG: a one-off claim holder), on a fast connection
+    and with a short registration grace period."""
+    from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
+
+    conn_id = fast_conn()
+
+    def run(bucket: str, images: Any, task_id: str = "auto_clip", **options: Any) -> Any:
+        arguments = {"concurrency": 2, "clippingmagic_conn_id": conn_id, "registration_grace_seconds": 0.5, **options}
+        operator = ClippingMagicAutoClipOperator(task_id=task_id, images=images, dest_bucket=bucket, **arguments)
+        return operator.execute({})
+
+    return run
+
+
 def read_json(s3_client: Any, bucket: str, key: str) -> Any:
     return json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
 

@@ -15,7 +15,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from tests.clippingmagic.airflow_runs import run_dag, task_states, xcom
-from tests.clippingmagic.conftest import Answer, huge_canvas_png, jpeg_bytes, put_images
+from tests.clippingmagic.conftest import Answer, huge_canvas_png, items, jpeg_bytes, put_images
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
 from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from vehicle_photos.clippingmagic.utils.models import RESULT_FORMATS
@@ -28,24 +28,6 @@ from vehicle_photos.image_common.sources import ImageSource
 
 KEYS = ["photos/V1/01-front.jpg", "photos/V1/02-rear.jpg", "photos/V2/01-interior.jpg"]
 PRODUCTION = ClippingMagicAutoClipOperator.record_options(test=False, outputs=RESULT_FORMATS)
-
-
-def items(bucket: str, keys: list[str]) -> list[dict[str, str]]:
-    return [{"source": f"s3://{bucket}/{key}", "vehicle_id": key.split("/")[1], "name": key.split("/")[2][:-4]}
-            for key in keys]  # fmt: skip
-
-
-@pytest.fixture
-def auto_clip(fast_conn):
-    """Runs the operator's `execute` as a worker would (no DAG: a one-off claim holder), on a fast connection."""
-    conn_id = fast_conn()
-
-    def run(bucket: str, images: Any, task_id: str = "auto_clip", **options: Any) -> Any:
-        arguments = {"concurrency": 2, "clippingmagic_conn_id": conn_id, "registration_grace_seconds": 0.5, **options}
-        operator = ClippingMagicAutoClipOperator(task_id=task_id, images=images, dest_bucket=bucket, **arguments)
-        return operator.execute({})
-
-    return run
 
 
 @pytest.fixture
@@ -149,15 +131,16 @@ def test_two_tasks_over_the_same_images_at_the_same_time_charge_each_image_once(
 
 
 def stale_claim(s3_client, bucket: str, key: str, name: str) -> ImageRecord:
-    """The claim a task that crashed hours ago left behind."""
+    """The claim a crashed task left behind, once its lease ran out (it stopped renewing)."""
     identity = identity_of(s3_client, bucket, key)
     digest = options_digest(identity, PRODUCTION)
     claim = ImageRecord(
         "clippingmagic", identity, PRODUCTION, CLAIMED, source=f"s3://{bucket}/{key}", attempts=1,
         owner="vehicle_listings/crashed-run/autoclip_images/0", owner_try=1, claimed_at=time.time() - 3 * 3600,
-        upload_name=upload_name(name, digest),
+        lease_seconds=1.0, upload_name=upload_name(name, digest),
     )  # fmt: skip
     assert ImageRecordStore(bucket).create(claim) is not None
+    time.sleep(2.1)  # one lease after its last write by S3's clock (one-second resolution)
     return claim
 
 
@@ -335,14 +318,15 @@ def test_unanswered_uploads_stay_claimed_fail_the_task_and_a_rerun_resumes_them(
     cm.configure(error_5xx_ratio=1.0)
 
     with pytest.raises(AirflowException, match="2 of 2 images failed"):
-        auto_clip(bucket, photos[:2], results_uri=f"s3://{bucket}/runs/first.jsonl")
+        auto_clip(bucket, photos[:2], results_uri=f"s3://{bucket}/runs/first.jsonl", claim_lease_seconds=1)
 
     rows = parse_results_jsonl(s3_client.get_object(Bucket=bucket, Key="runs/first.jsonl")["Body"].read())
     assert [row.status for row in rows] == ["pending", "pending"]
     assert all("ServerError" in row.error and "a rerun resumes it" in row.error for row in rows)
     cm.configure(error_5xx_ratio=0.0)
 
-    rerun = auto_clip(bucket, photos[:2], claim_lease_seconds=1)  # the first task's claims are stale by then
+    time.sleep(2.1)  # the first task is gone: one lease (S3's clock, one-second resolution) later its claims are free
+    rerun = auto_clip(bucket, photos[:2])
 
     assert [r["status"] for r in rerun] == ["final", "final"]
     assert sorted(cm.ledger()["charges"].values()) == [1, 1]
@@ -477,7 +461,8 @@ def test_grace_longer_than_the_execution_timeout_allows_is_refused(bucket, photo
 
 
 def test_waiting_on_another_tasks_claim_stops_before_the_execution_timeout(cm, s3_client, bucket, photos, fast_conn):
-    live = dataclasses.replace(stale_claim(s3_client, bucket, KEYS[0], "01-front"), claimed_at=time.time())
+    live = dataclasses.replace(stale_claim(s3_client, bucket, KEYS[0], "01-front"), claimed_at=time.time(),
+                               lease_seconds=1800.0)  # its holder renews it  # fmt: skip
     store = ImageRecordStore(bucket)
     store.replace(store.get("clippingmagic", live.digest), live)
     operator = ClippingMagicAutoClipOperator(
@@ -507,7 +492,7 @@ def test_a_200_download_that_is_not_the_file_is_never_stored_nor_final(cm, s3_cl
     cm.configure(storage_bad_body="html")  # the SVG and the mask are downloaded from storage
 
     with pytest.raises(AirflowException, match="1 of 1 images failed"):
-        auto_clip(bucket, photos[:1], results_uri=f"s3://{bucket}/runs/html.jsonl")
+        auto_clip(bucket, photos[:1], results_uri=f"s3://{bucket}/runs/html.jsonl", claim_lease_seconds=1)
 
     (row,) = parse_results_jsonl(s3_client.get_object(Bucket=bucket, Key="runs/html.jsonl")["Body"].read())
     assert row.status == "pending" and "is not an SVG document" in row.error
@@ -515,7 +500,8 @@ def test_a_200_download_that_is_not_the_file_is_never_stored_nor_final(cm, s3_cl
     assert not [key for key in stored if key.endswith((".svg", ".mask.png"))]
     cm.configure(storage_bad_body="")
 
-    (rerun,) = auto_clip(bucket, photos[:1], claim_lease_seconds=0)
+    time.sleep(2.1)  # one lease after the first task's last write (S3's clock, one-second resolution)
+    (rerun,) = auto_clip(bucket, photos[:1])
 
     assert rerun["status"] == "final" and rerun["credits_this_run"] == 0
     assert uploads(cm) == 1 and list(cm.ledger()["charges"].values()) == [1]

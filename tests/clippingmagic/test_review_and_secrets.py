@@ -138,8 +138,9 @@ def test_a_review_upload_whose_answer_was_lost_is_found_not_duplicated(cm, s3_cl
     # A crashed try claimed the image and uploaded it; the answer naming the image never arrived.
     claim = ImageRecord("clippingmagic", identity, {"review": True, "test": True}, CLAIMED, source=uri,
                         owner="clippingmagic_review/crashed/upload_for_review/-1", claimed_at=time.time() - 7200,
-                        upload_name=upload_name("3_interior", digest), attempts=1)  # fmt: skip
+                        lease_seconds=1.0, upload_name=upload_name("3_interior", digest), attempts=1)  # fmt: skip
     ImageRecordStore(bucket).create(claim)
+    time.sleep(2.1)  # its holder died: one lease after its last write (S3's clock, 1 s resolution) it is free
     lost = ClippingMagicHook(fast_conn()).upload(jpeg_bytes(), filename=f"{claim.upload_name}.jpg", test=True)
     operator = ClippingMagicUploadForReviewOperator(
         task_id="upload", images=[uri], dest_bucket=bucket, test=True, clippingmagic_conn_id=fast_conn()

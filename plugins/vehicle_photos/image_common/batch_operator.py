@@ -53,8 +53,9 @@ class ImageBatchOperator(BaseOperator):
     :param max_source_bytes / source_deadline_seconds / max_pixels: limits for every source.
     :param volatile_query_params: query parameters of http(s) sources that are not part of an image's identity
         (signatures, expiry times; `*` matches anything, case-insensitive); the rest count, as a digest.
-    :param claim_lease_seconds: after this long, another run may take over a claim whose call the service
-        never received.
+    :param claim_lease_seconds: the lease of this task's claims: renewed at a third of it while the task works
+        (`image_common.claims`); one lease after a claim's last renewal (S3's clock) another run may take it
+        over if the service never received its call. Also the lease of claims found without one.
     :param max_failure_ratio: the task fails (after publishing its results) when more than this share of its
         images failed; refused images (bad input, nothing billed) never fail the task.
     """

@@ -1,11 +1,15 @@
 """Image records as JSON objects in S3 (`<prefix>/<provider>/<digest>.json`), written conditionally:
 `create` succeeds for exactly one writer (`If-None-Match: *`), `replace` and `delete` only if the record is
 still the version the caller read (`If-Match: <etag>`). That is what makes a claim a claim: whatever runs at
-the same time, one of them holds it."""
+the same time, one of them holds it.
+
+Every answer also carries S3's own clock: when the version read was written (`LastModified`) and when it was
+read (the answer's `Date`), so the age of a claim is judged without comparing two workers' clocks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -17,14 +21,26 @@ _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
 class RecordChangedError(Exception):
-    """Someone else wrote the record since it was read."""
+    """Someone else wrote the record since it was read: read it again and follow what it says now."""
+
+
+class RecordGoneError(RecordChangedError):
+    """The record was removed since it was read (a claim given back): read it again, i.e. find none."""
 
 
 @dataclass(frozen=True)
 class StoredRecord:
     record: ImageRecord
     etag: str
-    last_modified: float | None = None  # epoch seconds by S3's clock, when read with `get`
+    written_at: float | None = None  # epoch seconds by S3's clock: this version's LastModified
+    seen_at: float | None = None  # epoch seconds by S3's clock: when it answered with this version
+
+    @property
+    def age(self) -> float | None:
+        """How old this version was when S3 answered, by S3's clock (one-second resolution)."""
+        if self.written_at is None or self.seen_at is None:
+            return None
+        return max(0.0, self.seen_at - self.written_at)
 
 
 class ImageRecordStore:
@@ -49,10 +65,11 @@ class ImageRecordStore:
             if _code(error) in _MISSING:
                 return None
             raise
-        written = answer.get("LastModified")
+        modified = answer.get("LastModified")
         return StoredRecord(
-            ImageRecord.from_json(answer["Body"].read()), answer["ETag"], written.timestamp() if written else None
-        )
+            ImageRecord.from_json(answer["Body"].read()), answer["ETag"],
+            modified.timestamp() if modified else None, _answered_at(answer),
+        )  # fmt: skip
 
     def create(self, record: ImageRecord) -> StoredRecord | None:
         """Write the record only if none exists; None when another writer got there first."""
@@ -62,27 +79,30 @@ class ImageRecordStore:
             if _code(error) in _PRECONDITION_FAILED:
                 return None
             raise
-        return StoredRecord(record, answer["ETag"])
+        return _written(record, answer)
 
     def replace(self, stored: StoredRecord, record: ImageRecord) -> StoredRecord:
-        """Overwrite the version that was read; RecordChangedError if it changed meanwhile."""
+        """Overwrite the version that was read; RecordChangedError if it changed meanwhile, RecordGoneError if it
+        was removed."""
         try:
             answer = self._put(record, IfMatch=stored.etag)
         except Exception as error:
             if _code(error) in _PRECONDITION_FAILED:
                 raise RecordChangedError(f"record {self.key(record.provider, record.digest)} changed") from None
+            if _code(error) in _MISSING:
+                raise RecordGoneError(f"record {self.key(record.provider, record.digest)} was removed") from None
             raise
-        return StoredRecord(record, answer["ETag"])
+        return _written(record, answer)
 
     def delete(self, stored: StoredRecord) -> bool:
         """Remove the version that was read (a claim given back before anything was billed); False if it
-        changed meanwhile."""
+        changed or was removed meanwhile."""
         try:
             self.client.delete_object(
                 Bucket=self.bucket, Key=self.key(stored.record.provider, stored.record.digest), IfMatch=stored.etag
             )
         except Exception as error:
-            if _code(error) in _PRECONDITION_FAILED:
+            if _code(error) in _PRECONDITION_FAILED | _MISSING:
                 return False
             raise
         return True
@@ -95,6 +115,20 @@ class ImageRecordStore:
             ContentType="application/json",
             **condition,
         )
+
+
+def _written(record: ImageRecord, answer: dict[str, Any]) -> StoredRecord:
+    """The version a PUT wrote: S3 answers a PUT without LastModified, and its Date is when it was written."""
+    written = _answered_at(answer)
+    return StoredRecord(record, answer["ETag"], written, written)
+
+
+def _answered_at(answer: dict[str, Any]) -> float | None:
+    date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(date).timestamp() if date else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _code(error: BaseException) -> str:

@@ -10,7 +10,8 @@ States:
 - `failed`: billed, and the service said the image cannot be processed; not retried automatically.
 A claim whose holder died is resumed by asking the service about the recorded call, never by calling again
 blindly; only when the service does not know it, and the claim is the holder's own earlier try or older than
-the lease, is it taken over (a conditional overwrite) and the call made.
+the lease, is it taken over (a conditional overwrite) and the call made. A live holder renews its claim
+(`vehicle_photos.image_common.claims`), so the lease can be short and a dead holder's claims free up soon.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,7 +54,10 @@ class ImageRecord:
     source: str = ""  # redacted: never a query string
     owner: str | None = None  # the task instance holding the claim: dag/run/task/map_index
     owner_try: int | None = None
-    claimed_at: float | None = None  # epoch seconds, for the lease
+    owner_token: str | None = None  # the one process (try, or part of a try around a deferral) holding it
+    claimed_at: float | None = None  # epoch seconds by the holder's clock, for people; the lease uses S3's clock
+    lease_seconds: float | None = None  # the holder's promise: renewed well within this, else it is dead
+    lease_renewals: int = 0  # makes every renewal a new version (a new ETag), so If-Match fences
     submitted_url: str | None = None  # redacted, for people
     sealed_submitted_url: str | None = None  # the exact URL, encrypted (see vehicle_photos.image_common.sealed)
     upload_name: str | None = None
@@ -80,9 +83,6 @@ class ImageRecord:
     def is_settled(self) -> bool:
         """Final or failed: nothing more will happen to it."""
         return self.status in (FINAL, FAILED)
-
-    def claim_is_stale(self, lease_seconds: float, now: float | None = None) -> bool:
-        return self.claimed_at is None or (now or time.time()) - self.claimed_at > lease_seconds
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -242,8 +242,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         """Store, claim, submit and wait until nothing is left to do; defers while images are processing."""
         while True:
             self._store_results(batch, claims)
-            self._claim(batch, claims)
-            self._submit(batch, claims)
+            with claims.keeper:  # renews the claims not posted yet
+                self._claim(batch, claims)
+                self._submit(batch, claims)
             if self._ask_about_resumed_claims(batch, claims):
                 continue
             waiting = batch.in_state(WAITING)
@@ -332,6 +333,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             if batch.credits_exhausted:
                 claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
                 return
+            chunk = claims.still_held(chunk)
+            if not chunk:
+                return
             try:
                 self._submit_chunk(chunk, claims)
             except CreditsError as error:  # the credits may have covered part of the chunk: ask before giving back
@@ -343,6 +347,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             except ApiError as error:  # maybe sent: the claims stay and the status endpoint will tell
                 self.log.warning("submission of %d images failed (%s); asking for their status", len(chunk), error)
                 claims.maybe_sent(chunk)
+            finally:  # posted (or given back): settled by status from now on, no renewal needed
+                claims.release(chunk)
 
         with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
             list(pool.map(submit, chunks))

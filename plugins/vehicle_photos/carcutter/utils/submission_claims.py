@@ -10,6 +10,11 @@ unchanged (once due, take it over by a conditional overwrite, if it is ours or o
 answer after billing. A claim whose POST may have gone out is due only once Car-Cutter has still not known its
 URL for `grace_seconds` after that POST (counted from the claim's last write by S3's clock when it was found
 in place); until then it is only asked about. The same holds for the claims of a chunk answered 402.
+
+Claims are leases that live (`image_common.claims`): while the task claims and submits (`with claims.keeper`),
+the claims not yet submitted are renewed, and right before a chunk is posted `still_held` proves each is still
+this task's; one another run took over is not posted but followed. Once posted, a claim holds the exact URL, so
+whoever finds it settles it by asking Car-Cutter: it needs no renewal while the task is deferred.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException
 
 from vehicle_photos.carcutter.utils.batch import BILLED_FAILURE, CLAIMED, NEW, WAITING, BatchImage
-from vehicle_photos.image_common.claims import ClaimHolder
+from vehicle_photos.image_common.claims import ClaimHolder, ClaimLostError, Lease, LeaseKeeper, lease_left
 from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
 from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
 from vehicle_photos.image_common.records import ImageRecord
@@ -52,6 +57,8 @@ class SubmissionClaims:
         self.options = options
         self.lease_seconds = float(lease_seconds)
         self.grace_seconds = float(grace_seconds)
+        self.keeper = LeaseKeeper(records, self.lease_seconds)
+        self._leases: dict[str, Lease] = {}  # by digest: the claims written and not posted yet
 
     def claim(self, image: BatchImage, url: str) -> None:
         """Write a claim to submit `url` for `image`: a new record, or a conditional overwrite of the claim
@@ -59,7 +66,7 @@ class SubmissionClaims:
         image.sealed_url, image.shown_url = seal(url), redact_url(url)
         image.attempts += 1
         image.charge_unconfirmed = False  # the claim we replace was never received, so never billed
-        claim = image.record(RECORD_CLAIMED, self.options, **self.holder.stamp())
+        claim = image.record(RECORD_CLAIMED, self.options, **self.holder.stamp(self.lease_seconds))
         if image.record_etag is None:
             stored = self.records.create(claim)
         else:
@@ -69,6 +76,7 @@ class SubmissionClaims:
                 stored = None
         if stored is not None:
             image.state, image.mine, image.record_etag = CLAIMED, True, stored.etag
+            self._leases[image.digest] = self.keeper.keep(stored)
             return
         image.attempts -= 1
         existing = self.records.get(PROVIDER, image.digest)
@@ -87,7 +95,7 @@ class SubmissionClaims:
             image.state, image.record_etag = NEW, None
         elif existing.etag != image.record_etag:
             self.follow(image, existing)
-        elif not due or not self.holder.may_take_over(existing.record, self.lease_seconds):
+        elif not due or not self.holder.may_take_over(existing, self.lease_seconds):
             return
         elif not may_submit:
             self.give_back([image], "not submitted: Car-Cutter credits are exhausted", SKIPPED)
@@ -125,11 +133,44 @@ class SubmissionClaims:
         holder's claim once the lease has passed too."""
         record = stored.record
         mine = self.holder.owns(record)
-        written = max(stored.last_modified or 0.0, record.claimed_at or 0.0)
-        takeover_at = written + self.grace_seconds if record.sealed_submitted_url else 0.0
+        now = time.time()  # S3's durations, turned into deadlines on this worker's clock
+        age = stored.age if stored.age is not None else now - (record.claimed_at or now)
+        takeover_at = now + self.grace_seconds - age if record.sealed_submitted_url else 0.0
         if not mine:
-            takeover_at = max(takeover_at, (record.claimed_at or 0.0) + self.lease_seconds)
+            takeover_at = max(takeover_at, now + lease_left(stored, self.lease_seconds))
         image.follow(record, stored.etag, mine, takeover_at)
+        if image.state == WAITING:  # sent about when the claim was last written, by S3's clock
+            image.submitted_at = now - age
+
+    def still_held(self, chunk: list[BatchImage]) -> list[BatchImage]:
+        """Right before `chunk` is posted: the images whose claims are still this task's. A claim another run
+        took over (or that was given back) is read again and followed, never posted."""
+        held = []
+        for image in chunk:
+            lease = self._leases.get(image.digest)
+            try:
+                if lease is not None:
+                    self.keeper.ensure_held(lease)
+                held.append(image)
+            except ClaimLostError as lost:
+                log.warning("not submitting %s: %s", image.shown_source, lost)
+                self._leases.pop(image.digest, None)
+                existing = self.records.get(PROVIDER, image.digest)
+                image.record_etag = None
+                if existing is None:
+                    image.state = NEW
+                else:
+                    self.follow(image, existing)
+        return held
+
+    def release(self, images: Iterable[BatchImage]) -> None:
+        """Posted (or settled otherwise): stop renewing these claims, and keep the version last written."""
+        for image in images:
+            lease = self._leases.pop(image.digest, None)
+            if lease is not None:
+                self.keeper.release(lease)
+                with lease.lock:
+                    image.record_etag = lease.stored.etag
 
     def maybe_sent(self, images: Iterable[BatchImage]) -> None:
         """A POST of these images failed in a way that may have reached Car-Cutter (and billed them): track
@@ -142,7 +183,10 @@ class SubmissionClaims:
     def give_back(self, images: Iterable[BatchImage], reason: str, as_status: str) -> None:
         """Not submitted, so not billed: remove our claims so the next run simply tries again."""
         for image in images:
-            if image.record_etag:
+            lease = self._leases.pop(image.digest, None)
+            if lease is not None:
+                self.keeper.give_back(lease)
+            elif image.record_etag:
                 self.records.delete(StoredRecord(image.record(RECORD_CLAIMED, self.options), image.record_etag))
             image.record_etag, image.mine = None, False
             image.not_sent(reason, as_status)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import IO, Any
@@ -28,6 +29,7 @@ from vehicle_photos.clippingmagic.utils.images import SPOOL_MAX_BYTES, prepared_
 from vehicle_photos.clippingmagic.utils.models import RESULT, RESULT_FORMATS, DownloadedResult
 from vehicle_photos.clippingmagic.utils.outputs import check_output, put_output
 from vehicle_photos.clippingmagic.utils.upload_claims import ClaimNotSettled, HeldClaim, UploadClaims
+from vehicle_photos.image_common.claims import ClaimLostError
 from vehicle_photos.image_common.fetch import SourceFetchError
 from vehicle_photos.image_common.inspection import UnusableImageError
 from vehicle_photos.image_common.policy import SourceNotAllowedError
@@ -48,6 +50,9 @@ class _NotStarted(Exception):
     """The batch was stopped (no credits, refused credentials) before this image was claimed."""
 
 
+_Outcome = tuple[ImageResult, ImageRecord | None]
+
+
 @dataclass
 class _Run:
     """What the worker threads of one task share."""
@@ -58,10 +63,20 @@ class _Run:
     outputs: tuple[str, ...]
     stopped_by: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    by_digest: dict[str, Future[_Outcome]] = field(default_factory=dict)
 
     def stop(self, reason: str) -> None:
         with self.lock:
             self.stopped_by = self.stopped_by or reason
+
+    def work_on(self, digest: str) -> tuple[Future[_Outcome], bool]:
+        """The outcome of one image of this task, and whether the calling thread is the one to make it: a photo
+        several vehicles share is clipped once, the others' rows get its outcome."""
+        with self.lock:
+            if digest in self.by_digest:
+                return self.by_digest[digest], False
+            future = self.by_digest[digest] = Future()
+            return future, True
 
     def check_time_left(self) -> None:
         """Stop starting images once the task's work deadline passed (its results must still be written)."""
@@ -127,14 +142,17 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
         self.check_arguments()
         test = as_bool(self.test)
         outputs = self._checked_outputs(self.outputs)
-        run = _Run(self.upload_claims(context), self.record_options(test, outputs), test, outputs)
         items, refused = self.read_batch()
         items, unreadable = self.identify(items)
         self.log.info(
             "auto-clipping %d images (%d refused), %d requests at a time, test=%s",
             len(items), len(refused) + len(unreadable), self.concurrency, test,
         )  # fmt: skip
-        with ThreadPoolExecutor(int(self.concurrency) + PREPARING_THREADS, "clippingmagic") as pool:
+        with (
+            self.upload_claims(context) as claims,
+            ThreadPoolExecutor(int(self.concurrency) + PREPARING_THREADS, "clippingmagic") as pool,
+        ):
+            run = _Run(claims, self.record_options(test, outputs), test, outputs)
             outcomes = list(pool.map(lambda item: self._clip(item, run), items))
         results = refused + unreadable + [result for result, _ in outcomes]
         returned = self.publish(results, [record for _, record in outcomes if record is not None])
@@ -145,14 +163,38 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
 
     # One image
 
-    def _clip(self, item: ImageItem, run: _Run) -> tuple[ImageResult, ImageRecord | None]:
+    def _clip(self, item: ImageItem, run: _Run) -> _Outcome:
         """The image's result, and its record for the index: made final now, or found settled in place (an
         image a dead try finished may be missing from the index)."""
         with self.source_file(item) as source:
             try:
                 identity = item.identity or source.content_identity()
-                new_claim = partial(self._new_claim, run, item, source, identity)
-                outcome = run.claims.acquire(self.provider, options_digest(identity, run.options), new_claim)
+            except (SourceFetchError, SourceNotAllowedError, UnusableImageError) as error:
+                return self.refusal(item, str(error)), None
+            digest = options_digest(identity, run.options)
+            shared, mine = run.work_on(digest)
+            if not mine:
+                result, _ = shared.result()
+                reused = dataclasses.replace(result, vehicle_id=item.vehicle_id, name=item.name,
+                                             source=str(item.source), credits_this_run=0, reused=True)  # fmt: skip
+                return reused, None
+            try:
+                outcome = self._clip_claimed(item, source, identity, digest, run)
+            except BaseException as error:
+                shared.set_exception(error)
+                raise
+            shared.set_result(outcome)
+            return outcome
+
+    def _clip_claimed(self, item: ImageItem, source: SourceFile, identity: str, digest: str, run: _Run) -> _Outcome:
+        """Claim the image (or wait for its holder) and finish it. A claim lost to another run before the
+        upload is followed: the record is read again and its new holder waited for. An upload made before the
+        claim was lost is never lost: its image id goes with the next claim this task holds of the image."""
+        new_claim = partial(self._new_claim, run, item, source, identity)
+        uploaded: tuple[int, int, bool] | None = None  # an upload learnt under a claim lost since (unsaved_upload)
+        while True:
+            try:
+                outcome = run.claims.acquire(self.provider, digest, new_claim)
             except (SourceFetchError, SourceNotAllowedError, UnusableImageError) as error:
                 return self.refusal(item, str(error)), None
             except _NotStarted as error:
@@ -162,9 +204,17 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
                 reason = f"{error}; the claim stays and a rerun resumes it"
                 shown = str(item.source)
                 return ImageResult(self.provider, item.vehicle_id, item.name, shown, PENDING, error=reason), None
-            if isinstance(outcome, HeldClaim):
+            if not isinstance(outcome, HeldClaim):
+                return self._result(item, outcome.record, reused=True), outcome.record
+            if uploaded is not None and outcome.image_id is None:
+                outcome.learn_image_id(*uploaded)
+            try:
                 return self._finish(item, outcome, source, run)
-            return self._result(item, outcome.record, reused=True), outcome.record
+            except ClaimLostError as lost:
+                self.log.warning("%s: %s; following its new holder", item.source, lost)
+                uploaded = outcome.unsaved_upload() or uploaded
+            finally:
+                outcome.release()
 
     def _new_claim(self, run: _Run, item: ImageItem, source: SourceFile, identity: str) -> ImageRecord:
         run.check_time_left()
@@ -188,6 +238,8 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
                         item, claim, self.hook.download(fetched.image_id, file, result_format=extra), file
                     )
             final = claim.save(status=FINAL, outputs=outputs, revision=fetched.result_revision, last_error=None)
+        except ClaimLostError:
+            raise
         except Exception as error:  # one image's failure never fails the others
             return self._failure(item, claim, error, run), None
         return self._result(item, final, reused=False, credits_this_run=claim.charged_this_run), final
@@ -204,17 +256,23 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
         source.inspect()  # a claim taken over from another task: this task has not read the image yet
         filename = f"{claim.record.upload_name}{source.extension}"
         with prepared_image(source.file, filename, self.policy.max_pixels) as upload:
-            clipped = self._send(run, partial(self.hook.auto_clip, upload, out, result_format=run.outputs[0],
-                                              test=run.test, after=claim.list_anchor))  # fmt: skip
+            upload_call = partial(self.hook.auto_clip, upload, out, result_format=run.outputs[0], test=run.test,
+                                  after=claim.list_anchor)  # fmt: skip
+            clipped = self._send(run, upload_call, before=claim.ensure_held)
         claim.learn_image_id(clipped.image_id, charge, this_run=True)
         return clipped
 
-    def _send(self, run: _Run, call: Callable[[], DownloadedResult]) -> DownloadedResult:
-        """`call()` once this thread may send, unless the batch stopped while it waited. A stopping error stops
-        the batch before the place is given up, so no thread waiting for it sends after that."""
+    def _send(
+        self, run: _Run, call: Callable[[], DownloadedResult], before: Callable[[], None] | None = None
+    ) -> DownloadedResult:
+        """`call()` once this thread may send, unless the batch stopped while it waited; `before()` (proving the
+        claim is still held) runs right before it. A stopping error stops the batch before the place is given
+        up, so no thread waiting for it sends after that."""
         with self.hook.request_place():
             if run.stopped_by:
                 raise _NotStarted(f"not started: {run.stopped_by}")
+            if before is not None:
+                before()
             try:
                 return call()
             except _STOPPING_ERRORS as error:

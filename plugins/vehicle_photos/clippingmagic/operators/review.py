@@ -17,6 +17,7 @@ from vehicle_photos.clippingmagic.utils.editor_secret import encrypt_image_secre
 from vehicle_photos.clippingmagic.utils.files import SourceFile
 from vehicle_photos.clippingmagic.utils.models import ClippingMagicImage
 from vehicle_photos.clippingmagic.utils.upload_claims import ClaimNotSettled, HeldClaim, UploadClaims
+from vehicle_photos.image_common.claims import ClaimLostError
 from vehicle_photos.image_common.fetch import SourceFetchError
 from vehicle_photos.image_common.inspection import UnusableImageError
 from vehicle_photos.image_common.policy import SourceNotAllowedError
@@ -55,10 +56,9 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         self.check_arguments()
         test = as_bool(self.test)
-        claims = self.upload_claims(context)
         items, refused = self.read_batch(default_bucket=self.dest_bucket)
         items, unreadable = self.identify(items)
-        with ThreadPoolExecutor(int(self.concurrency), "clippingmagic") as pool:
+        with self.upload_claims(context) as claims, ThreadPoolExecutor(int(self.concurrency), "clippingmagic") as pool:
             outcomes = list(pool.map(lambda item: self._upload(item, claims, test), items))
         refused += unreadable + [o for o in outcomes if isinstance(o, ImageResult) and o.status != FAILED]
         failed = [o for o in outcomes if isinstance(o, ImageResult) and o.status == FAILED]
@@ -92,15 +92,18 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
         new_claim = partial(self.new_claim, claims, item, source, identity, options)
         while True:
             outcome = claims.acquire(self.provider, options_digest(identity, options), new_claim)
-            if isinstance(outcome, HeldClaim):
+            if not isinstance(outcome, HeldClaim):
+                image = self._still_there(outcome.record)
+                if image is not None:
+                    self.log.info("%s is already uploaded for review as image %s", item.source, image.id)
+                    return image
+                outcome = claims.reopen(outcome)
+            if outcome is None:
+                continue
+            try:
                 return self._upload_claimed(outcome, source, claims, test)
-            image = self._still_there(outcome.record)
-            if image is not None:
-                self.log.info("%s is already uploaded for review as image %s", item.source, image.id)
-                return image
-            reopened = claims.reopen(outcome)
-            if reopened is not None:
-                return self._upload_claimed(reopened, source, claims, test)
+            except ClaimLostError as lost:  # another run holds it now: follow it
+                self.log.warning("%s: %s; following its new holder", item.source, lost)
 
     def _upload_claimed(
         self, claim: HeldClaim, source: SourceFile, claims: UploadClaims, test: bool
@@ -110,6 +113,7 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
                 image = self.hook.get_image(claim.image_id)
             else:
                 source.inspect()
+                claim.ensure_held()
                 image = self.hook.upload(
                     source.file, test=test, filename=f"{claim.record.upload_name}{source.extension}",
                     max_pixels=self.policy.max_pixels,
@@ -118,6 +122,8 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
             if claim.image_id is None:
                 claims.give_back(claim)
             raise
+        finally:
+            claim.release()
         claim.save(status=FINAL, provider_ref={"image_id": image.id}, last_error=None)
         return image
 
