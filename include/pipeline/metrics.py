@@ -4,7 +4,8 @@ values also go out with a `provider` tag for backends that keep tags. README "Op
 
 - `vehicle_photos.credits_spent.<provider>` (counter): credits this run spent.
 - `vehicle_photos.images.<state>.<provider>` (gauge): the date's images by state: final, failed (failed, or no
-  result reported), waiting (pending: a batch or a human edit not finished), refused, skipped.
+  result reported), waiting (pending: a batch or a human edit not finished; deferred by a dealer's budget;
+  awaiting a dealer's confirmation), refused, skipped.
 - `vehicle_photos.rejected_rows` (gauge): the date's rejected listing rows.
 API calls are counted where they are made (`vehicle_photos.image_common.api_metrics`).
 """
@@ -17,7 +18,16 @@ from airflow.sdk.observability import stats
 
 from include.pipeline.manifest import MISSING, ManifestRow
 from include.pipeline.planned_work import PROVIDERS
-from vehicle_photos.image_common.results import FAILED, FINAL, PENDING, REFUSED, SKIPPED, ImageResult
+from vehicle_photos.image_common.results import (
+    AWAITING_CONFIRMATION,
+    DEFERRED,
+    FAILED,
+    FINAL,
+    PENDING,
+    REFUSED,
+    SKIPPED,
+    ImageResult,
+)
 
 PREFIX = "vehicle_photos"
 IMAGE_STATES = {
@@ -25,6 +35,8 @@ IMAGE_STATES = {
     FAILED: "failed",
     MISSING: "failed",
     PENDING: "waiting",
+    DEFERRED: "waiting",  # a dealer's budget for the run was reached: the next run takes it
+    AWAITING_CONFIRMATION: "waiting",  # a dealer's changed profile waits for confirm_dealers
     REFUSED: "refused",
     SKIPPED: "skipped",
 }

@@ -102,8 +102,8 @@ class PipelineSettings:
         if unknown or "result" not in self.clippingmagic_outputs:
             raise ValueError(f"clippingmagic_outputs must include 'result' and only {CLIPPINGMAGIC_OUTPUTS}")
         if self.claim_lease_seconds < 3:
-            raise ValueError(f"claim_lease_seconds must be at least 3 (S3 dates have 1 s resolution), "
-                             f"got {self.claim_lease_seconds}")  # fmt: skip
+            resolution = "S3 dates have 1 s resolution"
+            raise ValueError(f"claim_lease_seconds must be at least 3 ({resolution}), got {self.claim_lease_seconds}")
         if self.listing_date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.listing_date):
             raise ValueError(f"listing_date must be YYYY-MM-DD, got {self.listing_date!r}")
 
