@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.clippingmagic.conftest import jpeg_bytes
-from tests.clippingmagic.test_auto_clip import KEYS, auto_clip, identity_of, items, photos  # noqa: F401 - fixtures
+from tests.clippingmagic.conftest import items, jpeg_bytes
+from tests.clippingmagic.test_auto_clip import KEYS, identity_of, photos  # noqa: F401 - photos is a fixture
 
 
-def test_a_source_uploaded_again_after_it_was_identified_is_not_uploaded(cm, s3_client, bucket, photos, auto_clip):  # noqa: F811
+def test_a_source_uploaded_again_after_it_was_identified_is_not_uploaded(cm, s3_client, bucket, photos, auto_clip):  # noqa: F811 - the photos fixture
     identities = [identity_of(s3_client, bucket, key) for key in KEYS]  # what the plan identified
     planned = [{**item, "identity": identity} for item, identity in zip(photos, identities, strict=True)]
     s3_client.put_object(Bucket=bucket, Key=KEYS[0], Body=jpeg_bytes(colour="yellow"))  # the dealer re-uploads
