@@ -33,7 +33,7 @@ from include.pipeline.assets import ARCHIVE_ALIAS, MANIFEST_ALIAS
 from include.pipeline.listings_wait import ListingFilesSensor
 from include.pipeline.operator_arguments import claim_arguments, source_limits, storage_arguments
 from include.pipeline.params import vehicle_listings_params
-from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL
+from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL, PUBLISH_POOL
 from vehicle_photos.carcutter.operators.annotations import CarCutterSetAnnotationsOperator
 from vehicle_photos.carcutter.operators.features import CarCutterSetFeaturesOperator
 from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
@@ -114,6 +114,7 @@ def vehicle_listings() -> None:
         python_callable=task_callables.publish_run,
         op_kwargs={"settings": settings},
         outlets=[MANIFEST_ALIAS, ARCHIVE_ALIAS],
+        pool=PUBLISH_POOL,
         trigger_rule="all_done",
         execution_timeout=pendulum.duration(hours=1),
     )

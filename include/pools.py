@@ -7,10 +7,15 @@ Threads inside a task are bounded separately by each operator's `concurrency` pa
 
 CARCUTTER_POOL = "carcutter_api"
 CLIPPINGMAGIC_POOL = "clippingmagic_api"
+# publish_run of two dates at once can both be the first to register the deployment's manifest asset (the alias's
+# target is created on its first event) and the api-server fails one of them on the asset table's unique key: one
+# publish at a time. Publishing takes seconds to a minute, so dates wait little.
+PUBLISH_POOL = "vehicle_photos_publish"
 
 POOLS: dict[str, tuple[int, str]] = {
     CARCUTTER_POOL: (4, "Tasks calling the Car-Cutter API at once (each batches up to 60 images per call)"),
     CLIPPINGMAGIC_POOL: (2, "Tasks calling Clipping Magic at once (each runs its own bounded thread pool)"),
+    PUBLISH_POOL: (1, "publish_run, one date at a time (asset events: see include/pools.py)"),
 }
 
 
