@@ -136,6 +136,9 @@ class LocalStack:
             # sample data is written in one go: a listing prefix quiet for 2 s is complete
             "AIRFLOW_VAR_VEHICLE_PHOTOS_LISTINGS_QUIET_SECONDS": "2",
             "AIRFLOW_VAR_VEHICLE_PHOTOS_LISTINGS_POLL_SECONDS": "1",
+            # the stand-ins know a submission as soon as they answer it (their lag knobs are off unless a billing
+            # test turns them on, with its own grace): 10 s instead of a real service's 120
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_REGISTRATION_GRACE_SECONDS": "10",
         }
 
     def s3_client(self):
