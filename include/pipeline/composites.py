@@ -21,6 +21,8 @@ from include.pipeline.vehicle_state import digest_of
 from include.profiles.schema import Composite
 from vehicle_photos.image_common.items import load_list, put_bytes
 from vehicle_photos.image_common.request_images import RequestImage, read_checked_request_image
+from vehicle_photos.image_common.s3_objects import list_objects, read_object
+from vehicle_photos.image_common.statuses import ResultStatus
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,7 @@ def composite_key(
 def existing_composites(s3_client: Any, bucket: str, processed_prefix: str) -> set[str]:
     """Keys of every composite made so far (one paged listing)."""
     prefix = f"{processed_prefix.strip('/')}/{COMPOSITES_DIR}/"
-    keys: set[str] = set()
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.update(item["Key"] for item in page.get("Contents", []))
-    return keys
+    return {listed.key for listed in list_objects(s3_client, bucket, prefix)}
 
 
 def compose(cutout: Image.Image, settings: Composite, background: Image.Image | None = None) -> bytes:
@@ -111,23 +110,19 @@ def composite_batch(s3_hook: S3Hook, batch: dict[str, Any], policy: Any) -> dict
 
 def _finished_results(s3_hook: S3Hook, results_uri: str | None) -> list[dict[str, str]]:
     from vehicle_photos.image_common.items import read_results
-    from vehicle_photos.image_common.results import FINAL
 
     if not results_uri:
         return []
-    bucket, key = S3Hook.parse_s3_url(results_uri)
-    if not s3_hook.check_for_key(key, bucket):  # the Clipping Magic task failed before writing its results
-        return []
-    return [
+    return [  # none when the Clipping Magic task failed before writing its results
         {"vehicle_id": result.vehicle_id, "name": result.name, "result": result.outputs["result"]}
         for result in read_results(s3_hook, results_uri)
-        if result.status == FINAL and result.outputs.get("result")
+        if result.status == ResultStatus.FINAL and result.outputs.get("result")
     ]
 
 
 def _read_image(s3_hook: S3Hook, uri: str) -> Image.Image:
     bucket, key = S3Hook.parse_s3_url(uri)
-    image = Image.open(io.BytesIO(s3_hook.conn.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    image = Image.open(io.BytesIO(read_object(s3_hook.conn, bucket, key)))
     if "A" not in image.getbands():
         raise ValueError(f"{uri} has no alpha channel to cut the vehicle out by")
     return image

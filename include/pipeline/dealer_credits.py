@@ -19,7 +19,8 @@ from include.pipeline.planned_work import PROVIDERS, PlannedImage
 from include.pipeline.settings import PipelineSettings
 from include.profiles.load import DealerProfile
 from vehicle_photos.image_common.records import options_digest
-from vehicle_photos.image_common.results import AWAITING_CONFIRMATION, DEFERRED, ImageResult
+from vehicle_photos.image_common.results import ImageResult
+from vehicle_photos.image_common.statuses import ResultStatus
 
 PROFILE_ASPECT = "profile"  # the applied vehicle state's aspect under which a dealer's last profile is kept
 
@@ -81,14 +82,16 @@ def plan_dealer_credits(
         credits = plan.dealers[profile.name]
         if profile.name in held:
             credits.state = HELD
-            plan.left[image.key] = _left(image, AWAITING_CONFIRMATION, _held_reason(credits, profile, settings))
+            plan.left[image.key] = _left(
+                image, ResultStatus.AWAITING_CONFIRMATION, _held_reason(credits, profile, settings)
+            )
         elif credits.cap and credits.planned[image.provider] + cost > credits.cap:
             credits.state = BUDGET_REACHED
             reason = (
                 f"dealer {profile.name}: budget of {credits.cap} {image.provider} credits per run reached (this image "
                 f"may cost {cost}); left for the next run"
             )
-            plan.left[image.key] = _left(image, DEFERRED, reason)
+            plan.left[image.key] = _left(image, ResultStatus.DEFERRED, reason)
         else:
             credits.planned[image.provider] += cost
             continue
@@ -125,7 +128,7 @@ def _held_reason(credits: DealerCredits, profile: DealerProfile, settings: Pipel
     )
 
 
-def _left(image: PlannedImage, status: str, reason: str) -> ImageResult:
+def _left(image: PlannedImage, status: ResultStatus, reason: str) -> ImageResult:
     return ImageResult(image.provider, image.vehicle_id, image.name, image.shown_source, status, error=reason)
 
 

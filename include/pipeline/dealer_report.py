@@ -10,7 +10,8 @@ from typing import Any
 from include.listings.schema import dealer_of_file
 from include.pipeline.manifest import ManifestRow
 from include.profiles.load import DEFAULT_PROFILE
-from vehicle_photos.image_common.results import FINAL, ImageResult
+from vehicle_photos.image_common.results import ImageResult
+from vehicle_photos.image_common.statuses import ResultStatus
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ def dealer_lines(
                 dealer=name,
                 vehicles=len({row.vehicle_id for row in dealer_rows}),
                 images=len(dealer_rows),
-                final=sum(1 for row in dealer_rows if row.status == FINAL),
-                failures=sum(1 for row in dealer_rows if row.status != FINAL),
+                final=sum(1 for row in dealer_rows if row.status == ResultStatus.FINAL),
+                failures=sum(1 for row in dealer_rows if row.status != ResultStatus.FINAL),
                 credits_this_run=sum(spent.get((r.provider, r.vehicle_id, r.name), 0) for r in dealer_rows),
                 rejected_rows=rejected_counts.get(name, 0),
                 budget=planned.get("state", "invalid profile" if name not in planned_dealers else ""),

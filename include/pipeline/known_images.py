@@ -27,8 +27,9 @@ from vehicle_photos.image_common.policy import SourceNotAllowedError, SourcePoli
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore
 from vehicle_photos.image_common.records import options_digest
-from vehicle_photos.image_common.results import REFUSED, ImageResult
+from vehicle_photos.image_common.results import ImageResult
 from vehicle_photos.image_common.sources import ImageSource, InvalidSourceError
+from vehicle_photos.image_common.statuses import ResultStatus
 
 HEAD_DEADLINE_SECONDS = 15.0
 
@@ -110,4 +111,6 @@ def _identities(
 
 
 def _refused(image: PlannedImage, reason: str) -> ImageResult:
-    return ImageResult(image.provider, image.vehicle_id, image.name, image.shown_source, REFUSED, error=reason)
+    return ImageResult(
+        image.provider, image.vehicle_id, image.name, image.shown_source, ResultStatus.REFUSED, error=reason
+    )

@@ -22,6 +22,14 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from include.listings.load import ListingFile, is_listing_candidate
 from include.listings.rejections import RejectedRow, oversized_file_rejection
 from include.pipeline.settings import PipelineSettings
+from vehicle_photos.image_common.s3_objects import (
+    ListedObject,
+    create_object,
+    delete_object,
+    list_objects,
+    read_if_unchanged,
+    read_object,
+)
 
 UPLOADED_AT_METADATA = "uploaded-at"  # S3 user metadata of archive copies: the original upload time
 SOURCE_ETAG_METADATA = "source-etag"
@@ -70,7 +78,7 @@ def read_listing_files(
 
     def files() -> Iterator[ListingFile]:
         for obj in readable:
-            body = s3_hook.conn.get_object(Bucket=bucket, Key=obj.key, IfMatch=obj.etag)["Body"].read()
+            body = read_object(s3_hook.conn, bucket, obj.key, obj.etag)
             yield ListingFile(obj.key, body)
 
     return files(), too_big
@@ -88,45 +96,33 @@ def archive_listing_files(s3_hook: S3Hook, settings: PipelineSettings, objects: 
 
 def _archive_copy(s3_hook: S3Hook, settings: PipelineSettings, obj: ListingObject) -> str | None:
     client = s3_hook.conn
-    try:
-        body = client.get_object(Bucket=settings.bucket, Key=obj.key, IfMatch=obj.etag)["Body"].read()
-    except Exception as error:
-        if _code(error) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
-            return None  # replaced since planning (the next run takes it) or moved by an earlier try
-        raise
+    body = read_if_unchanged(client, settings.bucket, obj.key, obj.etag)
+    if body is None:
+        return None  # replaced since planning (the next run takes it) or moved by an earlier try
     metadata = {UPLOADED_AT_METADATA: obj.uploaded_at, SOURCE_ETAG_METADATA: obj.etag}
     target = settings.archived_prefix + obj.key.removeprefix(settings.incoming_prefix)
     for candidate in (target, _with_etag(target, obj.etag)):
-        try:
-            client.put_object(Bucket=settings.bucket, Key=candidate, Body=body, Metadata=metadata, IfNoneMatch="*")
+        if create_object(client, settings.bucket, candidate, body, None, Metadata=metadata) is not None:
             break
-        except Exception as error:
-            if _code(error) not in ("PreconditionFailed", "412"):
-                raise
-            existing = client.head_object(Bucket=settings.bucket, Key=candidate).get("Metadata", {})
-            if existing.get(SOURCE_ETAG_METADATA) == obj.etag:
-                break  # archived by an earlier try of this task
+        existing = (s3_hook.head_object(candidate, settings.bucket) or {}).get("Metadata", {})
+        if existing.get(SOURCE_ETAG_METADATA) == obj.etag:
+            break  # archived by an earlier try of this task
     else:
         raise RuntimeError(f"cannot archive {obj.key}: {target} and its versioned name hold other files")
-    try:
-        client.delete_object(Bucket=settings.bucket, Key=obj.key, IfMatch=obj.etag)
-    except Exception as error:
-        if _code(error) not in ("PreconditionFailed", "412", "NoSuchKey", "404"):
-            raise
+    delete_object(client, settings.bucket, obj.key, obj.etag)  # False: replaced since; the next run takes it
     return candidate
 
 
-def _list(s3_hook: S3Hook, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    pages = s3_hook.conn.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return [item for page in pages for item in page.get("Contents", []) if is_listing_candidate(item["Key"])]
+def _list(s3_hook: S3Hook, bucket: str, prefix: str) -> list[ListedObject]:
+    return [listed for listed in list_objects(s3_hook.conn, bucket, prefix) if is_listing_candidate(listed.key)]
 
 
-def _listed(item: dict[str, Any], archived: bool) -> ListingObject:
-    return ListingObject(item["Key"], item["ETag"], item["Size"], item["LastModified"].isoformat(), archived)
+def _listed(item: ListedObject, archived: bool) -> ListingObject:
+    return ListingObject(item.key, item.etag, item.size, item.last_modified.isoformat(), archived)
 
 
-def _archived(s3_hook: S3Hook, bucket: str, item: dict[str, Any]) -> ListingObject:
-    metadata = s3_hook.conn.head_object(Bucket=bucket, Key=item["Key"]).get("Metadata", {})
+def _archived(s3_hook: S3Hook, bucket: str, item: ListedObject) -> ListingObject:
+    metadata = (s3_hook.head_object(item.key, bucket) or {}).get("Metadata", {})
     listed = _listed(item, archived=True)
     return replace(
         listed,
@@ -145,8 +141,3 @@ def _original_name(obj: ListingObject) -> str:
 def _with_etag(key: str, etag: str) -> str:
     stem, extension = posixpath.splitext(key)
     return f"{stem}.{etag.strip(chr(34))[:12]}{extension}"
-
-
-def _code(error: BaseException) -> str:
-    response = getattr(error, "response", None) or {}
-    return str(response.get("Error", {}).get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode"))

@@ -25,6 +25,8 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from vehicle_photos.image_common.s3_objects import list_objects, list_objects_async
+
 READY = "ready"
 TIMEOUT = "timeout"
 
@@ -86,11 +88,11 @@ class ListingFilesTrigger(BaseTrigger):
                 await asyncio.sleep(max(0.0, min(wait.poll_interval, wait.deadline - time.time())))
 
     async def _last_modified(self, client: Any, prefix: str) -> list[datetime]:
-        found: list[datetime] = []
-        paginator = client.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=self.wait.bucket, Prefix=prefix):
-            found.extend(item["LastModified"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
-        return found
+        return [
+            listed.last_modified
+            async for listed in list_objects_async(client, self.wait.bucket, prefix)
+            if not listed.key.endswith("/")
+        ]
 
 
 class ListingFilesSensor(BaseSensorOperator):
@@ -177,16 +179,11 @@ class ListingFilesSensor(BaseSensorOperator):
         )
 
     def _check(self, wait: ListingWait) -> tuple[bool, str]:
-        paginator = S3Hook(aws_conn_id=wait.aws_conn_id).conn.get_paginator("list_objects_v2")
+        client = S3Hook(aws_conn_id=wait.aws_conn_id).conn
 
         def listed(prefix: str) -> list[datetime]:
-            pages = paginator.paginate(Bucket=wait.bucket, Prefix=prefix)
-            return [
-                item["LastModified"]
-                for page in pages
-                for item in page.get("Contents", [])
-                if not item["Key"].endswith("/")
-            ]
+            objects = list_objects(client, wait.bucket, prefix)
+            return [obj.last_modified for obj in objects if not obj.key.endswith("/")]
 
         incoming, archived = listed(wait.incoming_prefix), len(listed(wait.archive_prefix))
         return describe(incoming, archived, wait.quiet_seconds, time.time())

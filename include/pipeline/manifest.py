@@ -15,8 +15,7 @@ import pyarrow.parquet as pq
 
 from include.pipeline.planned_work import PlannedImage
 from vehicle_photos.image_common.results import ImageResult
-
-MISSING = "missing"  # planned, but no task reported on it (its task failed before writing its results)
+from vehicle_photos.image_common.statuses import ResultStatus
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class ManifestRow:
     name: str
     source: str
     provider: str
-    status: str
+    status: ResultStatus
     quality: str | None
     angle: str | None
     credits_charged: int
@@ -44,7 +43,7 @@ def manifest_row(image: PlannedImage, result: ImageResult | None, composite: str
         name=image.name,
         source=image.shown_source,
         provider=image.provider,
-        status=result.status if result else MISSING,
+        status=result.status if result else ResultStatus.MISSING,
         quality=result.quality if result else None,
         angle=(result.angle if result else None) or image.angle,
         credits_charged=result.credits_charged if result else 0,
@@ -117,7 +116,7 @@ def summarize(
         vehicles=len({row.vehicle_id for row in rows}),
         images=len(rows),
         by_provider=count(row.provider for row in rows),
-        by_status=count(row.status for row in rows),
+        by_status=count(str(row.status) for row in rows),
         retakes=sum(1 for row in rows if row.quality == "retake"),
         credits_total=sum(row.credits_charged for row in rows),
         credits_this_run=credits_this_run,

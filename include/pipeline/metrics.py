@@ -16,29 +16,21 @@ from collections.abc import Iterable
 
 from airflow.sdk.observability import stats
 
-from include.pipeline.manifest import MISSING, ManifestRow
+from include.pipeline.manifest import ManifestRow
 from include.pipeline.planned_work import PROVIDERS
-from vehicle_photos.image_common.results import (
-    AWAITING_CONFIRMATION,
-    DEFERRED,
-    FAILED,
-    FINAL,
-    PENDING,
-    REFUSED,
-    SKIPPED,
-    ImageResult,
-)
+from vehicle_photos.image_common.results import ImageResult
+from vehicle_photos.image_common.statuses import ResultStatus
 
 PREFIX = "vehicle_photos"
 IMAGE_STATES = {
-    FINAL: "final",
-    FAILED: "failed",
-    MISSING: "failed",
-    PENDING: "waiting",
-    DEFERRED: "waiting",  # a dealer's budget for the run was reached: the next run takes it
-    AWAITING_CONFIRMATION: "waiting",  # a dealer's changed profile waits for confirm_dealers
-    REFUSED: "refused",
-    SKIPPED: "skipped",
+    ResultStatus.FINAL: "final",
+    ResultStatus.FAILED: "failed",
+    ResultStatus.MISSING: "failed",
+    ResultStatus.PENDING: "waiting",
+    ResultStatus.DEFERRED: "waiting",  # a dealer's budget for the run was reached: the next run takes it
+    ResultStatus.AWAITING_CONFIRMATION: "waiting",  # a dealer's changed profile waits for confirm_dealers
+    ResultStatus.REFUSED: "refused",
+    ResultStatus.SKIPPED: "skipped",
 }
 
 

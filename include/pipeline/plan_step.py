@@ -36,7 +36,9 @@ from include.pipeline.settings import PipelineSettings
 from include.pipeline.vehicle_state import AppliedVehicleState, digest_of
 from include.profiles.load import DEFAULT_PROFILE, DealerProfile, DealerProfiles, load_profiles
 from vehicle_photos.image_common.items import put_bytes, put_json
-from vehicle_photos.image_common.results import FINAL, ImageResult, results_jsonl
+from vehicle_photos.image_common.results import ImageResult, results_jsonl
+from vehicle_photos.image_common.s3_objects import read_object
+from vehicle_photos.image_common.statuses import ResultStatus
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +168,7 @@ def plan_batches(settings: PipelineSettings) -> list[dict[str, Any]]:
 
 def read_plan(s3_hook: S3Hook, plan_uri: str) -> dict[str, Any]:
     bucket, key = S3Hook.parse_s3_url(plan_uri)
-    return json.loads(gzip.decompress(s3_hook.conn.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    return json.loads(gzip.decompress(read_object(s3_hook.conn, bucket, key)))
 
 
 def planned_images(plan: dict[str, Any]) -> list[PlannedImage]:
@@ -224,7 +226,7 @@ def _wanted_composite(
     """(the composite task's item, the composite's key) for an earlier Clipping Magic result of a dealer whose
     profile composites; None otherwise (new results are composited after the Clipping Magic task)."""
     arguments = profile.composite_arguments()
-    if not arguments or image.provider != "clippingmagic" or result is None or result.status != FINAL:
+    if not arguments or image.provider != "clippingmagic" or result is None or result.status != ResultStatus.FINAL:
         return None
     uri = result.outputs.get("result")
     if not uri:

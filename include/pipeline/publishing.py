@@ -26,7 +26,9 @@ from include.pipeline.vehicle_state import AppliedVehicleState
 from vehicle_photos.image_common.items import put_bytes, put_json, read_results
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore
-from vehicle_photos.image_common.results import REFUSED, ImageResult
+from vehicle_photos.image_common.results import ImageResult
+from vehicle_photos.image_common.s3_objects import get_if_exists, get_object
+from vehicle_photos.image_common.statuses import ResultStatus
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +121,9 @@ def _composites(s3_hook: S3Hook, plan: dict[str, Any]) -> dict[str, str]:
     """ "<vehicle>/<image name>" -> its composite: those that existed, and those the run's tasks made."""
     found = dict(plan.get("composites", {}))
     for uri in plan.get("composite_results_uris", []):
-        bucket, key = S3Hook.parse_s3_url(uri)
-        if s3_hook.check_for_key(key, bucket):  # absent: that composite task failed or was skipped
-            for line in _read_jsonl(s3_hook, uri, MAX_REJECTED_ROWS_READ):
-                found[f"{line['vehicle_id']}/{line['name']}"] = line["composite"]
+        # none when that composite task failed or was skipped
+        for line in _read_jsonl(s3_hook, uri, MAX_REJECTED_ROWS_READ, missing_ok=True):
+            found[f"{line['vehicle_id']}/{line['name']}"] = line["composite"]
     return found
 
 
@@ -141,7 +142,7 @@ def _report_thumbnails(
         wanted = []
         for row in vehicle_rows:
             key = (row.provider, row.vehicle_id, row.name)
-            if row.status != REFUSED:
+            if row.status != ResultStatus.REFUSED:
                 wanted.append(WantedThumbnail(thumbnail_name(row, "before"), sources[key], identities.get(key, "")))
             if row.result:
                 wanted.append(WantedThumbnail(thumbnail_name(row, "after"), row.result, row.result))
@@ -170,11 +171,14 @@ def _compact_indexes(s3_hook: S3Hook, settings: PipelineSettings) -> None:
     AppliedVehicleState(s3_hook.conn, settings.bucket, settings.records_prefix).compact()
 
 
-def _read_jsonl(s3_hook: S3Hook, uri: str, limit: int) -> list[Any]:
+def _read_jsonl(s3_hook: S3Hook, uri: str, limit: int, missing_ok: bool = False) -> list[Any]:
+    """The first `limit` rows; with `missing_ok`, none when the object does not exist."""
     bucket, key = S3Hook.parse_s3_url(uri)
-    lines = s3_hook.conn.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
+    answer = get_if_exists(s3_hook.conn, bucket, key) if missing_ok else get_object(s3_hook.conn, bucket, key)
+    if answer is None:
+        return []
     rows = []
-    for line in lines:
+    for line in answer["Body"].iter_lines():
         if line.strip():
             rows.append(json.loads(line))
             if len(rows) >= limit:

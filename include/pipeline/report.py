@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from include.pipeline.dealer_report import DealerLine
 from include.pipeline.manifest import ManifestRow, RunSummary
+from vehicle_photos.image_common.statuses import ResultStatus
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -41,13 +42,14 @@ def render_report(
     return environment.get_template("report.html.j2").render(
         ds=ds,
         summary=summary,
-        failures=[row for row in rows if row.error or row.status != "final"],
+        failures=[row for row in rows if row.error or row.status != ResultStatus.FINAL],
         retakes=[row for row in rows if row.quality == "retake"],
         rejected=rejected,
         vehicles=vehicles,
         hidden_vehicles=len({row.vehicle_id for row in rows}) - len(vehicles),
         thumbnails=thumbnails,
         thumbnail_name=thumbnail_name,
+        final=ResultStatus.FINAL,
         dealers=dealers or [],
         dealer=dealer,
         dealer_page=dealer_page,

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.pipeline.settings import PipelineSettings, settings_for_run
+from vehicle_photos.image_common.statuses import ResultStatus
 from vehicle_photos.run_report import REPORT_URI_XCOM_KEY
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,9 @@ def fail_run_if_a_task_failed(ti: Any = None) -> None:
         "failed_tasks": failed,
         "images": summary.get("images"),
         "images_by_status": by_status,
-        "images_not_final": sum(count for status, count in by_status.items() if status != "final") if summary else None,
+        "images_not_final": sum(count for status, count in by_status.items() if status != ResultStatus.FINAL)
+        if summary
+        else None,
         "rejected_rows": summary.get("rejected_rows"),
         "credits_this_run": summary.get("credits_this_run"),
         "report": outputs.get("report"),

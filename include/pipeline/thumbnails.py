@@ -22,6 +22,7 @@ from PIL import Image
 from vehicle_photos.image_common.fetch import fetch_s3, fetch_url, guarded_session
 from vehicle_photos.image_common.inspection import read_header
 from vehicle_photos.image_common.policy import SourcePolicy
+from vehicle_photos.image_common.s3_objects import read_if_exists, write_object
 from vehicle_photos.image_common.sources import ImageSource
 from vehicle_photos.image_common.urls import redact_url
 
@@ -103,9 +104,12 @@ class ThumbnailCache:
 
     def _get(self, key: str) -> dict[str, str] | None:
         """The cached thumbnails, or None when missing or not a cache object (then they are made again)."""
+        body = read_if_exists(self.s3_client, self.bucket, key)
+        if body is None:
+            return None
         try:
-            cached = json.loads(self.s3_client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-        except (self.s3_client.exceptions.NoSuchKey, ValueError):
+            cached = json.loads(body)
+        except ValueError:
             return None
         valid = isinstance(cached, dict) and all(
             isinstance(uri, str) and uri.startswith("data:image/") for uri in cached.values()
@@ -114,4 +118,4 @@ class ThumbnailCache:
 
     def _put(self, key: str, thumbnails: dict[str, str]) -> None:
         body = json.dumps(thumbnails).encode()
-        self.s3_client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        write_object(self.s3_client, self.bucket, key, body, "application/json")

@@ -28,6 +28,7 @@ from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoCl
 from vehicle_photos.image_common.inspection import UnusableImageError
 from vehicle_photos.image_common.policy import SourceNotAllowedError, SourcePolicy
 from vehicle_photos.image_common.request_images import RequestImage, read_request_image
+from vehicle_photos.image_common.s3_objects import error_code, get_if_exists
 from vehicle_photos.image_common.sources import InvalidSourceError
 
 MAX_PROFILES_FILE_BYTES = 1024 * 1024
@@ -199,9 +200,8 @@ def load_profiles(s3_client: Any, settings: PipelineSettings, policy: SourcePoli
 
 
 def _read_profiles_file(s3_client: Any, bucket: str, key: str, uri: str) -> ProfilesFile | None:
-    try:
-        answer = s3_client.get_object(Bucket=bucket, Key=key)
-    except s3_client.exceptions.NoSuchKey:
+    answer = get_if_exists(s3_client, bucket, key)
+    if answer is None:
         return None
     if answer["ContentLength"] > MAX_PROFILES_FILE_BYTES:
         raise AirflowFailException(f"{uri} is over {MAX_PROFILES_FILE_BYTES:,} bytes; nothing was sent")
@@ -259,4 +259,4 @@ def _checked_image(
     except (InvalidSourceError, SourceNotAllowedError, UnusableImageError) as error:
         return str(error)
     except s3_client.exceptions.ClientError as error:
-        return f"{uri} cannot be read ({error.response.get('Error', {}).get('Code', 'error')})"
+        return f"{uri} cannot be read ({error_code(error) or 'error'})"

@@ -19,8 +19,9 @@ from vehicle_photos.carcutter.operators.process_images import CarCutterProcessIm
 from vehicle_photos.image_common.identity import s3_identity
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore
-from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest
+from vehicle_photos.image_common.records import ImageRecord, options_digest
 from vehicle_photos.image_common.sealed import seal, unseal
+from vehicle_photos.image_common.statuses import RecordStatus
 from vehicle_photos.image_common.urls import redact_url
 
 ASYNC_CALLS = ("asyncSubmit", "asyncStatus", "asyncResult")
@@ -69,7 +70,7 @@ def claim_left_by_a_crash(s3_client, bucket: str, image: dict, owner: str, claim
     identity = s3_identity(bucket, key, s3_client.head_object(Bucket=bucket, Key=key)["ETag"])
     url = presign(s3_client, image["source"])
     record = ImageRecord(
-        "carcutter", identity, OPTIONS, CLAIMED, source=image["source"], owner=owner, owner_try=1,
+        "carcutter", identity, OPTIONS, RecordStatus.CLAIMED, source=image["source"], owner=owner, owner_try=1,
         claimed_at=claimed_at, submitted_url=redact_url(url), sealed_submitted_url=seal(url), attempts=1, **fields,
     )  # fmt: skip
     assert ImageRecordStore(bucket).create(record) is not None

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 
-from vehicle_photos.carcutter.utils.batch import CLAIMED, WAITING, BatchImage
+from vehicle_photos.carcutter.utils.batch import BatchImage
 from vehicle_photos.carcutter.utils.submission_claims import SubmissionClaims
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.record_store import ImageRecordStore
 from vehicle_photos.image_common.records import options_digest
+from vehicle_photos.image_common.statuses import BatchState
 
 OPTIONS = {"cut_type": "complete"}
 LEASE = 1.5
@@ -39,7 +40,7 @@ def test_claims_waiting_to_be_posted_are_renewed_and_a_lost_one_is_followed_not_
         assert claims.still_held([kept, lost]) == [kept]
         claims.release([kept])
 
-    assert (kept.state, kept.mine) == (CLAIMED, True)
+    assert (kept.state, kept.mine) == (BatchState.CLAIMED, True)
     assert kept.record_etag == store.get("carcutter", kept.digest).etag, "the version renewed last is the one held"
-    assert (lost.state, lost.mine) == (WAITING, False), "the new holder's claim is followed"
+    assert (lost.state, lost.mine) == (BatchState.WAITING, False), "the new holder's claim is followed"
     assert store.get("carcutter", lost.digest).record.owner == taker.key

@@ -21,8 +21,9 @@ from tests.photos import car_photo
 from vehicle_photos.carcutter.operators.single_segment import CarCutterSingleSegmentOperator
 from vehicle_photos.image_common.identity import s3_identity
 from vehicle_photos.image_common.record_store import ImageRecordStore
-from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest, output_key
+from vehicle_photos.image_common.records import ImageRecord, options_digest, output_key
 from vehicle_photos.image_common.sealed import seal, unseal
+from vehicle_photos.image_common.statuses import RecordStatus
 from vehicle_photos.image_common.urls import redact_url
 
 LOOPBACK = ["127.0.0.1/32"]
@@ -128,8 +129,8 @@ def claim_sealed_with(fernet_key: bytes, s3_client, bucket: str, image: dict) ->
     identity = s3_identity(bucket, key, s3_client.head_object(Bucket=bucket, Key=key)["ETag"])
     url = presign(s3_client, image["source"])
     record = ImageRecord(
-        "carcutter", identity, {"cut_type": "complete"}, CLAIMED, source=image["source"], owner="dag/other/process/-1",
-        owner_try=1, claimed_at=time.time(), submitted_url=redact_url(url),
+        "carcutter", identity, {"cut_type": "complete"}, RecordStatus.CLAIMED, source=image["source"],
+        owner="dag/other/process/-1", owner_try=1, claimed_at=time.time(), submitted_url=redact_url(url),
         sealed_submitted_url=Fernet(fernet_key).encrypt(url.encode()).decode(), attempts=1,
     )  # fmt: skip
     assert ImageRecordStore(bucket).create(record) is not None

@@ -22,9 +22,10 @@ from vehicle_photos.clippingmagic.utils.models import RESULT_FORMATS
 from vehicle_photos.clippingmagic.utils.upload_claims import upload_name
 from vehicle_photos.image_common.identity import s3_identities
 from vehicle_photos.image_common.record_store import ImageRecordStore
-from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest
+from vehicle_photos.image_common.records import ImageRecord, options_digest
 from vehicle_photos.image_common.results import parse_results_jsonl
 from vehicle_photos.image_common.sources import ImageSource
+from vehicle_photos.image_common.statuses import RecordStatus
 
 KEYS = ["photos/V1/01-front.jpg", "photos/V1/02-rear.jpg", "photos/V2/01-interior.jpg"]
 PRODUCTION = ClippingMagicAutoClipOperator.record_options(test=False, outputs=RESULT_FORMATS)
@@ -135,7 +136,7 @@ def stale_claim(s3_client, bucket: str, key: str, name: str) -> ImageRecord:
     identity = identity_of(s3_client, bucket, key)
     digest = options_digest(identity, PRODUCTION)
     claim = ImageRecord(
-        "clippingmagic", identity, PRODUCTION, CLAIMED, source=f"s3://{bucket}/{key}", attempts=1,
+        "clippingmagic", identity, PRODUCTION, RecordStatus.CLAIMED, source=f"s3://{bucket}/{key}", attempts=1,
         owner="vehicle_listings/crashed-run/autoclip_images/0", owner_try=1, claimed_at=time.time() - 3 * 3600,
         lease_seconds=1.0, upload_name=upload_name(name, digest),
     )  # fmt: skip

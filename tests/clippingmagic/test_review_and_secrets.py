@@ -16,8 +16,9 @@ from vehicle_photos.clippingmagic.utils.editor_secret import decrypt_image_secre
 from vehicle_photos.clippingmagic.utils.upload_claims import upload_name
 from vehicle_photos.image_common.identity import s3_identities
 from vehicle_photos.image_common.record_store import ImageRecordStore
-from vehicle_photos.image_common.records import CLAIMED, ImageRecord, options_digest
+from vehicle_photos.image_common.records import ImageRecord, options_digest
 from vehicle_photos.image_common.sources import ImageSource
+from vehicle_photos.image_common.statuses import RecordStatus
 
 KEYS = ["photos/V5/3_interior.jpg", "photos/V5/4_detail.jpg"]
 
@@ -136,7 +137,7 @@ def test_a_review_upload_whose_answer_was_lost_is_found_not_duplicated(cm, s3_cl
     identity = s3_identities(s3_client, [ImageSource(uri)])[0][uri]
     digest = options_digest(identity, {"review": True, "test": True})
     # A crashed try claimed the image and uploaded it; the answer naming the image never arrived.
-    claim = ImageRecord("clippingmagic", identity, {"review": True, "test": True}, CLAIMED, source=uri,
+    claim = ImageRecord("clippingmagic", identity, {"review": True, "test": True}, RecordStatus.CLAIMED, source=uri,
                         owner="clippingmagic_review/crashed/upload_for_review/-1", claimed_at=time.time() - 7200,
                         lease_seconds=1.0, upload_name=upload_name("3_interior", digest), attempts=1)  # fmt: skip
     ImageRecordStore(bucket).create(claim)

@@ -7,7 +7,8 @@ import threading
 
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore
-from vehicle_photos.image_common.records import FINAL, ImageRecord
+from vehicle_photos.image_common.records import ImageRecord
+from vehicle_photos.image_common.statuses import RecordStatus
 
 SEGMENTS = 70  # more than a compaction waits for
 
@@ -15,7 +16,13 @@ SEGMENTS = 70  # more than a compaction waits for
 def indexed_finals(bucket: str) -> list[ImageRecord]:
     index = RecordIndex(ImageRecordStore(bucket), "carcutter")
     finals = [
-        ImageRecord("carcutter", f"s3://b/{n}.jpg#etag=1", {"cut_type": "complete"}, FINAL, outputs={"result": f"o{n}"})
+        ImageRecord(
+            "carcutter",
+            f"s3://b/{n}.jpg#etag=1",
+            {"cut_type": "complete"},
+            RecordStatus.FINAL,
+            outputs={"result": f"o{n}"},
+        )
         for n in range(SEGMENTS)
     ]
     for record in finals:

@@ -18,12 +18,15 @@ from vehicle_photos.image_common.record_store import (
     RecordGoneError,
     StoredRecord,
 )
-from vehicle_photos.image_common.records import CLAIMED, FINAL, ImageRecord, output_key
+from vehicle_photos.image_common.records import ImageRecord, output_key
 from vehicle_photos.image_common.sealed import seal, unseal
+from vehicle_photos.image_common.statuses import RecordStatus
 
 
 def claim(identity: str = "s3://b/k.jpg#etag=1", owner: str = "dag/run/task/-1") -> ImageRecord:
-    return ImageRecord("carcutter", identity, {"cut_type": "complete"}, CLAIMED, owner=owner, claimed_at=time.time())
+    return ImageRecord(
+        "carcutter", identity, {"cut_type": "complete"}, RecordStatus.CLAIMED, owner=owner, claimed_at=time.time()
+    )
 
 
 def test_one_claim_wins_among_many_writers(moto_s3, bucket):
@@ -46,9 +49,9 @@ def test_one_claim_wins_among_many_writers(moto_s3, bucket):
 def test_changes_are_conditional_on_the_version_read(moto_s3, bucket):
     store = ImageRecordStore(bucket)
     first = store.create(claim())
-    final = store.replace(first, first.record.touched(status=FINAL, outputs={"result": "s3://b/out.jpg"}))
+    final = store.replace(first, first.record.touched(status=RecordStatus.FINAL, outputs={"result": "s3://b/out.jpg"}))
     with pytest.raises(RecordChangedError):
-        store.replace(first, first.record.touched(status=CLAIMED, owner="late"))  # an outdated writer
+        store.replace(first, first.record.touched(status=RecordStatus.CLAIMED, owner="late"))  # an outdated writer
     assert not store.delete(first)
     assert store.get("carcutter", first.record.digest).record.is_final
     assert store.delete(final) and store.get("carcutter", first.record.digest) is None
@@ -83,7 +86,7 @@ def test_a_write_over_a_record_given_back_meanwhile_raises_a_typed_error(moto_s3
     first = store.create(claim())
     assert store.delete(first)
     with pytest.raises(RecordGoneError):  # a 404 to If-Match: the claim was given back
-        store.replace(first, first.record.touched(status=FINAL))
+        store.replace(first, first.record.touched(status=RecordStatus.FINAL))
     assert not store.delete(first)
 
 
@@ -112,13 +115,13 @@ def test_a_kept_claim_is_renewed_while_its_holder_works_and_a_lost_one_fences_th
         with pytest.raises(ClaimLostError):
             keeper.ensure_held(lease)
         with pytest.raises(ClaimLostError):
-            keeper.replace(lease, lease.record.touched(status=FINAL))
+            keeper.replace(lease, lease.record.touched(status=RecordStatus.FINAL))
     assert store.get("carcutter", created.record.digest).record.owner == taker.key
 
 
 def test_the_index_answers_for_final_records_in_bulk(moto_s3, bucket):
     index = RecordIndex(ImageRecordStore(bucket), "carcutter")
-    finals = [claim(f"s3://b/{n}.jpg#etag=1").touched(status=FINAL, outputs={"result": f"s3://b/o{n}"})
+    finals = [claim(f"s3://b/{n}.jpg#etag=1").touched(status=RecordStatus.FINAL, outputs={"result": f"s3://b/o{n}"})
               for n in range(70)]  # fmt: skip
     for start in range(0, 70, 1):
         index.append(finals[start : start + 1])  # 70 segments: more than compaction waits for

@@ -16,7 +16,8 @@ from tests.clippingmagic.conftest import jpeg_bytes, person_edits_when
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore
-from vehicle_photos.image_common.records import FINAL, ImageRecord
+from vehicle_photos.image_common.records import ImageRecord
+from vehicle_photos.image_common.statuses import RecordStatus
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
@@ -58,7 +59,7 @@ def test_housekeeping_deletes_only_archived_old_images_and_checks_credits(
     old = (datetime.now(UTC) - timedelta(days=30)).isoformat()
     RecordIndex(ImageRecordStore(bucket), "clippingmagic").append([
         ImageRecord("clippingmagic", f"s3://{bucket}/photos/V1/1.jpg#etag=abc", {"test": False, "outputs": ["result"]},
-                    FINAL, provider_ref={"image_id": archived.id}, updated_at=old,
+                    RecordStatus.FINAL, provider_ref={"image_id": archived.id}, updated_at=old,
                     outputs={"result": f"s3://{bucket}/processed/V1/clippingmagic/1-abc.png"}),
     ])  # fmt: skip
 

@@ -25,7 +25,7 @@ from vehicle_photos.carcutter.utils.statuses import (
     KNOWN_QUALITIES,
     KNOWN_STATUSES,
     TERMINAL_STATUSES,
-    UNKNOWN,
+    ApiStatus,
     ImageStatus,
     parse_status_response,
     status_query,
@@ -187,7 +187,9 @@ class CarCutterProbe:
                 self.checks.record(UNKNOWN_URL, "HTTP 404 for the whole request", as_assumed=False)
             elif response.ok and entries:
                 status = entries[0].status
-                self.checks.record(UNKNOWN_URL, f"HTTP 200, an entry with status `{status}`", status == UNKNOWN)
+                self.checks.record(
+                    UNKNOWN_URL, f"HTTP 200, an entry with status `{status}`", status == ApiStatus.UNKNOWN
+                )
                 return entries[0].image
             else:
                 self.checks.record(UNKNOWN_URL, f"HTTP {response.status_code}, no entry", as_assumed=False)
@@ -417,7 +419,7 @@ class CarCutterProbe:
         response = self.send("GET", paths.ASYNC_STATUS, query=status_query([image_url]))
         entries = parse_status_response(json_or_none(response)) if response.ok else []
         if response.status_code == 404 or not entries:
-            return ImageStatus(image=image_url, status=UNKNOWN)
+            return ImageStatus(image=image_url, status=ApiStatus.UNKNOWN)
         status = entries[0]
         for value, seen in (
             (status.status, self.submission.statuses_seen),

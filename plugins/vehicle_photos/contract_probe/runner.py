@@ -19,6 +19,7 @@ from vehicle_photos.contract_probe.checks import Checks
 from vehicle_photos.contract_probe.probe_image import SIZE, probe_photo
 from vehicle_photos.contract_probe.report import ProbeReport, html_page, json_text, redacted, text_table
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
+from vehicle_photos.image_common.s3_objects import write_object
 
 CARCUTTER = "carcutter"
 CLIPPINGMAGIC = "clippingmagic"
@@ -140,9 +141,7 @@ def _store_report(report: ProbeReport, s3: S3Hook, options: ProbeOptions, stamp:
     try:
         client = s3.get_conn()
         for kind, (body, content_type) in bodies.items():
-            client.put_object(
-                Bucket=options.bucket, Key=keys[kind], Body=redacted(body, secrets).encode(), ContentType=content_type
-            )
+            write_object(client, options.bucket, keys[kind], redacted(body, secrets).encode(), content_type)
     except (BotoCoreError, ClientError) as error:
         return f"not written to s3://{options.bucket}/{options.prefix}/ ({error})"
     return f"s3://{options.bucket}/{keys['json']} and s3://{options.bucket}/{keys['html']}"

@@ -32,8 +32,9 @@ from vehicle_photos.image_common.policy import (
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore
 from vehicle_photos.image_common.records import ImageRecord, output_key
-from vehicle_photos.image_common.results import FAILED, PENDING, REFUSED, ImageResult, summarize
+from vehicle_photos.image_common.results import ImageResult, summarize
 from vehicle_photos.image_common.sources import ImageItem, InvalidSourceError
+from vehicle_photos.image_common.statuses import ResultStatus
 
 MAX_ERRORS_SHOWN = 10
 
@@ -156,7 +157,7 @@ class ImageBatchOperator(BaseOperator):
             except InvalidSourceError as error:
                 vehicle_id = str(entry.get("vehicle_id") or "") if isinstance(entry, dict) else ""
                 name = str(entry.get("name") or position) if isinstance(entry, dict) else str(position)
-                refused.append(ImageResult(self.provider, vehicle_id, name, "", REFUSED, error=str(error)))
+                refused.append(ImageResult(self.provider, vehicle_id, name, "", ResultStatus.REFUSED, error=str(error)))
         return items, refused
 
     def identify(self, items: Sequence[ImageItem]) -> tuple[list[ImageItem], list[ImageResult]]:
@@ -197,7 +198,9 @@ class ImageBatchOperator(BaseOperator):
     def refusal(self, item: ImageItem, reason: str) -> ImageResult:
         """The result of an image that was never sent (nothing billed)."""
         self.log.warning("image %s of %s refused: %s", item.name, item.vehicle_id, reason)
-        return ImageResult(self.provider, item.vehicle_id, item.name, str(item.source), REFUSED, error=reason)
+        return ImageResult(
+            self.provider, item.vehicle_id, item.name, str(item.source), ResultStatus.REFUSED, error=reason
+        )
 
     def claim_holder(self, context: Context) -> ClaimHolder:
         return ClaimHolder.of(context)
@@ -222,7 +225,7 @@ class ImageBatchOperator(BaseOperator):
 
     def raise_for_failures(self, results: list[ImageResult]) -> None:
         """Fail the task (its results are written already) when more than `max_failure_ratio` failed."""
-        failed = [result for result in results if result.status in (FAILED, PENDING)]
+        failed = [result for result in results if result.status in (ResultStatus.FAILED, ResultStatus.PENDING)]
         if failed and len(failed) > float(self.max_failure_ratio) * len(results):
             raise AirflowException(_failure_message(failed, len(results), float(self.max_failure_ratio)))
 

@@ -27,6 +27,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from vehicle_photos.image_common.policy import SourceNotAllowedError, SourcePolicy
+from vehicle_photos.image_common.s3_objects import error_text, get_object, is_invalid_range
 from vehicle_photos.image_common.sources import ImageSource
 from vehicle_photos.image_common.urls import redact_url
 
@@ -114,9 +115,9 @@ def fetch_s3(
     with that ETag (SourceFetchError when the key holds another one: uploaded again since it was identified)."""
     deadline = time.monotonic() + policy.deadline_seconds
     try:
-        body = s3_client.get_object(Bucket=source.bucket, Key=source.key, **_if_match(if_match))
+        body = get_object(s3_client, source.bucket, source.key, if_match)
     except Exception as error:  # botocore's ClientError and connection errors alike: the source is unreadable
-        raise SourceFetchError(f"{source}: {s3_error_text(error)}") from None
+        raise SourceFetchError(f"{source}: {error_text(error)}") from None
     if body["ContentLength"] > policy.max_bytes:
         body["Body"].close()
         raise SourceFetchError(f"{source} is {_mb(body['ContentLength'])}, over the {_mb(policy.max_bytes)} limit")
@@ -137,41 +138,14 @@ def read_s3_range(
     """Bytes `first..last` (inclusive) of an S3 object (of the version `if_match` names, when given), and the
     object's total size."""
     try:
-        answer = s3_client.get_object(
-            Bucket=source.bucket, Key=source.key, Range=f"bytes={first}-{last}", **_if_match(if_match)
-        )
+        answer = get_object(s3_client, source.bucket, source.key, if_match, Range=f"bytes={first}-{last}")
     except Exception as error:
-        if _status(error) == 416:  # an empty object has no byte 0
+        if is_invalid_range(error):  # an empty object has no byte 0
             return b"", 0
-        raise SourceFetchError(f"{source}: {s3_error_text(error)}") from None
+        raise SourceFetchError(f"{source}: {error_text(error)}") from None
     content_range = answer.get("ContentRange") or ""
     total = content_range.rpartition("/")[2]
     return answer["Body"].read(), int(total) if total.isdigit() else answer["ContentLength"]
-
-
-def _if_match(etag: str | None) -> dict[str, str]:
-    return {"IfMatch": etag if etag.startswith('"') else f'"{etag}"'} if etag else {}
-
-
-def _status(error: BaseException) -> int | None:
-    response = getattr(error, "response", None)
-    return response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(response, dict) else None
-
-
-def s3_error_text(error: BaseException) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return {
-            "NoSuchBucket": "the bucket does not exist",
-            "NoSuchKey": "no such object",
-            "404": "no such object",
-            "AccessDenied": "access denied",
-            "403": "access denied",
-            "PreconditionFailed": "changed after it was identified (a new upload of the key)",
-            "412": "changed after it was identified (a new upload of the key)",
-        }.get(str(code), f"S3 error {code}")
-    return type(error).__name__
 
 
 def _copy_bounded(

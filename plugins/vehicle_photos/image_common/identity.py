@@ -21,7 +21,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from vehicle_photos.image_common.fetch import s3_error_text
+from vehicle_photos.image_common.s3_objects import error_text, head_if_exists, list_pages
 from vehicle_photos.image_common.sources import ImageSource
 
 LIST_PAGE = 1000
@@ -94,7 +94,7 @@ def s3_identities(
         try:
             listed = _listed(s3_client, bucket, keys)
         except Exception as error:  # NoSuchBucket, AccessDenied...: only this bucket's images fail
-            failed.update((f"s3://{bucket}/{key}", s3_error_text(error)) for key in keys)
+            failed.update((f"s3://{bucket}/{key}", error_text(error)) for key in keys)
             continue
         found.update((f"s3://{bucket}/{key}", identity) for key, identity in listed.items())
         missing = sorted(keys - listed.keys())
@@ -121,11 +121,10 @@ def _listed(s3_client: Any, bucket: str, keys: set[str]) -> dict[str, str]:
 def _list_under(s3_client: Any, bucket: str, wanted: set[str], prefix: str, delimiter: str | None) -> dict[str, str]:
     found: dict[str, str] = {}
     budget = 2 * math.ceil(len(wanted) / LIST_PAGE) + 2
-    kwargs = {"Bucket": bucket, "Prefix": prefix, **({"Delimiter": delimiter} if delimiter else {})}
-    for number, page in enumerate(s3_client.get_paginator("list_objects_v2").paginate(**kwargs), start=1):
-        for listed in page.get("Contents", []):
-            if listed["Key"] in wanted:
-                found[listed["Key"]] = s3_identity(bucket, listed["Key"], listed["ETag"])
+    for number, page in enumerate(list_pages(s3_client, bucket, prefix, delimiter), start=1):
+        for listed in page:
+            if listed.key in wanted:
+                found[listed.key] = s3_identity(bucket, listed.key, listed.etag)
         if len(found) == len(wanted) or number >= budget:
             break
     return found
@@ -133,9 +132,11 @@ def _list_under(s3_client: Any, bucket: str, wanted: set[str], prefix: str, deli
 
 def _head(s3_client: Any, bucket: str, key: str) -> tuple[bool, str]:
     try:
-        head = s3_client.head_object(Bucket=bucket, Key=key)
+        head = head_if_exists(s3_client, bucket, key)
     except Exception as error:
-        return False, s3_error_text(error)
+        return False, error_text(error)
+    if head is None:
+        return False, "no such object"
     return True, s3_identity(bucket, key, head["ETag"])
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from vehicle_photos.image_common.results import ImageResult, parse_results_jsonl, results_jsonl
+from vehicle_photos.image_common.s3_objects import read_if_exists, read_object, write_object
 
 
 def load_list(value: Any, s3_hook: S3Hook | None = None, what: str = "items") -> list[Any]:
@@ -22,7 +23,7 @@ def load_list(value: Any, s3_hook: S3Hook | None = None, what: str = "items") ->
         text = value.strip()
         if text.startswith("s3://"):
             bucket, key = S3Hook.parse_s3_url(text)
-            text = (s3_hook or S3Hook()).read_key(key, bucket)
+            text = read_object((s3_hook or S3Hook()).conn, bucket, key).decode()
         value = json.loads(text) if text else []
     if value is None:
         return []
@@ -33,7 +34,7 @@ def load_list(value: Any, s3_hook: S3Hook | None = None, what: str = "items") ->
 
 def put_bytes(s3_hook: S3Hook, uri: str, body: bytes, content_type: str) -> str:
     bucket, key = S3Hook.parse_s3_url(uri)
-    s3_hook.conn.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    write_object(s3_hook.conn, bucket, key, body, content_type)
     return uri
 
 
@@ -49,10 +50,5 @@ def put_results(s3_hook: S3Hook, uri: str, results: Iterable[ImageResult]) -> st
 def read_results(s3_hook: S3Hook, uri: str) -> list[ImageResult]:
     """The results a task wrote; none when it never got that far."""
     bucket, key = S3Hook.parse_s3_url(uri)
-    try:
-        body = s3_hook.conn.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as error:
-        if getattr(error, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return []
-        raise
-    return parse_results_jsonl(body)
+    body = read_if_exists(s3_hook.conn, bucket, key)
+    return [] if body is None else parse_results_jsonl(body)

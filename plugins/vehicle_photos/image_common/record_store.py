@@ -15,9 +15,14 @@ from typing import Any
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from vehicle_photos.image_common.records import ImageRecord
-
-_PRECONDITION_FAILED = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
-_MISSING = {"NoSuchKey", "404", "NotFound"}
+from vehicle_photos.image_common.s3_objects import (
+    ObjectChangedError,
+    ObjectGoneError,
+    create_object,
+    delete_object,
+    get_if_exists,
+    replace_object,
+)
 
 
 class RecordChangedError(Exception):
@@ -59,12 +64,9 @@ class ImageRecordStore:
         return f"{self.prefix}/{provider}/{digest}.json"
 
     def get(self, provider: str, digest: str) -> StoredRecord | None:
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.key(provider, digest))
-        except Exception as error:
-            if _code(error) in _MISSING:
-                return None
-            raise
+        answer = get_if_exists(self.client, self.bucket, self.key(provider, digest))
+        if answer is None:
+            return None
         modified = answer.get("LastModified")
         return StoredRecord(
             ImageRecord.from_json(answer["Body"].read()), answer["ETag"],
@@ -73,48 +75,27 @@ class ImageRecordStore:
 
     def create(self, record: ImageRecord) -> StoredRecord | None:
         """Write the record only if none exists; None when another writer got there first."""
-        try:
-            answer = self._put(record, IfNoneMatch="*")
-        except Exception as error:
-            if _code(error) in _PRECONDITION_FAILED:
-                return None
-            raise
-        return _written(record, answer)
+        key = self.key(record.provider, record.digest)
+        answer = create_object(self.client, self.bucket, key, record.to_json(), "application/json")
+        return None if answer is None else _written(record, answer)
 
     def replace(self, stored: StoredRecord, record: ImageRecord) -> StoredRecord:
         """Overwrite the version that was read; RecordChangedError if it changed meanwhile, RecordGoneError if it
         was removed."""
+        key = self.key(record.provider, record.digest)
         try:
-            answer = self._put(record, IfMatch=stored.etag)
-        except Exception as error:
-            if _code(error) in _PRECONDITION_FAILED:
-                raise RecordChangedError(f"record {self.key(record.provider, record.digest)} changed") from None
-            if _code(error) in _MISSING:
-                raise RecordGoneError(f"record {self.key(record.provider, record.digest)} was removed") from None
-            raise
+            answer = replace_object(self.client, self.bucket, key, record.to_json(), "application/json", stored.etag)
+        except ObjectGoneError:
+            raise RecordGoneError(f"record {key} was removed") from None
+        except ObjectChangedError:
+            raise RecordChangedError(f"record {key} changed") from None
         return _written(record, answer)
 
     def delete(self, stored: StoredRecord) -> bool:
         """Remove the version that was read (a claim given back before anything was billed); False if it
         changed or was removed meanwhile."""
-        try:
-            self.client.delete_object(
-                Bucket=self.bucket, Key=self.key(stored.record.provider, stored.record.digest), IfMatch=stored.etag
-            )
-        except Exception as error:
-            if _code(error) in _PRECONDITION_FAILED | _MISSING:
-                return False
-            raise
-        return True
-
-    def _put(self, record: ImageRecord, **condition: str) -> dict[str, Any]:
-        return self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.key(record.provider, record.digest),
-            Body=record.to_json(),
-            ContentType="application/json",
-            **condition,
-        )
+        key = self.key(stored.record.provider, stored.record.digest)
+        return delete_object(self.client, self.bucket, key, stored.etag, gone=False)
 
 
 def _written(record: ImageRecord, answer: dict[str, Any]) -> StoredRecord:
@@ -129,8 +110,3 @@ def _answered_at(answer: dict[str, Any]) -> float | None:
         return parsedate_to_datetime(date).timestamp() if date else None
     except (TypeError, ValueError):
         return None
-
-
-def _code(error: BaseException) -> str:
-    response = getattr(error, "response", None) or {}
-    return str(response.get("Error", {}).get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode"))

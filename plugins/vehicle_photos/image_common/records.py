@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-CLAIMED = "claimed"
-FINAL = "final"
-FAILED = "failed"
+from vehicle_photos.image_common.statuses import RecordStatus
 
 
 def options_digest(identity: str, options: dict[str, Any]) -> str:
@@ -50,7 +48,7 @@ class ImageRecord:
     provider: str
     identity: str
     options: dict[str, Any]
-    status: str
+    status: RecordStatus
     source: str = ""  # redacted: never a query string
     owner: str | None = None  # the task instance holding the claim: dag/run/task/map_index
     owner_try: int | None = None
@@ -77,12 +75,12 @@ class ImageRecord:
 
     @property
     def is_final(self) -> bool:
-        return self.status == FINAL
+        return self.status == RecordStatus.FINAL
 
     @property
     def is_settled(self) -> bool:
         """Final or failed: nothing more will happen to it."""
-        return self.status in (FINAL, FAILED)
+        return self.status in (RecordStatus.FINAL, RecordStatus.FAILED)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -93,7 +91,8 @@ class ImageRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageRecord:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        fields = {key: value for key, value in data.items() if key in known}
+        return cls(**{**fields, "status": RecordStatus(data["status"])})
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ImageRecord:

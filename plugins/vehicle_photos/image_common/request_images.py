@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vehicle_photos.image_common.inspection import UnusableImageError, inspect_image
 from vehicle_photos.image_common.policy import SourcePolicy
+from vehicle_photos.image_common.s3_objects import get_object
 from vehicle_photos.image_common.sources import ImageSource
 
 
@@ -38,10 +39,11 @@ def read_request_image(
     is over a cap, is not an image, or is not `image_format` in `mode` (e.g. PNG, RGBA)."""
     source = ImageSource.parse(uri)
     policy.check(source)
-    head = s3_client.head_object(Bucket=source.bucket, Key=source.key)
-    if head["ContentLength"] > policy.max_bytes:
-        raise UnusableImageError(f"{source} is {head['ContentLength']:,} bytes, over the {policy.max_bytes:,} limit")
-    body = s3_client.get_object(Bucket=source.bucket, Key=source.key)["Body"].read(policy.max_bytes + 1)
+    answer = get_object(s3_client, source.bucket, source.key)
+    if answer["ContentLength"] > policy.max_bytes:
+        answer["Body"].close()
+        raise UnusableImageError(f"{source} is {answer['ContentLength']:,} bytes, over the {policy.max_bytes:,} limit")
+    body = answer["Body"].read(policy.max_bytes + 1)
     facts = inspect_image(body, body[-16:], len(body), None, policy.max_pixels, str(source))
     if image_format and facts.format != image_format:
         raise UnusableImageError(f"{source} is {facts.format}; it must be {image_format}")

@@ -17,15 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vehicle_photos.image_common.records import ImageRecord
+from vehicle_photos.image_common.statuses import OPERATOR_STATUSES, RecordStatus, ResultStatus
 
-FINAL = "final"
-FAILED = "failed"
-REFUSED = "refused"
-SKIPPED = "skipped"
-PENDING = "pending"
-DEFERRED = "deferred"
-AWAITING_CONFIRMATION = "awaiting_confirmation"
-STATUSES = (FINAL, FAILED, REFUSED, SKIPPED, PENDING)  # what an operator reports; the planner adds the other two
+_RESULT_OF_RECORD = {RecordStatus.FINAL: ResultStatus.FINAL, RecordStatus.FAILED: ResultStatus.FAILED}
 
 
 @dataclass
@@ -34,7 +28,7 @@ class ImageResult:
     vehicle_id: str
     name: str
     source: str  # redacted
-    status: str
+    status: ResultStatus
     error: str | None = None
     identity: str | None = None
     quality: str | None = None
@@ -55,10 +49,11 @@ class ImageResult:
     def from_record(
         cls, record: ImageRecord, vehicle_id: str, name: str, source: str, *, reused: bool, credits_this_run: int = 0
     ) -> ImageResult:
-        status = {"final": FINAL, "failed": FAILED}.get(record.status, PENDING)
+        status = _RESULT_OF_RECORD.get(record.status, ResultStatus.PENDING)
         return cls(
             provider=record.provider, vehicle_id=vehicle_id, name=name, source=source, status=status,
-            error=record.last_error if status != FINAL else None, identity=record.identity, quality=record.quality,
+            error=record.last_error if status != ResultStatus.FINAL else None, identity=record.identity,
+            quality=record.quality,
             angle="/".join(record.angle) if isinstance(record.angle, list) else record.angle,
             revision=record.revision, outputs=dict(record.outputs), credits_charged=record.credits_charged,
             credits_this_run=credits_this_run, reused=reused, attempts=record.attempts,
@@ -70,7 +65,8 @@ class ImageResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageResult:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        fields = {key: value for key, value in data.items() if key in known}
+        return cls(**{**fields, "status": ResultStatus(data["status"])})
 
 
 def results_jsonl(results: Iterable[ImageResult]) -> bytes:
@@ -83,11 +79,11 @@ def parse_results_jsonl(body: bytes) -> list[ImageResult]:
 
 def summarize(results: Iterable[ImageResult]) -> dict[str, Any]:
     """The small XCom a processing task returns: counts, never the rows."""
-    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = {str(status): 0 for status in OPERATOR_STATUSES}
     credits = 0
     reused = 0
     for result in results:
-        counts[result.status] = counts.get(result.status, 0) + 1
+        counts[str(result.status)] = counts.get(result.status, 0) + 1
         credits += result.credits_this_run
         reused += result.reused
     return {"images": sum(counts.values()), **counts, "reused": reused, "credits_this_run": credits}

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from vehicle_photos.image_common.s3_objects import is_not_found
+from vehicle_photos.image_common.s3_objects import delete_keys, list_objects, read_if_exists, write_object
 
 COMPACT_AFTER_SEGMENTS = 64
 READ_ATTEMPTS = 5  # list-and-read rounds before giving up; each lost round means a compaction finished meanwhile
@@ -53,9 +53,7 @@ class SegmentedIndex:
             return False
         keys, merged = self._read_all()
         self._write(f"{self.prefix}base-{_stamp()}.jsonl.gz", merged.values())
-        for start in range(0, len(keys), 1000):
-            batch = [{"Key": key} for key in keys[start : start + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        delete_keys(self.client, self.bucket, keys)
         return True
 
     def _read_all(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
@@ -71,24 +69,20 @@ class SegmentedIndex:
         )
 
     def _object_keys(self) -> list[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
-        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        keys = [listed.key for listed in list_objects(self.client, self.bucket, self.prefix)]
         return sorted(keys, key=lambda key: key.rsplit("/", 1)[-1].split("-", 1)[-1])  # oldest first
 
     def _read(self, key: str) -> list[dict[str, Any]] | None:
         """The object's entries; None when it was deleted (merged by a compaction) since it was listed."""
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except Exception as error:
-            if is_not_found(error):
-                return None
-            raise
+        body = read_if_exists(self.client, self.bucket, key)
+        if body is None:
+            return None
         return [json.loads(line) for line in gzip.decompress(body).splitlines() if line.strip()]
 
     def _write(self, key: str, entries: Iterable[dict[str, Any]]) -> str:
         lines = "".join(json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n" for entry in entries)
         body = gzip.compress(lines.encode(), compresslevel=5)
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/gzip")
+        write_object(self.client, self.bucket, key, body, "application/gzip")
         return key
 
 

@@ -27,6 +27,7 @@ from airflow.models.xcom import XComModel
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from vehicle_photos.image_common.s3_objects import error_code, get_if_exists
 from vehicle_photos.run_report.links import REPORT_URI_XCOM_KEY
 
 log = logging.getLogger(__name__)
@@ -158,15 +159,15 @@ def open_report(bucket: str, key: str) -> tuple[Iterator[bytes], int]:
 
     hook = S3Hook(aws_conn_id=conf.get("vehicle_photos", "aws_conn_id", fallback="aws_default"))
     try:
-        response = hook.get_conn().get_object(Bucket=bucket, Key=key)
+        response = get_if_exists(hook.conn, bucket, key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"s3://{bucket}/{key} does not exist") from None
-        log.warning("reading s3://%s/%s failed: %s", bucket, key, error.response.get("Error", {}).get("Code"))
+        log.warning("reading s3://%s/%s failed: %s", bucket, key, error_code(error))
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"S3 refused to read s3://{bucket}/{key}") from None
     except BotoCoreError as error:
         log.warning("reading s3://%s/%s failed: %s", bucket, key, type(error).__name__)
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"S3 could not be reached for s3://{bucket}/{key}") from None
+    if response is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"s3://{bucket}/{key} does not exist")
     length = int(response["ContentLength"])
     if length > MAX_REPORT_BYTES:
         response["Body"].close()

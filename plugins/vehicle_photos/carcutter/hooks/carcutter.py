@@ -21,7 +21,7 @@ from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.connection import CarCutterSettings
 from vehicle_photos.carcutter.utils.retries import may_have_arrived, retry_arguments
 from vehicle_photos.carcutter.utils.statuses import (
-    UNKNOWN,
+    ApiStatus,
     ImageStatus,
     chunk_for_status,
     in_asked_order,
@@ -310,7 +310,7 @@ class CarCutterHook(BaseHook):
             matched = match_statuses(image_urls, parse_status_response(ask(status_query(image_urls))))
         except NotFoundError:
             if single:
-                return [ImageStatus(image=url, status=UNKNOWN) for url in image_urls]
+                return [ImageStatus(image=url, status=ApiStatus.UNKNOWN) for url in image_urls]
             return self._statuses_in_halves(image_urls, ask)
         except RequestTooLongError:
             limit, base_url = self.status_url_limit, self.settings.base_url

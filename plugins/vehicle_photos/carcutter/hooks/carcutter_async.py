@@ -16,7 +16,7 @@ from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.connection import CarCutterSettings
 from vehicle_photos.carcutter.utils.retries import retry_arguments
 from vehicle_photos.carcutter.utils.statuses import (
-    UNKNOWN,
+    ApiStatus,
     ImageStatus,
     in_asked_order,
     lowered_url_limit,
@@ -88,7 +88,7 @@ class CarCutterAsyncHook(BaseHook):
             matched = match_statuses(urls, await retrying(self._get_statuses, self._session, self.settings, url))
         except NotFoundError:
             if single:
-                return [ImageStatus(image=url, status=UNKNOWN) for url in urls]
+                return [ImageStatus(image=url, status=ApiStatus.UNKNOWN) for url in urls]
             return await self._in_halves(urls)
         except RequestTooLongError:
             base_url = self.settings.base_url

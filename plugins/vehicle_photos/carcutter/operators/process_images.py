@@ -21,18 +21,7 @@ from vehicle_photos.carcutter.exceptions import ApiError, BadRequestError, Credi
 from vehicle_photos.carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH, CarCutterHook
 from vehicle_photos.carcutter.triggers.batch_status import ERROR, CarCutterBatchStatusTrigger, read_statuses
 from vehicle_photos.carcutter.utils import paths
-from vehicle_photos.carcutter.utils.batch import (
-    BILLED_FAILURE,
-    CLAIMED,
-    DONE,
-    NEW,
-    NOT_SENT,
-    READY,
-    TIMED_OUT,
-    WAITING,
-    Batch,
-    BatchImage,
-)
+from vehicle_photos.carcutter.utils.batch import Batch, BatchImage
 from vehicle_photos.carcutter.utils.statuses import RETAKE, ImageStatus
 from vehicle_photos.carcutter.utils.submission_claims import SubmissionClaims
 from vehicle_photos.image_common.batch_operator import ImageBatchOperator
@@ -42,14 +31,20 @@ from vehicle_photos.image_common.identity import content_identity, s3_identity_e
 from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_s3_image
 from vehicle_photos.image_common.items import put_json
 from vehicle_photos.image_common.policy import SourceNotAllowedError
-from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
 from vehicle_photos.image_common.records import options_digest
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.request_images import RequestImage, read_request_image
-from vehicle_photos.image_common.results import REFUSED, SKIPPED, ImageResult
-from vehicle_photos.image_common.s3_objects import copy_if_unchanged, create_object, delete_object
+from vehicle_photos.image_common.results import ImageResult
+from vehicle_photos.image_common.s3_objects import (
+    copy_if_unchanged,
+    create_object,
+    delete_keys,
+    delete_object,
+    read_object,
+)
 from vehicle_photos.image_common.sealed import unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
+from vehicle_photos.image_common.statuses import BatchState, RecordStatus, ResultStatus
 
 SUBMIT_CONCURRENCY = 4  # submission requests in flight; few, so images are submitted roughly in order
 # A trigger that fires within a few seconds of the deferral can have the resumed task failed by the scheduler
@@ -222,10 +217,10 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         items, unreadable = self.identify(items)
         batch = Batch(images={}, inputs=[], refused=refused + unreadable, deadline=time.time() + wait_seconds)
         self._inspect(batch, items)
-        counts = {state: len(batch.in_state(state)) for state in (NEW, NOT_SENT)}
+        counts = {state: len(batch.in_state(state)) for state in (BatchState.NEW, BatchState.NOT_SENT)}
         self.log.info(
-            "%d images: %d to claim, %d refused", len(batch.inputs) + len(batch.refused), counts[NEW],
-            counts[NOT_SENT] + len(batch.refused),
+            "%d images: %d to claim, %d refused", len(batch.inputs) + len(batch.refused), counts[BatchState.NEW],
+            counts[BatchState.NOT_SENT] + len(batch.refused),
         )  # fmt: skip
         return self._advance(self._claims(context), batch)
 
@@ -247,7 +242,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 self._submit(batch, claims)
             if self._ask_about_resumed_claims(batch, claims):
                 continue
-            waiting = batch.in_state(WAITING)
+            waiting = batch.in_state(BatchState.WAITING)
             if not waiting or time.time() >= batch.deadline:
                 return self._finish(batch, claims)
             self.log.info("Waiting while Car-Cutter processes %d images", len(waiting))
@@ -302,10 +297,10 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     def _claim(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Write a claim for every image to submit: a new record, or a conditional overwrite of the claim
         being taken over. Losing the race means following the winner's record instead."""
-        todo = batch.in_state(NEW)
+        todo = batch.in_state(BatchState.NEW)
         if batch.credits_exhausted:
             for image in todo:
-                image.not_sent("not submitted: Car-Cutter credits are exhausted", SKIPPED)
+                image.not_sent("not submitted: Car-Cutter credits are exhausted", ResultStatus.SKIPPED)
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
             list(pool.map(lambda image: self._claim_one(image, claims), todo))
@@ -321,7 +316,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     def _submit(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Submit every claimed image, a few requests at a time. A 402 stops everything not yet sent (its
         claims are given back); a refused request gives its claims back too (nothing was billed)."""
-        claimed = sorted(batch.in_state(CLAIMED), key=lambda image: image.vehicle_id)
+        claimed = sorted(batch.in_state(BatchState.CLAIMED), key=lambda image: image.vehicle_id)
         if self.group_by_vehicle:
             groups = [list(group) for _, group in groupby(claimed, key=lambda image: image.vehicle_id)]
         else:
@@ -331,7 +326,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
         def submit(chunk: list[BatchImage]) -> None:
             if batch.credits_exhausted:
-                claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
+                claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", ResultStatus.SKIPPED)
                 return
             chunk = claims.still_held(chunk)
             if not chunk:
@@ -343,7 +338,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 self.log.error("Stopping submissions: %s", error)
                 claims.maybe_sent(chunk)
             except BadRequestError as error:
-                claims.give_back(chunk, f"Car-Cutter refused the submission: {error}", REFUSED)
+                claims.give_back(chunk, f"Car-Cutter refused the submission: {error}", ResultStatus.REFUSED)
             except ApiError as error:  # maybe sent: the claims stay and the status endpoint will tell
                 self.log.warning("submission of %d images failed (%s); asking for their status", len(chunk), error)
                 claims.maybe_sent(chunk)
@@ -379,7 +374,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         """Claims found in place (ours from an earlier try, or another run's) are asked about at once, so one
         Car-Cutter never received is taken over now when it may be, instead of after a whole wait. Returns
         whether anything changed."""
-        resumed = [image for image in batch.in_state(WAITING) if image.resumed]
+        resumed = [image for image in batch.in_state(BatchState.WAITING) if image.resumed]
         if not resumed:
             return False
         for image in resumed:
@@ -389,7 +384,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         entries = {image.digest: _entry_of(statuses.get(unseal(image.sealed_url or ""))) for image in asked}
         entries.update({image.digest: {"answered": True, "known": False} for image in resumed if not image.sealed_url})
         self._apply_statuses(batch, entries, claims, only=resumed)
-        return any(image.state != WAITING for image in resumed)
+        return any(image.state != BatchState.WAITING for image in resumed)
 
     def _apply_statuses(
         self,
@@ -400,25 +395,25 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     ) -> None:
         """What Car-Cutter said, image by image; a claim it never received is taken over once due."""
         now = time.time()
-        for image in only if only is not None else batch.in_state(WAITING):
+        for image in only if only is not None else batch.in_state(BatchState.WAITING):
             entry = statuses.get(image.digest) or {}
             if entry.get("known"):
                 fields = {key: entry.get(key) for key in ("status", "phase", "angle", "quality")}
                 image.apply_status(ImageStatus(image="", details=entry.get("details") or {}, **fields))
             elif entry.get("answered"):
                 claims.recheck_unknown(image, due=now >= image.takeover_at, may_submit=not batch.credits_exhausted)
-            if image.state == WAITING and now - image.submitted_at >= float(self.max_processing_seconds):
-                image.state = BILLED_FAILURE
+            if image.state == BatchState.WAITING and now - image.submitted_at >= float(self.max_processing_seconds):
+                image.state = BatchState.BILLED_FAILURE
                 image.error = (f"Car-Cutter still reports {image.status or 'unknown'!r} "
                                f"{now - image.submitted_at:.0f} s after its submission; given up")  # fmt: skip
         if time.time() >= batch.deadline:
-            for image in batch.in_state(WAITING):
-                image.state = TIMED_OUT
+            for image in batch.in_state(BatchState.WAITING):
+                image.state = BatchState.TIMED_OUT
                 image.error = f"not finished after {float(self.timeout):.0f} s; the claim stays and a rerun resumes it"
 
     def _store_results(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Stream every finished result into S3 (bounded), then mark its record final."""
-        ready = batch.in_state(READY)
+        ready = batch.in_state(BatchState.READY)
         if not ready:
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
@@ -434,22 +429,22 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         try:
             key = self._store_checked_result(image)
         except UnusableImageError as error:  # a 200 that is not an image (an HTML page, nothing): never final
-            image.state = TIMED_OUT
+            image.state = BatchState.TIMED_OUT
             image.error = f"{error}; not stored, the claim stays and a rerun downloads it again"
             return
         except ExpiredError:
             image.expired()
             return
         except NotFoundError:  # final but not downloadable yet: ask again
-            image.state = WAITING
+            image.state = BatchState.WAITING
             return
         except Exception as error:  # the result stays at Car-Cutter: the claim stays and a rerun stores it
-            image.state = TIMED_OUT
+            image.state = BatchState.TIMED_OUT
             image.error = f"storing the result failed ({type(error).__name__}: {error}); a rerun stores it"
             return
         image.outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
         claims.settle(image, image.final_record(self.options))
-        image.state = DONE
+        image.state = BatchState.DONE
         self._drop_source_copy(image)
 
     def _store_checked_result(self, image: BatchImage) -> str:
@@ -473,17 +468,17 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         return key
 
     def _finish(self, batch: Batch, claims: SubmissionClaims) -> Any:
-        for image in batch.in_state(BILLED_FAILURE):
+        for image in batch.in_state(BatchState.BILLED_FAILURE):
             if not image.reused:
-                claims.settle(image, image.record(RECORD_FAILED, self.options))
+                claims.settle(image, image.record(RecordStatus.FAILED, self.options))
                 self._drop_source_copy(image)
         results = batch.results()
         _warn_about_retakes(self.log, results)
         # reused ones too: a record found final in place may be missing from the index (a try that died first)
-        finished = [image.final_record(self.options) for image in batch.in_state(DONE)]
+        finished = [image.final_record(self.options) for image in batch.in_state(BatchState.DONE)]
         returned = self.publish(results, finished)
         if batch.credits_exhausted:
-            done = sum(1 for result in results if result.status == "final")
+            done = sum(1 for result in results if result.status == ResultStatus.FINAL)
             raise AirflowFailException(
                 f"Car-Cutter credits are exhausted (402): {done} images stored, the rest not submitted. Everything "
                 "done so far is recorded in the results and the image records; buy credits and rerun to continue."
@@ -560,7 +555,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     def _next_give_up(self, batch: Batch) -> float:
         """When the first image still processing reaches `max_processing_seconds`."""
-        submitted = [image.submitted_at for image in batch.in_state(WAITING)]
+        submitted = [image.submitted_at for image in batch.in_state(BatchState.WAITING)]
         return min(submitted, default=float("inf")) + float(self.max_processing_seconds)
 
     def _save_batch(self, batch: Batch) -> str:
@@ -571,11 +566,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     def _load_batch(self, event: dict[str, Any]) -> tuple[Batch, dict[str, dict[str, Any]]]:
         """The batch and what the trigger learnt about it; both objects are removed once read."""
         bucket, key = self.s3_hook.parse_s3_url(event["batch_uri"])
-        batch = Batch.from_dict(json.loads(self.s3_hook.read_key(key, bucket)))
+        batch = Batch.from_dict(json.loads(read_object(self.s3_hook.conn, bucket, key)))
         statuses = read_statuses(self.s3_hook.conn, event["statuses_uri"])
-        self.s3_hook.conn.delete_objects(
-            Bucket=bucket, Delete={"Objects": [{"Key": key}, {"Key": f"{key}.statuses.json"}], "Quiet": True}
-        )
+        delete_keys(self.s3_hook.conn, bucket, [key, f"{key}.statuses.json"])
         return batch, statuses
 
 
@@ -586,7 +579,7 @@ def _item_of(image: BatchImage) -> ImageItem:
 def _next_takeover(batch: Batch) -> float:
     """When the trigger should hand back to the operator at the latest: the earliest claim that may be taken
     over (if Car-Cutter does not know its URL), else never."""
-    waiting = [image.takeover_at for image in batch.in_state(WAITING) if image.takeover_at > time.time()]
+    waiting = [image.takeover_at for image in batch.in_state(BatchState.WAITING) if image.takeover_at > time.time()]
     return min(waiting, default=float("inf"))
 
 

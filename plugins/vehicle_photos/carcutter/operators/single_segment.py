@@ -23,9 +23,10 @@ from vehicle_photos.image_common.identity import (
 from vehicle_photos.image_common.inspection import TAIL_BYTES, UnusableImageError, inspect_file, inspect_image
 from vehicle_photos.image_common.policy import DEFAULT_MAX_PIXELS, SourcePolicy
 from vehicle_photos.image_common.record_store import ImageRecordStore, StoredRecord
-from vehicle_photos.image_common.records import CLAIMED, FAILED, FINAL, ImageRecord, output_key
-from vehicle_photos.image_common.s3_objects import create_object
+from vehicle_photos.image_common.records import ImageRecord, output_key
+from vehicle_photos.image_common.s3_objects import create_object, read_object
 from vehicle_photos.image_common.sources import ImageSource
+from vehicle_photos.image_common.statuses import RecordStatus
 
 PROVIDER = "carcutter"
 # Answers after which the call surely was not processed, so its claim is given back and a retry may call again.
@@ -106,8 +107,8 @@ class CarCutterSingleSegmentOperator(BaseOperator):
                 )
             identity = identity or content_identity(fetched.sha256)
             store = ImageRecordStore(self.records_bucket or self.dest_bucket, self.records_prefix, self.aws_conn_id)
-            record = ImageRecord(PROVIDER, identity, self._record_options(), CLAIMED, source=str(source), attempts=1,
-                                 **ClaimHolder.of(context).stamp())  # fmt: skip
+            record = ImageRecord(PROVIDER, identity, self._record_options(), RecordStatus.CLAIMED, source=str(source),
+                                 attempts=1, **ClaimHolder.of(context).stamp())  # fmt: skip
             claim = store.create(record)
             if claim is None:
                 return self._existing(store, record)
@@ -117,7 +118,7 @@ class CarCutterSingleSegmentOperator(BaseOperator):
         if result is not None:
             key = self._store_result(result, source, record.digest, s3_hook, store, claim)
             outputs = {"result": f"s3://{self.dest_bucket}/{key}"}
-        final = record.touched(status=FINAL, outputs=outputs, credits_charged=0 if result is None else 1)
+        final = record.touched(status=RecordStatus.FINAL, outputs=outputs, credits_charged=0 if result is None else 1)
         store.replace(claim, final)
         return self._summary(final, reused=False)
 
@@ -137,7 +138,9 @@ class CarCutterSingleSegmentOperator(BaseOperator):
         try:
             facts = inspect_image(result, result[-TAIL_BYTES:], len(result), None, DEFAULT_MAX_PIXELS, shown)
         except UnusableImageError as error:
-            store.replace(claim, claim.record.touched(status=FAILED, credits_charged=1, last_error=str(error)))
+            store.replace(
+                claim, claim.record.touched(status=RecordStatus.FAILED, credits_charged=1, last_error=str(error))
+            )
             raise AirflowFailException(f"{error}; the call was billed and its record says so") from None
         extension = ".png" if facts.format == "PNG" else ".jpg"
         key = output_key(self.dest_prefix, self.vehicle_id, PROVIDER, source.stem, digest, extension)
@@ -196,4 +199,4 @@ def _read(s3_hook: S3Hook, uri: str | None) -> bytes | None:
     if uri is None:
         return None
     bucket, key = s3_hook.parse_s3_url(uri)
-    return s3_hook.get_key(key, bucket).get()["Body"].read()
+    return read_object(s3_hook.conn, bucket, key)

@@ -34,9 +34,10 @@ from vehicle_photos.carcutter.exceptions import ApiError
 from vehicle_photos.carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH
 from vehicle_photos.carcutter.hooks.carcutter_async import CarCutterAsyncHook
 from vehicle_photos.carcutter.utils import paths
-from vehicle_photos.carcutter.utils.batch import WAITING
 from vehicle_photos.carcutter.utils.statuses import ImageStatus, chunk_for_status
+from vehicle_photos.image_common.s3_objects import read_object, read_object_async, write_object_async
 from vehicle_photos.image_common.sealed import UNOPENABLE_REASON, UnopenableSealError, unseal
+from vehicle_photos.image_common.statuses import BatchState
 
 COMPLETE = "complete"
 TIMEOUT = "timeout"
@@ -203,7 +204,7 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
         state = json.loads(await self._s3_read(self.batch_uri or ""))
         urls = {}
         for image in state["images"]:
-            if image["state"] != WAITING or not image.get("sealed_url"):
+            if image["state"] != BatchState.WAITING or not image.get("sealed_url"):
                 continue
             try:
                 urls[image["digest"]] = unseal(image["sealed_url"])
@@ -224,18 +225,17 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
     async def _s3_read(self, uri: str) -> bytes:
         bucket, key = S3Hook.parse_s3_url(uri)
         async with await S3Hook(aws_conn_id=self.aws_conn_id).get_async_conn() as client:
-            answer = await client.get_object(Bucket=bucket, Key=key)
-            return await answer["Body"].read()
+            return await read_object_async(client, bucket, key)
 
     async def _s3_write(self, uri: str, body: bytes) -> None:
         bucket, key = S3Hook.parse_s3_url(uri)
         async with await S3Hook(aws_conn_id=self.aws_conn_id).get_async_conn() as client:
-            await client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+            await write_object_async(client, bucket, key, body, "application/json")
 
 
 def read_statuses(s3_client: Any, statuses_uri: str) -> dict[str, dict[str, Any]]:
     bucket, key = S3Hook.parse_s3_url(statuses_uri)
-    return json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return json.loads(read_object(s3_client, bucket, key))
 
 
 def _entry(status: ImageStatus | None) -> dict[str, Any]:

@@ -12,24 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from vehicle_photos.carcutter.utils.statuses import EXPIRED, FINAL, ImageStatus
-from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
-from vehicle_photos.image_common.records import FINAL as RECORD_FINAL
+from vehicle_photos.carcutter.utils.statuses import ApiStatus, ImageStatus
 from vehicle_photos.image_common.records import ImageRecord
-from vehicle_photos.image_common.results import FAILED, PENDING, REFUSED, ImageResult
-from vehicle_photos.image_common.results import FINAL as RESULT_FINAL
+from vehicle_photos.image_common.results import ImageResult
 from vehicle_photos.image_common.sealed import UNOPENABLE_REASON, opens
-
-# Where an image stands in this task.
-NEW = "new"  # usable and identified: claim it and submit
-CLAIMED = "claimed"  # our claim is written; submit it
-WAITING = "waiting"  # sent (by us, or by the holder of a claim we track): ask Car-Cutter until it finishes
-READY = "ready"  # finished: store the result
-DONE = "done"  # result stored (now or by an earlier run)
-BILLED_FAILURE = "failed"  # Car-Cutter processed it into an error, or the result is gone for good
-NOT_SENT = "not_sent"  # refused before any call, or not submitted (credits ran out); nothing billed
-TIMED_OUT = "timed_out"  # still processing when the wait ended; the claim stays for a rerun to resume
-UNOPENABLE = "unopenable"  # its claim's sealed URL opens with no configured key: failed, the claim stays
+from vehicle_photos.image_common.statuses import BatchState, RecordStatus, ResultStatus
 
 MAX_SUBMISSIONS = 2  # an expired result is submitted once more, never a third time
 
@@ -42,7 +29,7 @@ class BatchImage:
     name: str
     identity: str
     digest: str
-    state: str = NEW
+    state: BatchState = BatchState.NEW
     mine: bool = False  # we hold the claim (this task instance, this try or an earlier one)
     record_etag: str | None = None  # the record version last written or read by us
     sealed_url: str | None = None  # the exact URL being tracked, sealed
@@ -64,7 +51,7 @@ class BatchImage:
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     reused: bool = False
-    not_sent_as: str = REFUSED  # result status of a NOT_SENT image: refused (bad input) or skipped
+    not_sent_as: ResultStatus = ResultStatus.REFUSED  # of a NOT_SENT image: refused (bad input) or skipped
 
     def follow(self, record: ImageRecord, etag: str, mine: bool, takeover_at: float) -> None:
         """Take what an existing record says: reuse a settled one, otherwise track its claimed call."""
@@ -73,15 +60,17 @@ class BatchImage:
         self.attempts, self.credits_charged = record.attempts, record.credits_charged
         self.provider_ref, self.angle, self.quality = dict(record.provider_ref), record.angle, record.quality
         if record.is_final:
-            self.state, self.status, self.reused, self.outputs = DONE, FINAL, True, dict(record.outputs)
-        elif record.status == RECORD_FAILED:
-            self.state, self.reused, self.error = BILLED_FAILURE, True, record.last_error
+            self.state, self.status = BatchState.DONE, ApiStatus.FINAL
+            self.reused, self.outputs = True, dict(record.outputs)
+        elif record.status == RecordStatus.FAILED:
+            self.state, self.reused, self.error = BatchState.BILLED_FAILURE, True, record.last_error
         else:  # a claim: ask Car-Cutter about its URL (one without a URL can only be taken over)
-            self.state, self.sealed_url, self.shown_url = WAITING, record.sealed_submitted_url, record.submitted_url
+            self.state = BatchState.WAITING
+            self.sealed_url, self.shown_url = record.sealed_submitted_url, record.submitted_url
             self.submitted_at, self.resumed = record.claimed_at or time.time(), True
             self.charge_unconfirmed = bool(record.sealed_submitted_url)
             if record.sealed_submitted_url and not opens(record.sealed_submitted_url):
-                self.state, self.resumed, self.error = UNOPENABLE, False, UNOPENABLE_REASON
+                self.state, self.resumed, self.error = BatchState.UNOPENABLE, False, UNOPENABLE_REASON
 
     def apply_status(self, status: ImageStatus) -> None:
         """A finished status moves the image on: final -> store the result, expired -> submit again, error ->
@@ -94,31 +83,31 @@ class BatchImage:
         self.provider_ref.update({key: value for key, value in status.details.items() if key.endswith("id")})
         if not status.finished:
             return
-        if status.status == FINAL:
-            self.state = READY
-        elif status.status == EXPIRED:
+        if status.status == ApiStatus.FINAL:
+            self.state = BatchState.READY
+        elif status.status == ApiStatus.EXPIRED:
             self.expired()
         else:
-            self.state = BILLED_FAILURE
+            self.state = BatchState.BILLED_FAILURE
             self.error = f"Car-Cutter reported status {status.status!r} in phase {status.phase!r}"
 
     def expired(self) -> None:
         """The result is gone: submit once more (billed again), or give up after `MAX_SUBMISSIONS`."""
         if self.attempts < MAX_SUBMISSIONS:
-            self.state, self.error, self.takeover_at = NEW, None, 0.0
+            self.state, self.error, self.takeover_at = BatchState.NEW, None, 0.0
         else:
-            self.state = BILLED_FAILURE
+            self.state = BatchState.BILLED_FAILURE
             self.error = f"the result is gone (expired) after {self.attempts} submissions"
 
     def submitted(self) -> None:
-        self.state, self.error, self.submitted_at = WAITING, None, time.time()
+        self.state, self.error, self.submitted_at = BatchState.WAITING, None, time.time()
         self.credits_charged += 1
         self.credits_this_run += 1
 
-    def not_sent(self, reason: str, as_status: str = REFUSED) -> None:
-        self.state, self.error, self.not_sent_as = NOT_SENT, reason, as_status
+    def not_sent(self, reason: str, as_status: ResultStatus = ResultStatus.REFUSED) -> None:
+        self.state, self.error, self.not_sent_as = BatchState.NOT_SENT, reason, as_status
 
-    def record(self, status: str, options: dict[str, Any], **changes: Any) -> ImageRecord:
+    def record(self, status: RecordStatus, options: dict[str, Any], **changes: Any) -> ImageRecord:
         return ImageRecord(
             provider="carcutter", identity=self.identity, options=options, status=status, source=self.shown_source,
             submitted_url=self.shown_url, sealed_submitted_url=self.sealed_url, provider_ref=self.provider_ref,
@@ -127,18 +116,19 @@ class BatchImage:
         )  # fmt: skip
 
     def final_record(self, options: dict[str, Any]) -> ImageRecord:
-        return self.record(RECORD_FINAL, options)
+        return self.record(RecordStatus.FINAL, options)
 
     def result_for(self, vehicle_id: str, name: str, shown_source: str) -> ImageResult:
         status = {
-            DONE: RESULT_FINAL, BILLED_FAILURE: FAILED, UNOPENABLE: FAILED, NOT_SENT: self.not_sent_as,
-            TIMED_OUT: PENDING,
-        }.get(self.state, PENDING)  # fmt: skip
+            BatchState.DONE: ResultStatus.FINAL, BatchState.BILLED_FAILURE: ResultStatus.FAILED,
+            BatchState.UNOPENABLE: ResultStatus.FAILED, BatchState.NOT_SENT: self.not_sent_as,
+            BatchState.TIMED_OUT: ResultStatus.PENDING,
+        }.get(self.state, ResultStatus.PENDING)  # fmt: skip
         return ImageResult(
             provider="carcutter", vehicle_id=vehicle_id, name=name, source=shown_source, status=status,
-            error=None if status == RESULT_FINAL else self.error, identity=self.identity,
+            error=None if status == ResultStatus.FINAL else self.error, identity=self.identity,
             quality=self.quality, angle="/".join(self.angle) if self.angle else None,
-            outputs=dict(self.outputs) if status == RESULT_FINAL else {}, credits_charged=self.credits_charged,
+            outputs=dict(self.outputs) if status == ResultStatus.FINAL else {}, credits_charged=self.credits_charged,
             credits_this_run=self.credits_this_run, reused=self.reused, attempts=self.attempts,
         )  # fmt: skip
 
@@ -153,7 +143,7 @@ class Batch:
     credits_exhausted: bool = False
     deadline: float = 0.0  # epoch seconds: the end of the whole wait
 
-    def in_state(self, *states: str) -> list[BatchImage]:
+    def in_state(self, *states: BatchState) -> list[BatchImage]:
         return [image for image in self.images.values() if image.state in states]
 
     def results(self) -> list[ImageResult]:

@@ -19,17 +19,27 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
-FINAL = "final"
-ERROR = "error"
-EXPIRED = "expired"
-UNKNOWN = "unknown"
-KNOWN_STATUSES = frozenset({"processing", "undefined", "raw", FINAL, ERROR, EXPIRED, UNKNOWN})
-TERMINAL_STATUSES = frozenset({FINAL, ERROR, EXPIRED})
+
+class ApiStatus(StrEnum):
+    """An image's status as Car-Cutter's ImageStatusResponse names it."""
+
+    PROCESSING = "processing"
+    UNDEFINED = "undefined"
+    RAW = "raw"
+    FINAL = "final"
+    ERROR = "error"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"  # the service does not know the URL
+
+
+KNOWN_STATUSES = frozenset(ApiStatus)
+TERMINAL_STATUSES = frozenset({ApiStatus.FINAL, ApiStatus.ERROR, ApiStatus.EXPIRED})
 KNOWN_PHASES = frozenset({"unknown", "downloading", "analyzing", "cutting", "qa-ing", "retouching", "ready"})
 KNOWN_QUALITIES = frozenset({"ok", "retake"})
 RETAKE = "retake"
@@ -90,7 +100,7 @@ class ImageStatus:
     @property
     def known_to_service(self) -> bool:
         """The service has this URL (it was submitted), whatever its state."""
-        return self.status is not None and self.status != UNKNOWN
+        return self.status is not None and self.status != ApiStatus.UNKNOWN
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -26,13 +26,12 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
-from vehicle_photos.carcutter.utils.batch import BILLED_FAILURE, CLAIMED, NEW, WAITING, BatchImage
+from vehicle_photos.carcutter.utils.batch import BatchImage
 from vehicle_photos.image_common.claims import ClaimHolder, ClaimLostError, Lease, LeaseKeeper, lease_left
 from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
-from vehicle_photos.image_common.records import CLAIMED as RECORD_CLAIMED
 from vehicle_photos.image_common.records import ImageRecord
-from vehicle_photos.image_common.results import SKIPPED
 from vehicle_photos.image_common.sealed import seal
+from vehicle_photos.image_common.statuses import BatchState, RecordStatus, ResultStatus
 from vehicle_photos.image_common.urls import redact_url
 
 PROVIDER = "carcutter"
@@ -66,7 +65,7 @@ class SubmissionClaims:
         image.sealed_url, image.shown_url = seal(url), redact_url(url)
         image.attempts += 1
         image.charge_unconfirmed = False  # the claim we replace was never received, so never billed
-        claim = image.record(RECORD_CLAIMED, self.options, **self.holder.stamp(self.lease_seconds))
+        claim = image.record(RecordStatus.CLAIMED, self.options, **self.holder.stamp(self.lease_seconds))
         if image.record_etag is None:
             stored = self.records.create(claim)
         else:
@@ -75,7 +74,7 @@ class SubmissionClaims:
             except RecordChangedError:
                 stored = None
         if stored is not None:
-            image.state, image.mine, image.record_etag = CLAIMED, True, stored.etag
+            image.state, image.mine, image.record_etag = BatchState.CLAIMED, True, stored.etag
             self._leases[image.digest] = self.keeper.keep(stored)
             return
         image.attempts -= 1
@@ -92,19 +91,19 @@ class SubmissionClaims:
         nothing may be submitted any more; end it failed once it used up its attempts)."""
         existing = self.records.get(PROVIDER, image.digest)
         if existing is None:
-            image.state, image.record_etag = NEW, None
+            image.state, image.record_etag = BatchState.NEW, None
         elif existing.etag != image.record_etag:
             self.follow(image, existing)
         elif not due or not self.holder.may_take_over(existing, self.lease_seconds):
             return
         elif not may_submit:
-            self.give_back([image], "not submitted: Car-Cutter credits are exhausted", SKIPPED)
+            self.give_back([image], "not submitted: Car-Cutter credits are exhausted", ResultStatus.SKIPPED)
         elif image.attempts >= MAX_CLAIM_ATTEMPTS:
-            image.state = BILLED_FAILURE
+            image.state = BatchState.BILLED_FAILURE
             image.error = f"Car-Cutter never registered it after {image.attempts} submissions; not sent again"
         else:
             log.warning("taking over the claim of %s: Car-Cutter never received it", image.shown_source)
-            image.state = NEW
+            image.state = BatchState.NEW
 
     def settle(self, image: BatchImage, record: ImageRecord) -> None:
         """Replace the claim we read with a settled record; if it changed meanwhile, write over the latest
@@ -139,7 +138,7 @@ class SubmissionClaims:
         if not mine:
             takeover_at = max(takeover_at, now + lease_left(stored, self.lease_seconds))
         image.follow(record, stored.etag, mine, takeover_at)
-        if image.state == WAITING:  # sent about when the claim was last written, by S3's clock
+        if image.state == BatchState.WAITING:  # sent about when the claim was last written, by S3's clock
             image.submitted_at = now - age
 
     def still_held(self, chunk: list[BatchImage]) -> list[BatchImage]:
@@ -158,7 +157,7 @@ class SubmissionClaims:
                 existing = self.records.get(PROVIDER, image.digest)
                 image.record_etag = None
                 if existing is None:
-                    image.state = NEW
+                    image.state = BatchState.NEW
                 else:
                     self.follow(image, existing)
         return held
@@ -177,7 +176,7 @@ class SubmissionClaims:
         them by status, due for a take-over only after the grace period; a charge counts once it knows them."""
         due_at = time.time() + self.grace_seconds
         for image in images:
-            image.state, image.submitted_at, image.takeover_at = WAITING, time.time(), due_at
+            image.state, image.submitted_at, image.takeover_at = BatchState.WAITING, time.time(), due_at
             image.resumed = image.charge_unconfirmed = True
 
     def give_back(self, images: Iterable[BatchImage], reason: str, as_status: str) -> None:
@@ -187,7 +186,7 @@ class SubmissionClaims:
             if lease is not None:
                 self.keeper.give_back(lease)
             elif image.record_etag:
-                self.records.delete(StoredRecord(image.record(RECORD_CLAIMED, self.options), image.record_etag))
+                self.records.delete(StoredRecord(image.record(RecordStatus.CLAIMED, self.options), image.record_etag))
             image.record_etag, image.mine = None, False
             image.not_sent(reason, as_status)
 

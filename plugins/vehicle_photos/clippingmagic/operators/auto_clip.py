@@ -33,9 +33,10 @@ from vehicle_photos.image_common.claims import ClaimLostError
 from vehicle_photos.image_common.fetch import SourceFetchError
 from vehicle_photos.image_common.inspection import UnusableImageError
 from vehicle_photos.image_common.policy import SourceNotAllowedError
-from vehicle_photos.image_common.records import FAILED, FINAL, ImageRecord, options_digest
-from vehicle_photos.image_common.results import PENDING, SKIPPED, ImageResult
+from vehicle_photos.image_common.records import ImageRecord, options_digest
+from vehicle_photos.image_common.results import ImageResult
 from vehicle_photos.image_common.sources import ImageItem
+from vehicle_photos.image_common.statuses import RecordStatus, ResultStatus
 
 # Workers that download, inspect and claim the next images and store outputs while `concurrency` requests
 # are in flight to Clipping Magic.
@@ -199,11 +200,15 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
                 return self.refusal(item, str(error)), None
             except _NotStarted as error:
                 shown = str(item.source)
-                return ImageResult(self.provider, item.vehicle_id, item.name, shown, SKIPPED, error=str(error)), None
+                return ImageResult(
+                    self.provider, item.vehicle_id, item.name, shown, ResultStatus.SKIPPED, error=str(error)
+                ), None
             except ClaimNotSettled as error:
                 reason = f"{error}; the claim stays and a rerun resumes it"
                 shown = str(item.source)
-                return ImageResult(self.provider, item.vehicle_id, item.name, shown, PENDING, error=reason), None
+                return ImageResult(
+                    self.provider, item.vehicle_id, item.name, shown, ResultStatus.PENDING, error=reason
+                ), None
             if not isinstance(outcome, HeldClaim):
                 return self._result(item, outcome.record, reused=True), outcome.record
             if uploaded is not None and outcome.image_id is None:
@@ -237,7 +242,9 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
                     outputs[extra] = self._store(
                         item, claim, self.hook.download(fetched.image_id, file, result_format=extra), file
                     )
-            final = claim.save(status=FINAL, outputs=outputs, revision=fetched.result_revision, last_error=None)
+            final = claim.save(
+                status=RecordStatus.FINAL, outputs=outputs, revision=fetched.result_revision, last_error=None
+            )
         except ClaimLostError:
             raise
         except Exception as error:  # one image's failure never fails the others
@@ -297,17 +304,20 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
         if isinstance(error, _STOPPING_ERRORS):
             run.stop(reason)
         never_uploaded = claim.image_id is None and isinstance(error, (*_NOT_UPLOADED_ERRORS, _NotStarted))
-        status = SKIPPED if isinstance(error, CreditsError | _NotStarted) else FAILED
+        status = ResultStatus.SKIPPED if isinstance(error, CreditsError | _NotStarted) else ResultStatus.FAILED
         result = ImageResult(self.provider, item.vehicle_id, item.name, str(item.source), status, error=reason,
                              identity=claim.record.identity, credits_this_run=claim.charged_this_run)  # fmt: skip
         try:
             if never_uploaded:
                 run.claims.give_back(claim)
             elif isinstance(error, NotFoundError | ExpiredError) and claim.image_id is not None:
-                claim.save(status=FAILED, last_error=f"image {claim.image_id} is gone from Clipping Magic: {reason}")
+                claim.save(
+                    status=RecordStatus.FAILED,
+                    last_error=f"image {claim.image_id} is gone from Clipping Magic: {reason}",
+                )
             else:
                 claim.save(last_error=reason)
-                result.status = PENDING
+                result.status = ResultStatus.PENDING
                 result.error = f"{reason}; the claim stays and a rerun resumes it"
         except Exception as write_error:  # the image's outcome stays the original error
             self.log.error("could not record the failure of %s: %s", item.source, write_error)

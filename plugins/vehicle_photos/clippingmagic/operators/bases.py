@@ -19,9 +19,10 @@ from vehicle_photos.clippingmagic.utils.files import SourceFile
 from vehicle_photos.clippingmagic.utils.upload_claims import UploadClaims, upload_name
 from vehicle_photos.image_common.batch_operator import ImageBatchOperator
 from vehicle_photos.image_common.record_store import ImageRecordStore
-from vehicle_photos.image_common.records import CLAIMED, ImageRecord
+from vehicle_photos.image_common.records import ImageRecord
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.sources import ImageItem
+from vehicle_photos.image_common.statuses import RecordStatus
 
 PROVIDER = "clippingmagic"
 UI_COLOR = "#c9e4f5"
@@ -100,9 +101,9 @@ class ClippingMagicBatchOperator(ImageBatchOperator):
     ) -> ImageRecord:
         """The claim of an image about to be uploaded; refuses (raises) an image not worth uploading."""
         source.inspect()
-        digest = ImageRecord(self.provider, identity, options, CLAIMED).digest
+        digest = ImageRecord(self.provider, identity, options, RecordStatus.CLAIMED).digest
         return ImageRecord(
-            self.provider, identity, options, CLAIMED, source=str(item.source), attempts=1,
+            self.provider, identity, options, RecordStatus.CLAIMED, source=str(item.source), attempts=1,
             upload_name=upload_name(item.name, digest), **claims.claim_fields(),
         )  # fmt: skip
 

@@ -13,6 +13,7 @@ from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
 from vehicle_photos.clippingmagic.operators.bases import PROVIDER, ClippingMagicImagesOperator
 from vehicle_photos.clippingmagic.utils.arguments import image_ids_of
 from vehicle_photos.image_common.record_index import RecordIndex
+from vehicle_photos.image_common.statuses import RecordStatus
 
 
 class ClippingMagicDeleteOperator(ClippingMagicImagesOperator):
@@ -80,4 +81,4 @@ def _listed(items: Any) -> list[Any]:
 
 def _stored(item: Any) -> bool:
     """Rows of the download operator whose results were not stored are kept on the service."""
-    return not (isinstance(item, dict) and item.get("status") not in (None, "final"))
+    return not (isinstance(item, dict) and item.get("status") not in (None, RecordStatus.FINAL))

@@ -23,7 +23,8 @@ from vehicle_photos.clippingmagic.utils.models import JSON, RESULT, RESULT_FORMA
 from vehicle_photos.clippingmagic.utils.outputs import check_output, put_output
 from vehicle_photos.image_common.record_index import RecordIndex
 from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
-from vehicle_photos.image_common.records import FINAL, ImageRecord, options_digest
+from vehicle_photos.image_common.records import ImageRecord, options_digest
+from vehicle_photos.image_common.statuses import RecordStatus
 
 DOWNLOAD_FORMATS = (*RESULT_FORMATS, JSON)
 SUFFIXES = {"clipping_path_svg": ".svg", "alpha_mask_png": ".mask.png", JSON: ".json"}
@@ -97,7 +98,7 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
             outcomes = list(pool.map(lambda image_id: self._download_one(image_id, sources[image_id]), sources))
         RecordIndex(self.records, PROVIDER).append(record for _, record in outcomes if record is not None)
         results = [result for result, _ in outcomes]
-        failed = [result for result in results if result["status"] != FINAL]
+        failed = [result for result in results if result["status"] != RecordStatus.FINAL]
         if failed:
             lines = [f"image {result['id']}: {result['error']}" for result in failed]
             raise AirflowException(f"{len(failed)} of {len(results)} results were not stored:\n" + "\n".join(lines))
@@ -109,7 +110,13 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
             return self._download(image_id, source)
         except ApiError as error:
             self.log.warning("image %s: %s", image_id, error)
-            return {"id": image_id, "source": source, "status": "failed", "error": str(error), "outputs": {}}, None
+            return {
+                "id": image_id,
+                "source": source,
+                "status": RecordStatus.FAILED,
+                "error": str(error),
+                "outputs": {},
+            }, None
 
     def _download(self, image_id: int, source: str) -> tuple[dict[str, Any], ImageRecord | None]:
         options = {"download": sorted(self.formats)}
@@ -124,10 +131,12 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
         outputs = {name: self._store(image, name) for name in self.formats}
         charged = 0 if image.test or set(self.formats) == {JSON} else 1
         earlier = (
-            stored.record if stored is not None else ImageRecord(PROVIDER, identity, options, FINAL, source=source)
+            stored.record
+            if stored is not None
+            else ImageRecord(PROVIDER, identity, options, RecordStatus.FINAL, source=source)
         )
         record = earlier.touched(
-            status=FINAL,
+            status=RecordStatus.FINAL,
             source=source or earlier.source,
             provider_ref={"image_id": image_id},
             revision=image.result_revision,

@@ -21,9 +21,10 @@ from vehicle_photos.image_common.claims import ClaimLostError
 from vehicle_photos.image_common.fetch import SourceFetchError
 from vehicle_photos.image_common.inspection import UnusableImageError
 from vehicle_photos.image_common.policy import SourceNotAllowedError
-from vehicle_photos.image_common.records import FINAL, ImageRecord, options_digest
-from vehicle_photos.image_common.results import FAILED, ImageResult
+from vehicle_photos.image_common.records import ImageRecord, options_digest
+from vehicle_photos.image_common.results import ImageResult
 from vehicle_photos.image_common.sources import ImageItem
+from vehicle_photos.image_common.statuses import RecordStatus, ResultStatus
 
 _REFUSALS = (SourceFetchError, SourceNotAllowedError, UnusableImageError)
 _NOT_UPLOADED = (BadRequestError, CreditsError, AuthError, *_REFUSALS)
@@ -60,8 +61,8 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
         items, unreadable = self.identify(items)
         with self.upload_claims(context) as claims, ThreadPoolExecutor(int(self.concurrency), "clippingmagic") as pool:
             outcomes = list(pool.map(lambda item: self._upload(item, claims, test), items))
-        refused += unreadable + [o for o in outcomes if isinstance(o, ImageResult) and o.status != FAILED]
-        failed = [o for o in outcomes if isinstance(o, ImageResult) and o.status == FAILED]
+        refused += unreadable + [o for o in outcomes if isinstance(o, ImageResult) and o.status != ResultStatus.FAILED]
+        failed = [o for o in outcomes if isinstance(o, ImageResult) and o.status == ResultStatus.FAILED]
         if refused and context and context.get("ti"):
             context["ti"].xcom_push(key="refused", value=[result.to_dict() for result in refused])
         if failed:
@@ -78,7 +79,7 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
             except (ApiError, ClaimNotSettled) as error:
                 self.log.warning("image %s of %s: %s", item.name, item.vehicle_id, error)
                 return ImageResult(
-                    self.provider, item.vehicle_id, item.name, str(item.source), FAILED, error=str(error)
+                    self.provider, item.vehicle_id, item.name, str(item.source), ResultStatus.FAILED, error=str(error)
                 )
         return {
             "source": str(item.source), "vehicle_id": item.vehicle_id, "name": item.name, **image.to_dict(),
@@ -124,12 +125,12 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
             raise
         finally:
             claim.release()
-        claim.save(status=FINAL, provider_ref={"image_id": image.id}, last_error=None)
+        claim.save(status=RecordStatus.FINAL, provider_ref={"image_id": image.id}, last_error=None)
         return image
 
     def _still_there(self, record: ImageRecord) -> ClippingMagicImage | None:
         image_id = record.provider_ref.get("image_id")
-        if record.status != FINAL or image_id is None:
+        if record.status != RecordStatus.FINAL or image_id is None:
             return None
         try:
             return self.hook.get_image(image_id)

@@ -27,8 +27,9 @@ from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
 from vehicle_photos.clippingmagic.utils.list_window import ListAnchor
 from vehicle_photos.image_common.claims import ClaimHolder, Lease, LeaseKeeper, lease_end_shown, lease_left
 from vehicle_photos.image_common.record_store import ImageRecordStore, RecordChangedError, StoredRecord
-from vehicle_photos.image_common.records import CLAIMED, FAILED, ImageRecord
+from vehicle_photos.image_common.records import ImageRecord
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
+from vehicle_photos.image_common.statuses import RecordStatus
 
 FIRST_WAIT_SECONDS = 1.0
 MAX_WAIT_SECONDS = 15.0
@@ -223,7 +224,9 @@ class UploadClaims:
         """Claim a settled image again, for an upload nobody can use any more (e.g. deleted from Clipping
         Magic after its review); None when the record changed meanwhile."""
         record = settled.record
-        claim = record.touched(status=CLAIMED, **self.claim_fields(), outputs={}, attempts=record.attempts + 1)
+        claim = record.touched(
+            status=RecordStatus.CLAIMED, **self.claim_fields(), outputs={}, attempts=record.attempts + 1
+        )
         try:
             return HeldClaim(self.keeper, self.records.replace(settled, claim))
         except RecordChangedError:
@@ -250,6 +253,6 @@ class UploadClaims:
         if record.attempts < self.max_attempts or (held.image_id is not None and not known_before):
             return held
         reason = f"gave up after {record.attempts} attempts; last error: {record.last_error or 'none recorded'}"
-        held.save(status=FAILED, last_error=reason)
+        held.save(status=RecordStatus.FAILED, last_error=reason)
         held.release()
         return held.stored
