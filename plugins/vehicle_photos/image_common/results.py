@@ -1,12 +1,5 @@
-"""One image's outcome in a run: what both providers' operators produce and the manifest reads.
-
-Statuses: `final` (outputs stored, this run or an earlier one), `failed` (the service processed it and said
-it cannot be done, or it was billed and the result could not be stored), `refused` (never sent: the source is
-not allowed, unreadable or not a usable image; nothing billed), `skipped` (not started, e.g. credits ran out),
-`pending` (sent, not finished when the wait ended; a rerun resumes it); set by the planner, never sent:
-`deferred` (the dealer's credit budget for the run was reached; the next run takes it) and
-`awaiting_confirmation` (the dealer's changed profile would spend more than allowed without confirmation).
-"""
+"""One image's outcome in a run: what both providers' operators produce and the manifest reads. Its status is
+a `ResultStatus` (`image_common.statuses`, which says what each one means)."""
 
 from __future__ import annotations
 

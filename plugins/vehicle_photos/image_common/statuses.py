@@ -19,6 +19,9 @@ class RecordStatus(StrEnum):
     CLAIMED = "claimed"  # the holder may make the billable call; its outcome is found by asking the service
     FINAL = "final"  # outputs stored; reused by every later run
     FAILED = "failed"  # billed, and the service said the image cannot be processed; not retried automatically
+    # Written by the first release, without claim fields; still read, as claims whose holder is gone:
+    SUBMITTED = "submitted"
+    ERROR = "error"
 
 
 class ResultStatus(StrEnum):
