@@ -365,7 +365,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
             acknowledged = sum(pool.map(submit, chunks))
         self.log.info(
-            "submitted %d claimed images in %d requests: %d acknowledged", len(claimed), len(chunks), acknowledged
+            "submission requests: %d for %d claimed images, %d acknowledged", len(chunks), len(claimed), acknowledged
         )
 
     def _submit_chunk(self, chunk: list[BatchImage], claims: SubmissionClaims) -> int:
