@@ -46,7 +46,7 @@ from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
 from vehicle_photos.image_common.records import options_digest
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
 from vehicle_photos.image_common.request_images import RequestImage, read_request_image
-from vehicle_photos.image_common.results import REFUSED, SKIPPED, ImageResult
+from vehicle_photos.image_common.results import FAILED, PENDING, REFUSED, SKIPPED, ImageResult
 from vehicle_photos.image_common.s3_objects import copy_if_unchanged, create_object, delete_object
 from vehicle_photos.image_common.sealed import unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
@@ -303,12 +303,20 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         """Write a claim for every image to submit: a new record, or a conditional overwrite of the claim
         being taken over. Losing the race means following the winner's record instead."""
         todo = batch.in_state(NEW)
+        if not todo:
+            return
         if batch.credits_exhausted:
             for image in todo:
                 image.not_sent("not submitted: Car-Cutter credits are exhausted", SKIPPED)
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
             list(pool.map(lambda image: self._claim_one(image, claims), todo))
+        claimed = sum(image.state == CLAIMED for image in todo)
+        not_sent = sum(image.state == NOT_SENT for image in todo)
+        self.log.info(
+            "claimed %d of %d images, %d follow a record found in place, %d not sent", claimed, len(todo),
+            len(todo) - claimed - not_sent, not_sent,
+        )  # fmt: skip
 
     def _claim_one(self, image: BatchImage, claims: SubmissionClaims) -> None:
         try:
@@ -329,15 +337,16 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         chunks = [group[start : start + paths.MAX_IMAGES_PER_SUBMISSION] for group in groups
                   for start in range(0, len(group), paths.MAX_IMAGES_PER_SUBMISSION)]  # fmt: skip
 
-        def submit(chunk: list[BatchImage]) -> None:
+        def submit(chunk: list[BatchImage]) -> int:
+            """The number of images Car-Cutter acknowledged."""
             if batch.credits_exhausted:
                 claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", SKIPPED)
-                return
+                return 0
             chunk = claims.still_held(chunk)
             if not chunk:
-                return
+                return 0
             try:
-                self._submit_chunk(chunk, claims)
+                return self._submit_chunk(chunk, claims)
             except CreditsError as error:  # the credits may have covered part of the chunk: ask before giving back
                 batch.credits_exhausted = True
                 self.log.error("Stopping submissions: %s", error)
@@ -349,11 +358,17 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 claims.maybe_sent(chunk)
             finally:  # posted (or given back): settled by status from now on, no renewal needed
                 claims.release(chunk)
+            return 0
 
+        if not chunks:
+            return
         with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
-            list(pool.map(submit, chunks))
+            acknowledged = sum(pool.map(submit, chunks))
+        self.log.info(
+            "submission requests: %d for %d claimed images, %d acknowledged", len(chunks), len(claimed), acknowledged
+        )
 
-    def _submit_chunk(self, chunk: list[BatchImage], claims: SubmissionClaims) -> None:
+    def _submit_chunk(self, chunk: list[BatchImage], claims: SubmissionClaims) -> int:
         urls = [unseal(image.sealed_url or "") for image in chunk]
         vehicle_ids = {image.vehicle_id for image in chunk}
         statuses = self.hook.submit_images(
@@ -374,6 +389,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             # Car-Cutter took it: a status saying "unknown" soon after is lag, not a lost call; only a claim that
             # stays unknown for a whole lease is submitted again
             image.takeover_at = time.time() + float(self.claim_lease_seconds)
+        return sum(status.status is not None for status in statuses)
 
     def _ask_about_resumed_claims(self, batch: Batch, claims: SubmissionClaims) -> bool:
         """Claims found in place (ours from an earlier try, or another run's) are asked about at once, so one
@@ -469,7 +485,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             facts = inspect_file(spool, size, response.headers.get("Content-Type"), self.policy.max_pixels, shown)
             key = self.output_key(_item_of(image), image.digest, _EXTENSIONS.get(facts.media_type, ".jpg"))
             if create_object(self.s3_hook.conn, self.dest_bucket, key, spool, facts.media_type) is None:
-                self.log.info("%s is stored already; keeping it", key)
+                self.log.debug("%s is stored already; keeping it", key)
         return key
 
     def _finish(self, batch: Batch, claims: SubmissionClaims) -> Any:
@@ -478,6 +494,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 claims.settle(image, image.record(RECORD_FAILED, self.options))
                 self._drop_source_copy(image)
         results = batch.results()
+        self._warn_about_failures(results[len(batch.refused) :])  # batch.refused were logged when refused
         _warn_about_retakes(self.log, results)
         # reused ones too: a record found final in place may be missing from the index (a try that died first)
         finished = [image.final_record(self.options) for image in batch.in_state(DONE)]
@@ -492,6 +509,13 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         return returned
 
     # Helpers
+
+    def _warn_about_failures(self, results: list[ImageResult]) -> None:
+        """One line per image that failed, is left pending or was refused on the way; skipped images (credits
+        exhausted, logged once when the submissions stopped) are only counted in the summary."""
+        for result in results:
+            if result.status in (FAILED, PENDING, REFUSED):
+                self.log.warning("image %s of %s %s: %s", result.name, result.vehicle_id, result.status, result.error)
 
     def _claims(self, context: Context) -> SubmissionClaims:
         return SubmissionClaims(
