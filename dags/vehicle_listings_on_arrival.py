@@ -21,11 +21,11 @@ import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
+from include.arrivals import dispatch
 from include.arrivals.asset import listing_arrivals_asset
 from include.arrivals.settings import ArrivalSettings
 from include.dag_defaults import task_defaults
 
-LISTINGS_DAG_ID = "vehicle_listings"
 ARRIVALS = listing_arrivals_asset(ArrivalSettings.from_config())
 
 
@@ -39,36 +39,13 @@ ARRIVALS = listing_arrivals_asset(ArrivalSettings.from_config())
     default_args=task_defaults(3, pendulum.duration(seconds=10), execution_timeout=pendulum.duration(minutes=5)),
 )
 def vehicle_listings_on_arrival() -> None:
-    @task
-    def runs_to_start(ti=None, triggering_asset_events=None) -> list[dict]:
-        """Per date with arrivals, the run to start (none when a run of the date will see the files)."""
-        import logging
-
-        from airflow.sdk import Variable
-
-        from include.arrivals import dispatch
-        from include.arrivals.messages import arrivals_by_date
-        from include.pipeline.settings import VARIABLE_PREFIX, PipelineSettings
-
-        settings = PipelineSettings.from_params(
-            {name: Variable.get(VARIABLE_PREFIX + name, default=None) for name in ("bucket", "listings_prefix")}
-        )
-        messages = [
-            message
-            for event in triggering_asset_events[ARRIVALS]
-            for message in (event.extra.get("payload") or {}).get("message_batch") or []
-        ]
-        arrivals = arrivals_by_date(messages, settings.bucket, settings.listings_prefix)
-        dates = ", ".join(arrivals) or "no date"
-        logging.getLogger(__name__).info("%d messages: listing files for %s", len(messages), dates)
-        return dispatch.runs_to_start(ti, LISTINGS_DAG_ID, arrivals, settings.bucket)
-
+    starts = task(dispatch.runs_to_start_on_arrival, task_id="runs_to_start")()
     TriggerDagRunOperator.partial(
         task_id="start_vehicle_listings",
-        trigger_dag_id=LISTINGS_DAG_ID,
+        trigger_dag_id=dispatch.LISTINGS_DAG_ID,
         logical_date=None,  # the run's date is its Param listing_date; the daily run keeps the logical date
         skip_when_already_exists=True,  # the same run id started by another decision: done
-    ).expand_kwargs(runs_to_start())
+    ).expand_kwargs(starts)
 
 
 vehicle_listings_on_arrival()

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
+LISTINGS_DAG_ID = "vehicle_listings"
 ON_ARRIVAL_RUN_PREFIX = "on_arrival__"
 PLAN_TASK = "plan_run"
 ACTIVE_RUN_STATES = frozenset({"queued", "running"})
@@ -43,6 +44,28 @@ class RunLookups(Protocol):
     ) -> dict[str, dict[str, Any]]: ...  # fmt: skip
 
     def get_dagrun_state(self, dag_id: str, run_id: str) -> str: ...
+
+
+def runs_to_start_on_arrival(ti: Any = None, triggering_asset_events: Any = None) -> list[dict[str, Any]]:
+    """The task callable: the messages of the run's asset events, and the runs they start (`runs_to_start`)."""
+    from airflow.sdk import Asset, Variable
+
+    from include.arrivals.asset import ARRIVALS_ASSET_NAME
+    from include.arrivals.messages import arrivals_by_date
+    from include.pipeline.settings import VARIABLE_PREFIX, PipelineSettings
+
+    settings = PipelineSettings.from_params(
+        {name: Variable.get(VARIABLE_PREFIX + name, default=None) for name in ("bucket", "listings_prefix")}
+    )
+    events = (triggering_asset_events or {}).get(Asset(name=ARRIVALS_ASSET_NAME), [])  # none in a manual run
+    messages = [
+        message for event in events for message in (event.extra.get("payload") or {}).get("message_batch") or []
+    ]
+    arrivals = arrivals_by_date(messages, settings.bucket, settings.listings_prefix)
+    log.info(
+        "%d messages in %d events: listing files for %s", len(messages), len(events), ", ".join(arrivals) or "no date"
+    )
+    return runs_to_start(ti, LISTINGS_DAG_ID, arrivals, settings.bucket)
 
 
 def on_arrival_run_id(listing_date: str, number: int) -> str:
