@@ -79,6 +79,7 @@ class DateRuns:
     listing_date: str
     unplanned_run: str | None
     on_arrival_runs: int
+    runs: int  # every run of the date found
 
     @property
     def next_run_id(self) -> str:
@@ -98,7 +99,7 @@ def date_runs(lookups: RunLookups, dag_id: str, listing_date: str) -> DateRuns:
             break
     unplanned = [run_id for run_id, states in sorted(plan_states.items()) if states.get(PLAN_TASK) in PLAN_NOT_STARTED]
     waiting = next((run for run in unplanned if lookups.get_dagrun_state(dag_id, run) in ACTIVE_RUN_STATES), None)
-    return DateRuns(listing_date=listing_date, unplanned_run=waiting, on_arrival_runs=on_arrival)
+    return DateRuns(listing_date=listing_date, unplanned_run=waiting, on_arrival_runs=on_arrival, runs=len(plan_states))
 
 
 def runs_to_start(
@@ -112,8 +113,8 @@ def runs_to_start(
         if runs.unplanned_run:
             log.info("%s: %s: run %s has not planned yet and will see them", listing_date, files, runs.unplanned_run)
             continue
-        log.info("%s: %s: every run of the date planned already (or none exists): starting %s",
-                 listing_date, files, runs.next_run_id)  # fmt: skip
+        why = f"its runs ({runs.runs}) planned already" if runs.runs else "no run of the date yet"
+        log.info("%s: %s: %s, starting %s", listing_date, files, why, runs.next_run_id)
         starts.append(
             {
                 "trigger_run_id": runs.next_run_id,

@@ -4,8 +4,9 @@ the scheduler runs `vehicle_listings_on_arrival` on each batch, and that starts 
 
 First with `vehicle_listings` running: a file for a date starts a run for it, which waits until the prefix is
 quiet and plans; a file for the same date after that starts one follow-up run. Then with `vehicle_listings`
-paused, so that no run plans (as during a quiet period): one file starts one run, ten files for a date start
-one run, and a file for a date whose run (here a manual one with that logical date) has not planned starts none.
+paused, so that no run plans (as during a quiet period): one file starts one run, ten files for a date and one
+more once its run exists start one run, and a file for a date whose run (here a manual one with that logical
+date) has not planned starts none.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def test_arrivals_start_one_run_per_date_and_a_follow_up_after_planning(
         for dealer in range(10):
             put(BURST_DATE, f"dealer={dealer}/export.csv")
         put(WAITING_DATE, "dealer-a.csv")
+        wait_for(lambda: on_arrival_runs(airflow, BURST_DATE), START_TIMEOUT, "a run for the burst", airflow)
+        put(BURST_DATE, "dealer=10/export.csv")  # its run exists and has not planned: it will see this one too
         wait_for(lambda: dispatched(airflow, sent), 180, f"all {sent} messages dispatched", airflow)
 
         runs = {day: on_arrival_runs(airflow, day) for day in (FOLLOW_UP_DATE, ONE_FILE_DATE, BURST_DATE, WAITING_DATE)}
