@@ -1,14 +1,16 @@
 """
 ### vehicle_listings
 
-Every day, take the dealers' listing files of the date from `s3://<bucket>/listings/dt=<date>/` once they are
-quiet, validate every row (bad rows go to `rejected/dt=<date>/` with file, line and reason), and send each
-vehicle's photos through Car-Cutter (exterior shots) or Clipping Magic (interior and detail shots;
-configurable). Register the vehicles, make their features and hotspots on Car-Cutter match the listing, remove
-sold vehicles, and publish: manifest (Parquet + JSON), HTML report (the **Run report** link on `publish_run`),
-listing files moved to `archive/dt=<date>/`. Other DAGs hear of it through the asset aliases
-`vehicle_photos_manifest` (the event's extra: manifest key, date, counts, credits) and `vehicle_photos_archive`,
-resolved to the deployment's `s3://<bucket>/<prefix>`; see `vehicle_manifest_consumer_example`.
+Every day (unless `[vehicle_photos] daily_runs` is false), and when a dealer's file arrives if on-arrival starts
+are set up (`vehicle_listings_on_arrival`), take the dealers' listing files of the date from
+`s3://<bucket>/listings/dt=<date>/` once they are quiet, validate every row (bad rows go to `rejected/dt=<date>/`
+with file, line and reason), and send each vehicle's photos through Car-Cutter (exterior shots) or Clipping Magic
+(interior and detail shots; configurable). Register the vehicles, make their features and hotspots on Car-Cutter
+match the listing, remove sold vehicles, and publish: manifest (Parquet + JSON), HTML report (the **Run report**
+link on `publish_run`), listing files moved to `archive/dt=<date>/`. Other DAGs hear of it through the asset
+aliases `vehicle_photos_manifest` (the event's extra: manifest key, date, counts, credits) and
+`vehicle_photos_archive`, resolved to the deployment's `s3://<bucket>/<prefix>`; see
+`vehicle_manifest_consumer_example`.
 
 Every run plans over all the date's files (incoming and archived), so a rerun or a run for late files
 publishes the whole date. An image processed before, on any date, run or retry, is never sent or billed
@@ -16,8 +18,8 @@ again: its record under `records/` is claimed before any billable call and point
 outputs. Each dealer's images are processed as its profile in `config/profiles.yaml` says (scene, logo,
 plate, cut type, which angles go to which API, a credit budget per run); a batch holds one profile. Manual runs
 take Params (vehicle subset, `dry_run` with the estimate per dealer, dealers whose changed profile may bill,
-Clipping Magic test mode, cut type, batch size); a manual run without a logical date uses the day it was
-triggered. Backfills and profiles: see the README.
+Clipping Magic test mode, cut type, batch size, the listing date); a manual run without a logical date or
+`listing_date` uses the day it was triggered. Backfills and profiles: see the README.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from airflow.sdk import TaskGroup, dag, task
 
 from include.alerts.notifiers import failed_date_callbacks, finish_deadline
 from include.alerts.settings import AlertSettings
+from include.arrivals.settings import ArrivalSettings
 from include.dag_defaults import task_defaults
 from include.pipeline import task_callables
 from include.pipeline.assets import ARCHIVE_ALIAS, MANIFEST_ALIAS
@@ -45,10 +48,11 @@ from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoCl
 from vehicle_photos.run_report import RunReportOperator
 
 ALERTS = AlertSettings.from_config()
+ARRIVALS = ArrivalSettings.from_config()
 
 
 @dag(
-    schedule="@daily",
+    schedule="@daily" if ARRIVALS.daily_runs else None,
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

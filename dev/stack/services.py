@@ -142,8 +142,15 @@ class LocalStack:
         }
 
     def s3_client(self):
+        return self._client("s3")
+
+    def sqs_client(self):
+        """moto's server answers SQS on the same endpoint (and delivers the buckets' notifications to it)."""
+        return self._client("sqs")
+
+    def _client(self, service: str):
         return boto3.client(
-            "s3",
+            service,
             endpoint_url=self.s3_url,
             aws_access_key_id=LOCAL_AWS_KEY,
             aws_secret_access_key=LOCAL_AWS_SECRET,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from datetime import date
 from typing import Any
 
 from vehicle_photos.image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
@@ -74,7 +75,7 @@ class PipelineSettings:
     volatile_query_params: tuple[str, ...] = DEFAULT_VOLATILE_QUERY_PARAMS
     # how long a call that may have reached a service is settled by asking it (README: never billing twice)
     registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS
-    listing_date: str = ""  # YYYY-MM-DD: the run's logical date, else the day it was triggered
+    listing_date: str = ""  # YYYY-MM-DD: the Param listing_date, else the run's logical date, else its trigger day
     run_key: str = ""  # the run, as a key-safe name for its working files
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -104,8 +105,8 @@ class PipelineSettings:
         if self.claim_lease_seconds < 3:
             resolution = "S3 dates have 1 s resolution"
             raise ValueError(f"claim_lease_seconds must be at least 3 ({resolution}), got {self.claim_lease_seconds}")
-        if self.listing_date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.listing_date):
-            raise ValueError(f"listing_date must be YYYY-MM-DD, got {self.listing_date!r}")
+        if self.listing_date and not _is_date(self.listing_date):
+            raise ValueError(f"listing_date must be a date YYYY-MM-DD, got {self.listing_date!r}")
 
     def dated(self, prefix: str, ds: str | None = None) -> str:
         return f"{prefix}/dt={ds or self.listing_date}/"
@@ -151,6 +152,16 @@ def settings_for_run(params: dict[str, Any], listing_date: str, run_id: str) -> 
     merged["listing_date"] = listing_date
     merged["run_key"] = re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-")
     return PipelineSettings.from_params(merged)
+
+
+def _is_date(text: str) -> bool:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _coerce(value: Any, default: Any) -> Any:

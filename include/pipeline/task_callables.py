@@ -18,12 +18,16 @@ log = logging.getLogger(__name__)
 def prepare_run(
     params: dict[str, Any], dag_run: Any, logical_date: Any = None, run_id: str | None = None
 ) -> dict[str, Any]:
-    """The run's settings (Params, else Variables, else defaults) and its listing date: the logical date, or for
-    a manual run without one, the day it was triggered."""
-    when = logical_date or dag_run.run_after
-    if logical_date is None:
-        log.info("no logical date: using the day the run was triggered, %s", when.date().isoformat())
-    settings = settings_for_run(dict(params or {}), when.date().isoformat(), run_id or dag_run.run_id)
+    """The run's settings (Params, else Variables, else defaults) and its listing date: the Param `listing_date`
+    (on-arrival runs), else the logical date, else (a manual run without either) the day it was triggered."""
+    params = dict(params or {})
+    listing_date = params.get("listing_date") or None
+    if listing_date is None:
+        when = logical_date or dag_run.run_after
+        listing_date = when.date().isoformat()
+        if logical_date is None:
+            log.info("no listing_date nor logical date: using the day the run was triggered, %s", listing_date)
+    settings = settings_for_run(params, str(listing_date), run_id or dag_run.run_id)
     log.info(
         "listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket, settings.run_prefix
     )
