@@ -45,16 +45,8 @@ def plan_run(settings: dict[str, Any]) -> list[dict[str, Any]]:
 
 # What each mapped task takes from a batch entry of plan_run (`XComArg.map`; Airflow keeps these functions by
 # their source, so each stands alone).
-def register_vehicles_input(batch: dict) -> object:
-    return batch["carcutter.register_vehicles"]
-
-
-def set_features_input(batch: dict) -> object:
-    return batch["carcutter.set_features"]
-
-
-def set_hotspots_input(batch: dict) -> object:
-    return batch["carcutter.set_hotspots"]
+def set_features_and_hotspots_input(batch: dict) -> object:
+    return batch["carcutter.set_features_and_hotspots"]
 
 
 def process_carcutter_images_input(batch: dict) -> object:

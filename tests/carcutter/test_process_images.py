@@ -106,6 +106,40 @@ def test_processes_a_batch_and_a_rerun_bills_nothing(carcutter, bucket, s3_clien
     assert sorted(carcutter.ledger()["charges"].values()) == [1] * 6
 
 
+def test_registers_its_vehicles_before_it_submits_their_images(carcutter, bucket, s3_client, put_photos):
+    """A submission naming a vehicle takes it off the shot list (`active`); registering it afterwards would put
+    it back (`new`). A vehicle without images to process is registered too, and a retry changes nothing."""
+    from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
+
+    images = put_photos(vehicles=2, per_vehicle=2)
+    with_images = sorted({image["vehicle_id"] for image in images})
+    vehicles = [{"vehicle_id": vid, "vehicle_manufacturer": "VW", "vehicle_model": "Golf"} for vid in with_images]
+    vehicles.append({"vehicle_id": "WVWZZZ1JZ3W999999", "vehicle_manufacturer": "Audi"})
+    s3_client.put_object(Bucket=bucket, Key="in/vehicles.json", Body=json.dumps(vehicles).encode())
+
+    results = operator(images, bucket, vehicles=f"s3://{bucket}/in/vehicles.json").execute(task_context())
+    assert [row["status"] for row in results] == ["final"] * 4
+    hook = CarCutterHook(CONN_ID)
+    for vehicle in vehicles:
+        found = hook.get_vehicle(vehicle["vehicle_id"])
+        assert found["vehicle_manufacturer"] == vehicle["vehicle_manufacturer"]
+        assert found["app_status"] == ("active" if vehicle["vehicle_id"] in with_images else "new")
+
+    before = counts(carcutter)
+    operator(images, bucket, vehicles=vehicles).execute(task_context(try_number=2))
+    assert counts(carcutter).get("vehicleSubmit") == before["vehicleSubmit"] == 3
+    assert async_calls(carcutter) == {name: before.get(name, 0) for name in ASYNC_CALLS}
+
+
+def test_a_batch_without_images_registers_its_vehicles(carcutter, bucket):
+    from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
+
+    vehicles = [{"vehicle_id": "WVWZZZ1JZ3W000123", "vehicle_color": "red"}]
+    assert operator(None, bucket, vehicles=vehicles).execute(task_context()) == []
+    assert CarCutterHook(CONN_ID).get_vehicle("WVWZZZ1JZ3W000123")["vehicle_color"] == "red"
+    assert async_calls(carcutter) == dict.fromkeys(ASYNC_CALLS, 0)
+
+
 def test_a_record_found_final_in_place_is_indexed(carcutter, bucket, s3_client, put_photos):
     """A try that finished the images and died before indexing them: the retry, which reuses them, indexes
     them, so the next daily plan knows them without a record read each."""

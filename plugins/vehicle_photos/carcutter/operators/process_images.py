@@ -35,12 +35,13 @@ from vehicle_photos.carcutter.utils.batch import (
 )
 from vehicle_photos.carcutter.utils.statuses import RETAKE, ImageStatus
 from vehicle_photos.carcutter.utils.submission_claims import SubmissionClaims
+from vehicle_photos.carcutter.utils.vehicle_registration import register_vehicles
 from vehicle_photos.image_common.batch_operator import ImageBatchOperator
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.fetch import SourceFetchError, fetch_url
 from vehicle_photos.image_common.identity import content_identity, s3_identity_etag
 from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_s3_image
-from vehicle_photos.image_common.items import put_json
+from vehicle_photos.image_common.items import load_list, put_json
 from vehicle_photos.image_common.policy import SourceNotAllowedError
 from vehicle_photos.image_common.records import FAILED as RECORD_FAILED
 from vehicle_photos.image_common.records import options_digest
@@ -71,6 +72,9 @@ class SourceChangedError(Exception):
 class CarCutterProcessImagesOperator(ImageBatchOperator):
     """Cut a batch of vehicle photos with Car-Cutter's asynchronous API and store the results in S3.
 
+    The batch's `vehicles` are registered first (free; `CarCutterRegisterVehiclesOperator`'s rules), so every
+    image is submitted under a vehicle Car-Cutter knows, without a task of its own before this one.
+
     Every image is inspected first (an HTML page, an empty or truncated file, too many pixels: refused, never
     billed). An S3 source is sent as a presigned copy of the version its identity names (made server side on
     condition of its ETag; a source uploaded again since it was identified is not sent). Before it is
@@ -86,6 +90,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     Returns `ImageBatchOperator.publish`'s value: counts and `results_uri`, or the `ImageResult` rows.
 
+    :param vehicles: vehicles to register (create or update) before any image is submitted, with Car-Cutter's
+        field names (`CarCutterRegisterVehiclesOperator`'s `vehicles`; inline, JSON text or an `s3://` URI;
+        templated); registered again on a retry, which changes nothing when nothing changed.
     :param cut_type / guideline_id / location_id / processing_speed / retouching_accuracy / scene_id /
         custom_json / webhook_url: the submission's fields (docs/car-cutter-api.md).
     :param overlay / license_plate: the overlay and plate inlay (PNG with alpha) as an `s3://` URI, or as
@@ -108,13 +115,14 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     provider = "carcutter"
     template_fields: Sequence[str] = (
-        *ImageBatchOperator.template_fields, "cut_type", "guideline_id", "location_id", "scene_id", "custom_json",
-        "webhook_url", "poll_interval", "first_poll_delay", "registration_grace_seconds",
+        *ImageBatchOperator.template_fields, "vehicles", "cut_type", "guideline_id", "location_id", "scene_id",
+        "custom_json", "webhook_url", "poll_interval", "first_poll_delay", "registration_grace_seconds",
     )  # fmt: skip
 
     def __init__(
         self,
         *,
+        vehicles: Any = None,
         cut_type: str | None = None,
         guideline_id: str | None = None,
         location_id: str | None = None,
@@ -139,6 +147,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.vehicles = vehicles
         self.cut_type = cut_type
         self.guideline_id = guideline_id
         self.location_id = location_id
@@ -218,6 +227,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         wait_seconds = self._wait_seconds()
         if float(self.presign_expires) < wait_seconds:
             self.log.warning("presign_expires (%ss) is shorter than the wait (%ss)", self.presign_expires, wait_seconds)
+        self._register_vehicles()
         items, refused = self.read_batch()
         items, unreadable = self.identify(items)
         batch = Batch(images={}, inputs=[], refused=refused + unreadable, deadline=time.time() + wait_seconds)
@@ -265,6 +275,14 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             self._apply_statuses(batch, statuses, claims)
 
     # Steps
+
+    def _register_vehicles(self) -> None:
+        """Before any image of theirs is submitted: submitting a vehicle after its images would put it back
+        onto the shot list."""
+        vehicles = load_list(self.vehicles, self.s3_hook, "vehicles")
+        if vehicles:
+            outcome = register_vehicles(self.hook, vehicles, int(self.concurrency))
+            self.log.info("Registered vehicles: %s", {name: len(ids) for name, ids in outcome.items()})
 
     def _inspect(self, batch: Batch, items: list[ImageItem]) -> None:
         """Identity (by content for http sources without validators) and a usable image, before any claim."""
