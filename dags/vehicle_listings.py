@@ -71,6 +71,7 @@ def vehicle_listings() -> None:
             **image_arguments,
             poll_interval=settings["carcutter_poll_interval"],
             first_poll_delay=settings["carcutter_first_poll_delay"],
+            wait_in_task_seconds=settings["carcutter_wait_in_task_seconds"],
             max_failure_ratio=0.1,
             execution_timeout=pendulum.duration(hours=1),
         ).expand_kwargs(batches.map(task_callables.process_carcutter_images_input))

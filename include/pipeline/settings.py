@@ -60,6 +60,7 @@ class PipelineSettings:
     report_thumbnail_vehicles: int = 50
     carcutter_poll_interval: float = 30.0
     carcutter_first_poll_delay: float = 30.0
+    carcutter_wait_in_task_seconds: float = 0.0  # polls in the batch task this long before deferring
     listings_quiet_seconds: float = 300.0  # the date's listing prefix must be unchanged this long
     listings_wait_hours: float = 20.0  # how long a run waits for its listing files
     listings_poll_seconds: float = 60.0

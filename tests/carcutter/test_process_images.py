@@ -197,6 +197,28 @@ def test_deferral_round_trip_through_json(carcutter, bucket, put_photos):
     assert [row["status"] for row in results] == ["final"] * 4
 
 
+def test_a_batch_finished_within_the_wait_in_task_never_defers(carcutter, bucket, put_photos):
+    images = put_photos(vehicles=2, per_vehicle=2)
+    results = operator(images, bucket, deferrable=True, wait_in_task_seconds=10).execute(task_context())
+    assert [row["status"] for row in results] == ["final"] * 4
+    assert async_calls(carcutter)["asyncSubmit"] == 2
+
+
+def test_a_batch_still_processing_after_the_wait_in_task_defers(carcutter, bucket, put_photos):
+    carcutter.configure(processing_seconds=3.0)
+    images = put_photos(vehicles=1, per_vehicle=2)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator(images, bucket, deferrable=True, wait_in_task_seconds=1.0).execute(task_context())
+    assert async_calls(carcutter)["asyncStatus"] >= 1  # it polled in the task first
+    assert deferred.value.trigger.first_poll_at - time.time() > 3  # a deferred batch's first poll settles
+    results = operator(images, bucket, deferrable=True).execute_complete(
+        task_context(), event=run_deferred(deferred.value)
+    )
+    assert [row["status"] for row in results] == ["final"] * 2
+    assert async_calls(carcutter)["asyncSubmit"] == 1
+    assert sorted(carcutter.ledger()["charges"].values()) == [1, 1]
+
+
 def test_a_claim_left_before_its_post_is_taken_over_by_the_retry_at_once(carcutter, bucket, s3_client, put_photos):
     [image] = put_photos(per_vehicle=1)
     url = claim_left_by_a_crash(s3_client, bucket, image, owner="dag/run-1/process/-1", claimed_at=time.time())

@@ -103,6 +103,10 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     :param presign_expires: lifetime (s) of presigned source URLs; keep it above the expected processing time.
     :param poll_interval / max_poll_interval / first_poll_delay: status polling, in seconds (a deferred batch's
         first status call waits at least `DEFERRAL_SETTLE_SECONDS`).
+    :param wait_in_task_seconds: when deferrable, poll in the task this long after the first submissions before
+        deferring (default 0: defer at once). For a service that finishes a batch within seconds: the batch
+        ends without a deferral's round trip (triggerer, settling wait, a second task start), holding its worker
+        and pool slot at most this long.
     :param timeout: how long to wait for Car-Cutter in all, never longer than the task's `execution_timeout`
         allows (less a share kept for storing results); what is not finished by then stays claimed and a rerun
         resumes it.
@@ -116,7 +120,8 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     provider = "carcutter"
     template_fields: Sequence[str] = (
         *ImageBatchOperator.template_fields, "vehicles", "cut_type", "guideline_id", "location_id", "scene_id",
-        "custom_json", "webhook_url", "poll_interval", "first_poll_delay", "registration_grace_seconds",
+        "custom_json", "webhook_url", "poll_interval", "first_poll_delay", "wait_in_task_seconds",
+        "registration_grace_seconds",
     )  # fmt: skip
 
     def __init__(
@@ -138,6 +143,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         poll_interval: float = 30.0,
         max_poll_interval: float = 300.0,
         first_poll_delay: float | None = None,
+        wait_in_task_seconds: float = 0.0,
         timeout: float = 3 * 3600,
         registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS,
         max_processing_seconds: float = DEFAULT_MAX_PROCESSING_SECONDS,
@@ -163,6 +169,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.first_poll_delay = first_poll_delay
+        self.wait_in_task_seconds = wait_in_task_seconds
         self.timeout = timeout
         self.registration_grace_seconds = registration_grace_seconds
         self.max_processing_seconds = max_processing_seconds
@@ -237,7 +244,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             "%d images: %d to claim, %d refused", len(batch.inputs) + len(batch.refused), counts[NEW],
             counts[NOT_SENT] + len(batch.refused),
         )  # fmt: skip
-        return self._advance(self._claims(context), batch)
+        return self._advance(self._claims(context), batch, wait_in_task=True)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         if event["status"] == ERROR:
@@ -248,8 +255,10 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         self._apply_statuses(batch, statuses, claims)
         return self._advance(claims, batch)
 
-    def _advance(self, claims: SubmissionClaims, batch: Batch) -> Any:
-        """Store, claim, submit and wait until nothing is left to do; defers while images are processing."""
+    def _advance(self, claims: SubmissionClaims, batch: Batch, wait_in_task: bool = False) -> Any:
+        """Store, claim, submit and wait until nothing is left to do; defers while images are processing (with
+        `wait_in_task`, after polling `wait_in_task_seconds` in the task from the first wait on)."""
+        in_task_until: float | None = None
         while True:
             self._store_results(batch, claims)
             with claims.keeper:  # renews the claims not posted yet
@@ -260,9 +269,13 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             waiting = batch.in_state(WAITING)
             if not waiting or time.time() >= batch.deadline:
                 return self._finish(batch, claims)
-            self.log.info("Waiting while Car-Cutter processes %d images", len(waiting))
-            trigger = self._trigger(batch, self._save_batch(batch))
-            if self.deferrable:
+            if in_task_until is None:
+                in_task_until = time.time() + (float(self.wait_in_task_seconds or 0) if wait_in_task else 0.0)
+            in_task_wait = self.deferrable and time.time() < in_task_until
+            shown = f" (in the task until {time.ctime(in_task_until)})" if in_task_wait else ""
+            self.log.info("Waiting while Car-Cutter processes %d images%s", len(waiting), shown)
+            trigger = self._trigger(batch, self._save_batch(batch), until=in_task_until if in_task_wait else None)
+            if self.deferrable and not in_task_wait:
                 self.defer(
                     trigger=trigger,
                     method_name="execute_complete",
@@ -559,14 +572,16 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         name = image.source.rsplit("/", 1)[-1]
         return self.records.bucket, f"{self.records.prefix}/_sources/{self.provider}/{image.digest}/{name}"
 
-    def _trigger(self, batch: Batch, batch_uri: str) -> CarCutterBatchStatusTrigger:
+    def _trigger(self, batch: Batch, batch_uri: str, until: float | None = None) -> CarCutterBatchStatusTrigger:
+        """`until`: the end of a deferrable task's wait in the task (None: the trigger is deferred to, or the task
+        is not deferrable and waits in the task throughout)."""
         now = time.time()
         first_poll_delay = float(self.poll_interval if self.first_poll_delay in (None, "") else self.first_poll_delay)
-        if self.deferrable:
+        if self.deferrable and until is None:
             first_poll_delay = max(first_poll_delay, DEFERRAL_SETTLE_SECONDS)
         return CarCutterBatchStatusTrigger(
             batch_uri=batch_uri,
-            deadline=min(_next_takeover(batch), self._next_give_up(batch), batch.deadline),
+            deadline=min(_next_takeover(batch), self._next_give_up(batch), batch.deadline, until or float("inf")),
             carcutter_conn_id=self.carcutter_conn_id,
             aws_conn_id=self.aws_conn_id,
             poll_interval=float(self.poll_interval),
