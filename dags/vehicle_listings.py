@@ -55,12 +55,10 @@ ALERTS = AlertSettings.from_config()
     params=vehicle_listings_params(),
 )
 def vehicle_listings() -> None:
-    settings = task(task_callables.prepare_run, multiple_outputs=True, execution_timeout=pendulum.duration(minutes=5))()
-    wait = ListingFilesSensor(
-        task_id="wait_for_listings", settings=settings, execution_timeout=pendulum.duration(minutes=5), retries=1
-    )
+    # the run's settings, then its listing files: one XCom per setting, as multiple_outputs would give
+    wait = ListingFilesSensor(task_id="wait_for_listings", execution_timeout=pendulum.duration(minutes=5), retries=1)
+    settings = wait.output
     batches = task(task_callables.plan_run, execution_timeout=pendulum.duration(hours=1))(settings)
-    wait >> batches
 
     image_arguments = {**storage_arguments(settings), **source_limits(settings), **claim_arguments(settings)}
     with TaskGroup("carcutter", tooltip="Car-Cutter: vehicles, exterior images, features, hotspots"):
