@@ -95,10 +95,10 @@ def test_each_batch_task_takes_its_own_entry_of_the_plan(dagbag: DagBag) -> None
     id changed in the DAG (a TaskGroup prefixes its tasks' ids) but not in the planner would leave it no work."""
     from airflow.sdk.definitions.xcom_arg import MapXComArg
 
-    from include.pipeline.plan_step import COMPOSITE_TASK, DELETE_TASK, IMAGE_TASKS, VEHICLE_TASKS
+    from include.pipeline.plan_step import BATCH_TASKS, DELETE_TASK
 
     dag = dagbag.dags["vehicle_listings"]
-    planned = [*VEHICLE_TASKS, *IMAGE_TASKS, COMPOSITE_TASK]
+    planned = list(BATCH_TASKS)
     assert {*planned, DELETE_TASK} <= set(dag.task_ids)
     batch = {task_id: task_id for task_id in planned}
     taken = {}

@@ -133,6 +133,8 @@ class LocalStack:
             # the stand-in processes an image in about 2 s; the real service takes far longer (default 30 s)
             "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_POLL_INTERVAL": "2",
             "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_FIRST_POLL_DELAY": "2",
+            # and a small batch is finished within seconds: waited for in its task, without a deferral's round trip
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_WAIT_IN_TASK_SECONDS": "10",
             # sample data is written in one go: a listing prefix quiet for 2 s is complete
             "AIRFLOW_VAR_VEHICLE_PHOTOS_LISTINGS_QUIET_SECONDS": "2",
             "AIRFLOW_VAR_VEHICLE_PHOTOS_LISTINGS_POLL_SECONDS": "1",

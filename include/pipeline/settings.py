@@ -7,6 +7,7 @@ of None or "" means "not given".
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -16,6 +17,8 @@ from vehicle_photos.image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
 from vehicle_photos.image_common.identity import DEFAULT_VOLATILE_QUERY_PARAMS
 from vehicle_photos.image_common.policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CLIPPINGMAGIC_ANGLES = ("interior", "detail")
 CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")
@@ -61,6 +64,7 @@ class PipelineSettings:
     report_thumbnail_vehicles: int = 50
     carcutter_poll_interval: float = 30.0
     carcutter_first_poll_delay: float = 30.0
+    carcutter_wait_in_task_seconds: float = 0.0  # polls in the batch task this long before deferring
     listings_quiet_seconds: float = 300.0  # the date's listing prefix must be unchanged this long
     listings_wait_hours: float = 20.0  # how long a run waits for its listing files
     listings_poll_seconds: float = 60.0
@@ -138,6 +142,31 @@ class PipelineSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+
+
+def run_settings(
+    params: dict[str, Any], dag_run: Any, logical_date: Any = None, run_id: str | None = None
+) -> dict[str, Any]:
+    """The run's settings (Params, else Variables, else defaults) and its listing date: the Param `listing_date`
+    (on-arrival runs), else the logical date, else (a manual run without either) the day it was triggered; with
+    what the listings wait and the tasks take."""
+    params = dict(params or {})
+    listing_date = params.get("listing_date") or None
+    if listing_date is None:
+        listing_date = (logical_date or dag_run.run_after).date().isoformat()
+        if logical_date is None:
+            log.info("no listing_date nor logical date: using the day the run was triggered, %s", listing_date)
+    settings = settings_for_run(params, str(listing_date), run_id or dag_run.run_id)
+    log.info(
+        "listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket, settings.run_prefix
+    )
+    return {
+        **settings.to_dict(),
+        "incoming_prefix": settings.incoming_prefix,
+        "archived_prefix": settings.archived_prefix,
+        "listings_wait_seconds": settings.listings_wait_hours * 3600,
+        "gone_vehicles_uri": settings.gone_vehicles_uri,
+    }
 
 
 def settings_for_run(params: dict[str, Any], listing_date: str, run_id: str) -> PipelineSettings:

@@ -142,8 +142,9 @@ def started_plan(airflow: ScheduledAirflow, run_id: str) -> Any:
 
 
 def prepared_setting(airflow: ScheduledAirflow, run_id: str, key: str) -> Any:
-    rows = airflow.query("SELECT value FROM xcom WHERE dag_id = %s AND run_id = %s AND task_id = 'prepare_run' AND "
-                         "key = %s", LISTINGS, run_id, key)  # fmt: skip
+    """A setting of the run, as wait_for_listings pushed it."""
+    sql = "SELECT value FROM xcom WHERE dag_id = %s AND run_id = %s AND task_id = 'wait_for_listings' AND key = %s"
+    rows = airflow.query(sql, LISTINGS, run_id, key)
     return rows[0][0] if rows else None  # a JSON column: psycopg2 decodes it
 
 
