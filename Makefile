@@ -48,8 +48,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The test files spread over TEST_PROCESSES pytest-xdist workers, a file to one worker (its module fixtures start
+# once); most tests wait on servers and Airflow processes, so more workers than cores pay. TEST_PROCESSES=0: one process.
+TEST_PROCESSES ?= 4
 test: lint system-packages
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15 $(if $(filter-out 0,$(TEST_PROCESSES)),-n $(TEST_PROCESSES) --dist loadfile)
 
 # Only the wheel test (part of `make test`): the provider wheel in a clean virtualenv with apache-airflow==3.3.2
 wheel-test: venv

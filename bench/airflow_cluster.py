@@ -178,6 +178,10 @@ class AirflowCluster:
             time.sleep(0.5)
         raise TimeoutError(f"DAG run {run_id} did not finish within {timeout:.0f}s; logs in {self.home}")
 
+    def run_log_dir(self, run_id: str) -> Path:
+        """Where Airflow writes the task (and trigger) logs of one run of the DAG."""
+        return self.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
+
     def largest_xcom(self, run_id: str) -> XComSize | None:
         """The largest XCom value the run wrote, as stored in the metadata DB (`xcom.value`, JSON text)."""
         rows = self._query(

@@ -31,7 +31,7 @@ COLUMNS = (
     ("result/img", "{result:.3f}"), ("other/img", "{other:.2f}"), ("429s", "{status_429}"),
     ("failed", "{failed_images}"), ("credits/img", "{credits_per_image:.2f}"), ("S3 req/img", "{s3_per_image}"),
     ("largest XCom", "{xcom}"), ("CPU ms/img", "{cpu_ms_per_image:.1f}"), ("peak RSS MB", "{peak_rss_mb:.0f}"),
-    ("task retries", "{retries}"),
+    ("log lines/img", "{log_lines_per_image}"), ("task retries", "{retries}"),
 )  # fmt: skip
 STEADY_COLUMNS = (
     ("N", "{n}"), ("new", "{new}"), ("wall s", "{wall_seconds:.1f}"), ("goal s", "{wall_goal_seconds:.1f}"),
@@ -61,7 +61,13 @@ def row_values(row: dict[str, Any], processing_seconds: float) -> dict[str, Any]
         "s3_per_image": f"{s3_total / row['n']:.2f}" if s3_total is not None and row["workload"] != "naive" else "-",
         "xcom": xcom_label(row.get("largest_xcom")),
         "retries": len(row["extra"].get("retried_tasks", [])),
+        "log_lines_per_image": _per_image(row.get("task_log_lines_per_image")),
     }
+
+
+def _per_image(value: float | None) -> str:
+    """Task log lines per image at INFO; "-" without a DAG run (the naive client) or in older results files."""
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _markdown(columns: tuple[tuple[str, str], ...], values: list[dict[str, Any]]) -> str:

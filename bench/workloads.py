@@ -24,6 +24,7 @@ from bench.naive_client import run_naive_client
 from bench.photos import BenchListing, PoolPhoto, make_listing, put_listing_file, upload_photos
 from bench.s3_requests import S3RequestLog, S3Requests
 from bench.services import ServiceCounts, calls_by_kind, reset_service, result_downloads
+from bench.task_logs import TaskLogLines, count_task_log_lines
 from dev.stack import LocalStack
 from dev.stack.services import LOCAL_AWS_KEY, LOCAL_AWS_SECRET, LOCAL_CARCUTTER_TOKEN, LOCAL_REGION
 
@@ -44,6 +45,7 @@ class DagRun:
     s3: S3Requests
     largest_xcom: XComSize | None
     statuses: dict[str, int]  # image status -> count, from the run's manifest
+    task_logs: TaskLogLines  # lines of the run's task and trigger log files, by level
 
     @property
     def api_calls(self) -> int:
@@ -84,6 +86,8 @@ class Measurement:
     largest_xcom: dict[str, Any] | None = None
     submission_floor: int = 0  # fewest submissions the API allows: one per vehicle per 60 images
     result_downloads: dict[str, Any] | None = None  # Car-Cutter stand-in's per-URL count, when it has one
+    task_log_lines: dict[str, dict[str, int]] | None = None  # source (task, trigger) -> level -> lines; None: no DAG
+    task_log_lines_at_info: int | None = None  # of those, the lines a logger at INFO writes (INFO and above)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -99,6 +103,8 @@ class Measurement:
         data["credits_per_image"] = self.credits_charged / self.n
         data["cpu_ms_per_image"] = 1000 * self.airflow_cpu_seconds / self.n
         data["s3_requests_per_image"] = self.s3_requests.get("total", 0) / self.n
+        at_info = self.task_log_lines_at_info
+        data["task_log_lines_per_image"] = at_info / self.n if at_info is not None else None
         return data
 
 
@@ -190,6 +196,7 @@ class Bench:
             services={p: ServiceCounts.read(url).since(before[p]) for p, url in self.service_url.items()},
             s3=self.s3_log.count(s3_start, s3_end), largest_xcom=self.cluster.largest_xcom(run_id),
             statuses=self._manifest_statuses(listing.date),
+            task_logs=count_task_log_lines(self.cluster.run_log_dir(run_id)),
         )  # fmt: skip
 
     # Workloads
@@ -210,6 +217,7 @@ class Bench:
             cpu_by_role=run.cpu_by_role, processes=[asdict(p) for p in run.processes], run_state=run.outcome.state,
             s3_requests=asdict(run.s3), largest_xcom=asdict(run.largest_xcom) if run.largest_xcom else None,
             submission_floor=submission_floor(listing, provider),
+            task_log_lines=run.task_logs.by_source, task_log_lines_at_info=run.task_logs.at_info(),
             extra={"tasks": task_spans(run.outcome), "retried_tasks": run.outcome.retried, "batch_size": batch_size,
                    "date": listing.date},
         )  # fmt: skip

@@ -1,14 +1,16 @@
 """
 ### vehicle_listings
 
-Every day, take the dealers' listing files of the date from `s3://<bucket>/listings/dt=<date>/` once they are
-quiet, validate every row (bad rows go to `rejected/dt=<date>/` with file, line and reason), and send each
-vehicle's photos through Car-Cutter (exterior shots) or Clipping Magic (interior and detail shots;
-configurable). Register the vehicles, make their features and hotspots on Car-Cutter match the listing, remove
-sold vehicles, and publish: manifest (Parquet + JSON), HTML report (the **Run report** link on `publish_run`),
-listing files moved to `archive/dt=<date>/`. Other DAGs hear of it through the asset aliases
-`vehicle_photos_manifest` (the event's extra: manifest key, date, counts, credits) and `vehicle_photos_archive`,
-resolved to the deployment's `s3://<bucket>/<prefix>`; see `vehicle_manifest_consumer_example`.
+Every day (unless `[vehicle_photos] daily_runs` is false), and when a dealer's file arrives if on-arrival starts
+are set up (`vehicle_listings_on_arrival`), take the dealers' listing files of the date from
+`s3://<bucket>/listings/dt=<date>/` once they are quiet, validate every row (bad rows go to `rejected/dt=<date>/`
+with file, line and reason), and send each vehicle's photos through Car-Cutter (exterior shots) or Clipping Magic
+(interior and detail shots; configurable). Register the vehicles, make their features and hotspots on Car-Cutter
+match the listing, remove sold vehicles, and publish: manifest (Parquet + JSON), HTML report (the **Run report**
+link on `publish_run`), listing files moved to `archive/dt=<date>/`. Other DAGs hear of it through the asset
+aliases `vehicle_photos_manifest` (the event's extra: manifest key, date, counts, credits) and
+`vehicle_photos_archive`, resolved to the deployment's `s3://<bucket>/<prefix>`; see
+`vehicle_manifest_consumer_example`.
 
 Every run plans over all the date's files (incoming and archived), so a rerun or a run for late files
 publishes the whole date. An image processed before, on any date, run or retry, is never sent or billed
@@ -16,8 +18,8 @@ again: its record under `records/` is claimed before any billable call and point
 outputs. Each dealer's images are processed as its profile in `config/profiles.yaml` says (scene, logo,
 plate, cut type, which angles go to which API, a credit budget per run); a batch holds one profile. Manual runs
 take Params (vehicle subset, `dry_run` with the estimate per dealer, dealers whose changed profile may bill,
-Clipping Magic test mode, cut type, batch size); a manual run without a logical date uses the day it was
-triggered. Backfills and profiles: see the README.
+Clipping Magic test mode, cut type, batch size, the listing date); a manual run without a logical date or
+`listing_date` uses the day it was triggered. Backfills and profiles: see the README.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from airflow.sdk import TaskGroup, dag, task
 
 from include.alerts.notifiers import failed_date_callbacks, finish_deadline
 from include.alerts.settings import AlertSettings
+from include.arrivals.settings import ArrivalSettings
 from include.dag_defaults import task_defaults
 from include.pipeline import task_callables
 from include.pipeline.assets import ARCHIVE_ALIAS, MANIFEST_ALIAS
@@ -34,21 +37,18 @@ from include.pipeline.listings_wait import ListingFilesSensor
 from include.pipeline.operator_arguments import claim_arguments, source_limits, storage_arguments
 from include.pipeline.params import vehicle_listings_params
 from include.pools import CARCUTTER_POOL, CLIPPINGMAGIC_POOL, PUBLISH_POOL
-from vehicle_photos.carcutter.operators.annotations import CarCutterSetAnnotationsOperator
-from vehicle_photos.carcutter.operators.features import CarCutterSetFeaturesOperator
+from vehicle_photos.carcutter.operators.features_and_annotations import CarCutterSetFeaturesAndAnnotationsOperator
 from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
-from vehicle_photos.carcutter.operators.vehicles import (
-    CarCutterDeleteVehiclesOperator,
-    CarCutterRegisterVehiclesOperator,
-)
+from vehicle_photos.carcutter.operators.vehicles import CarCutterDeleteVehiclesOperator
 from vehicle_photos.clippingmagic.operators.auto_clip import ClippingMagicAutoClipOperator
 from vehicle_photos.run_report import RunReportOperator
 
 ALERTS = AlertSettings.from_config()
+ARRIVALS = ArrivalSettings.from_config()
 
 
 @dag(
-    schedule="@daily",
+    schedule="@daily" if ARRIVALS.daily_runs else None,
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -59,35 +59,28 @@ ALERTS = AlertSettings.from_config()
     params=vehicle_listings_params(),
 )
 def vehicle_listings() -> None:
-    settings = task(task_callables.prepare_run, multiple_outputs=True, execution_timeout=pendulum.duration(minutes=5))()
-    wait = ListingFilesSensor(
-        task_id="wait_for_listings", settings=settings, execution_timeout=pendulum.duration(minutes=5), retries=1
-    )
+    # the run's settings, then its listing files: one XCom per setting, as multiple_outputs would give
+    wait = ListingFilesSensor(task_id="wait_for_listings", execution_timeout=pendulum.duration(minutes=5), retries=1)
+    settings = wait.output
     batches = task(task_callables.plan_run, execution_timeout=pendulum.duration(hours=1))(settings)
-    wait >> batches
 
     image_arguments = {**storage_arguments(settings), **source_limits(settings), **claim_arguments(settings)}
     with TaskGroup("carcutter", tooltip="Car-Cutter: vehicles, exterior images, features, hotspots"):
-        registered = CarCutterRegisterVehiclesOperator.partial(task_id="register_vehicles", pool=CARCUTTER_POOL).expand(
-            vehicles=batches.map(task_callables.register_vehicles_input)
-        )
+        # registers the batch's vehicles, then submits their images
         carcutter = CarCutterProcessImagesOperator.partial(
             task_id="process_images",
             pool=CARCUTTER_POOL,
             **image_arguments,
             poll_interval=settings["carcutter_poll_interval"],
             first_poll_delay=settings["carcutter_first_poll_delay"],
+            wait_in_task_seconds=settings["carcutter_wait_in_task_seconds"],
             max_failure_ratio=0.1,
-            trigger_rule="none_failed",  # runs when there was nothing to register
             execution_timeout=pendulum.duration(hours=1),
         ).expand_kwargs(batches.map(task_callables.process_carcutter_images_input))
-        features = CarCutterSetFeaturesOperator.partial(
-            task_id="set_features", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-        ).expand(vehicles=batches.map(task_callables.set_features_input))
-        hotspots = CarCutterSetAnnotationsOperator.partial(
-            task_id="set_hotspots", pool=CARCUTTER_POOL, trigger_rule="none_failed"
-        ).expand(images=batches.map(task_callables.set_hotspots_input))
-        registered >> [carcutter, features, hotspots]
+        # beside the images: features and hotspots need no registered vehicle
+        features = CarCutterSetFeaturesAndAnnotationsOperator.partial(
+            task_id="set_features_and_hotspots", pool=CARCUTTER_POOL
+        ).expand_kwargs(batches.map(task_callables.set_features_and_hotspots_input))
         deleted = CarCutterDeleteVehiclesOperator(
             task_id="delete_gone_vehicles", pool=CARCUTTER_POOL, vehicles=settings["gone_vehicles_uri"]
         )
@@ -118,7 +111,7 @@ def vehicle_listings() -> None:
         trigger_rule="all_done",
         execution_timeout=pendulum.duration(hours=1),
     )
-    [carcutter, clippingmagic, composites, features, hotspots, deleted] >> publish
+    [carcutter, clippingmagic, composites, features, deleted] >> publish
     # publish_run runs whatever happened upstream, so the run's state comes from this watcher, which also
     # sends the failed-date alert
     watcher = task(
@@ -128,7 +121,7 @@ def vehicle_listings() -> None:
         execution_timeout=pendulum.duration(minutes=1),
         on_failure_callback=failed_date_callbacks(ALERTS),
     )()
-    [wait, batches, registered, carcutter, clippingmagic, composites, features, hotspots, deleted, publish] >> watcher
+    [wait, batches, carcutter, clippingmagic, composites, features, deleted, publish] >> watcher
 
 
 vehicle_listings()

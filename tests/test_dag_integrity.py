@@ -16,18 +16,26 @@ class ParseTimeAccess(AssertionError):
     """A DAG file reached for the network, a Connection or a Variable while being parsed."""
 
 
-@pytest.fixture(scope="module")
-def dagbag() -> DagBag:
+def parsed_without_lookups(config: dict[str, str] | None = None) -> DagBag:
+    """The DAGs folder through a DagBag, with `config` (environment) set and every lookup refused."""
+
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise ParseTimeAccess("DAG files must not open network connections or read connections/variables at import")
 
     with pytest.MonkeyPatch.context() as patch:
+        for name, value in (config or {}).items():
+            patch.setenv(name, value)
         patch.setattr(socket.socket, "connect", refuse)
         patch.setattr(socket, "create_connection", refuse)
         patch.setattr(socket, "getaddrinfo", refuse)
         patch.setattr("airflow.sdk.Variable.get", refuse)
         patch.setattr("airflow.sdk.BaseHook.get_connection", refuse)
         return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return parsed_without_lookups()
 
 
 def test_every_dag_file_imports_without_error(dagbag: DagBag) -> None:
@@ -87,10 +95,10 @@ def test_each_batch_task_takes_its_own_entry_of_the_plan(dagbag: DagBag) -> None
     id changed in the DAG (a TaskGroup prefixes its tasks' ids) but not in the planner would leave it no work."""
     from airflow.sdk.definitions.xcom_arg import MapXComArg
 
-    from include.pipeline.plan_step import COMPOSITE_TASK, DELETE_TASK, IMAGE_TASKS, VEHICLE_TASKS
+    from include.pipeline.plan_step import BATCH_TASKS, DELETE_TASK
 
     dag = dagbag.dags["vehicle_listings"]
-    planned = [*VEHICLE_TASKS, *IMAGE_TASKS, COMPOSITE_TASK]
+    planned = list(BATCH_TASKS)
     assert {*planned, DELETE_TASK} <= set(dag.task_ids)
     batch = {task_id: task_id for task_id in planned}
     taken = {}
@@ -104,3 +112,33 @@ def test_each_batch_task_takes_its_own_entry_of_the_plan(dagbag: DagBag) -> None
                     entry = take(entry)
                 taken[task.task_id] = entry
     assert taken == {task_id: task_id for task_id in planned}
+
+
+def arrivals_asset(dag) -> object:
+    (asset,) = dag.timetable.asset_condition.objects
+    return asset
+
+
+def test_without_a_listings_queue_nothing_watches_and_the_daily_schedule_stays(dagbag: DagBag) -> None:
+    """The default: no queue configured, the on-arrival DAG parses, on an asset that nothing watches."""
+    asset = arrivals_asset(dagbag.dags["vehicle_listings_on_arrival"])
+    assert (asset.name, asset.watchers) == ("vehicle_listings_arrivals", [])
+    assert dagbag.dags["vehicle_listings"].schedule == "@daily"
+
+
+def test_a_listings_queue_is_watched_through_the_sqs_trigger() -> None:
+    queue = "http://127.0.0.1:4566/123456789012/vehicle-listings"  # a local endpoint, not an amazonaws.com URL
+    bag = parsed_without_lookups({
+        "AIRFLOW__VEHICLE_PHOTOS__LISTINGS_QUEUE_URL": queue,
+        "AIRFLOW__VEHICLE_PHOTOS__LISTINGS_QUEUE_AWS_CONN_ID": "aws_listings",
+        "AIRFLOW__VEHICLE_PHOTOS__LISTINGS_QUEUE_REGION": "eu-west-1",
+        "AIRFLOW__VEHICLE_PHOTOS__LISTINGS_QUEUE_WAIT_SECONDS": "5",
+        "AIRFLOW__VEHICLE_PHOTOS__DAILY_RUNS": "false",
+    })  # fmt: skip
+    assert bag.import_errors == {}
+    (watcher,) = arrivals_asset(bag.dags["vehicle_listings_on_arrival"]).watchers
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "airflow.providers.amazon.aws.triggers.sqs.SqsSensorTrigger"
+    assert (kwargs["sqs_queue"], kwargs["aws_conn_id"], kwargs["region_name"]) == (queue, "aws_listings", "eu-west-1")
+    assert (kwargs["wait_time_seconds"], kwargs["max_messages"], kwargs["delete_message_on_reception"]) == (5, 10, True)
+    assert bag.dags["vehicle_listings"].schedule is None  # on arrival (and by hand) only

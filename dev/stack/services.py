@@ -133,6 +133,8 @@ class LocalStack:
             # the stand-in processes an image in about 2 s; the real service takes far longer (default 30 s)
             "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_POLL_INTERVAL": "2",
             "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_FIRST_POLL_DELAY": "2",
+            # and a small batch is finished within seconds: waited for in its task, without a deferral's round trip
+            "AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_WAIT_IN_TASK_SECONDS": "10",
             # sample data is written in one go: a listing prefix quiet for 2 s is complete
             "AIRFLOW_VAR_VEHICLE_PHOTOS_LISTINGS_QUIET_SECONDS": "2",
             "AIRFLOW_VAR_VEHICLE_PHOTOS_LISTINGS_POLL_SECONDS": "1",
@@ -142,8 +144,15 @@ class LocalStack:
         }
 
     def s3_client(self):
+        return self._client("s3")
+
+    def sqs_client(self):
+        """moto's server answers SQS on the same endpoint (and delivers the buckets' notifications to it)."""
+        return self._client("sqs")
+
+    def _client(self, service: str):
         return boto3.client(
-            "s3",
+            service,
             endpoint_url=self.s3_url,
             aws_access_key_id=LOCAL_AWS_KEY,
             aws_secret_access_key=LOCAL_AWS_SECRET,

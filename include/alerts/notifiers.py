@@ -13,7 +13,7 @@ from include.alerts.settings import AlertSettings
 FAILURE_XCOM_KEY = "failure"  # what the run's watcher found failed, for the failed-date message
 
 FAILED_DATE_SUBJECT = (
-    "[vehicle photos] {{ dag.dag_id }} failed for {{ ti.xcom_pull(task_ids='prepare_run', key='listing_date') }}"
+    "[vehicle photos] {{ dag.dag_id }} failed for {{ ti.xcom_pull(task_ids='wait_for_listings', key='listing_date') }}"
 )
 FAILED_DATE_BODY = """{% set failure = ti.xcom_pull(task_ids=ti.task_id, key='failure') or {} %}
 <p>The run <code>{{ run_id }}</code> of <b>{{ dag.dag_id }}</b> for {{ failure.get('date') }} failed.</p>

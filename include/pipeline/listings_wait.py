@@ -1,4 +1,4 @@
-"""Waiting for a date's listing files: `ListingFilesSensor` and its trigger.
+"""Deciding a run's settings and waiting for its date's listing files: `ListingFilesSensor` and its trigger.
 
 A date is ready when it has listing files (incoming or already archived) and its incoming prefix has been
 quiet: no object newer than `quiet_seconds`. Dealers' exports arrive as several files, sometimes minutes
@@ -22,9 +22,11 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
+from airflow.sdk.bases.xcom import BaseXCom
 from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from include.pipeline.settings import run_settings
 from vehicle_photos.image_common.s3_objects import list_objects, list_objects_async
 
 READY = "ready"
@@ -96,34 +98,42 @@ class ListingFilesTrigger(BaseTrigger):
 
 
 class ListingFilesSensor(BaseSensorOperator):
-    """Waits until the date's listing files are there and quiet: deferred, in the triggerer, or (not
-    `deferrable`, the default of `[operators] default_deferrable`) by pokes in reschedule mode.
+    """Decides the run's settings (`run_settings`), then waits until the date's listing files are there and
+    quiet: deferred, in the triggerer, or (not `deferrable`, the default of `[operators] default_deferrable`) by
+    pokes in reschedule mode. The run's first task: one task start for both.
+
+    The settings are its XComs from the start, before any wait: the whole dict as its return value and each
+    setting under its own key (as `multiple_outputs` would), which the other tasks take.
 
     Its log says what it waits for and until when; at the deadline it fails with what it saw. To stop a date
     that waits for listings that will never come, mark this task failed (or success, to publish an empty run).
-
-    :param settings: the run's settings (`prepare_run`'s output; templated): `bucket`, `incoming_prefix`,
-        `archived_prefix`, `listings_quiet_seconds`, `listings_wait_seconds`, `listings_poll_seconds`.
     """
 
-    template_fields: Sequence[str] = ("settings",)
+    template_fields: Sequence[str] = ()
 
     def __init__(
         self,
         *,
-        settings: Any,
         aws_conn_id: str | None = "aws_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         if not deferrable:  # a wait of hours must not hold a worker slot: each poke is a short try
             kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("do_xcom_push", False)  # the settings are pushed when the task starts
         super().__init__(**kwargs)
-        self.settings = settings
+        self.settings: dict[str, Any] = {}
         self.aws_conn_id = aws_conn_id
         self.deferrable = deferrable
 
     def execute(self, context: Context) -> str:
+        self.settings = run_settings(
+            context["params"], context["dag_run"], context.get("logical_date"), context.get("run_id")
+        )
+        ti = context["ti"]
+        ti.xcom_push(BaseXCom.XCOM_RETURN_KEY, self.settings)
+        for name, value in self.settings.items():
+            ti.xcom_push(name, value)
         wait_seconds = float(self.settings["listings_wait_seconds"])
         if not self.deferrable:
             self.timeout = wait_seconds

@@ -1,5 +1,5 @@
-"""The arguments the vehicle_listings DAG gives its image operators, from the run's settings (the `prepare_run`
-task's output, so each value is a reference that Airflow resolves when the task runs)."""
+"""The arguments the vehicle_listings DAG gives its image operators, from the run's settings (the
+`wait_for_listings` task's XComs, so each value is a reference that Airflow resolves when the task runs)."""
 
 from __future__ import annotations
 

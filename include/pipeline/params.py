@@ -81,6 +81,15 @@ def vehicle_listings_params() -> dict[str, Param]:
             description="Vehicles per mapped processing task. Empty: 20.",
             section=PROCESSING_SECTION,
         ),
+        "listing_date": Param(
+            None,
+            type=["string", "null"],
+            format="date",
+            title="Listing date",
+            description="The date whose listings/dt=<date>/ files to process (YYYY-MM-DD). Empty: the run's "
+            "logical date, else the day it is triggered. On-arrival runs set it.",
+            section=PROCESSING_SECTION,
+        ),
         "bucket": Param(
             None,
             type=["string", "null"],

@@ -43,16 +43,19 @@ from vehicle_photos.image_common.statuses import ResultStatus
 log = logging.getLogger(__name__)
 
 # The tasks of the DAG's TaskGroups that work from a batch (their task ids: "<group>.<task>"): those that work
-# from vehicles and what each takes from a VehicleWork, those that work from images and their provider.
-VEHICLE_TASKS = {
-    "carcutter.register_vehicles": "register",
-    "carcutter.set_features": "features",
-    "carcutter.set_hotspots": "hotspots",
-}
+# from images and their provider, and which task applies each Car-Cutter aspect of a VehicleWork, under which
+# argument (the image task registers its batch's vehicles before it submits their images).
 CARCUTTER_TASK = "carcutter.process_images"
 AUTOCLIP_TASK = "clippingmagic.autoclip_images"
 IMAGE_TASKS = {CARCUTTER_TASK: "carcutter", AUTOCLIP_TASK: "clippingmagic"}
+FEATURES_TASK = "carcutter.set_features_and_hotspots"
+VEHICLE_ASPECTS = {
+    "register": (CARCUTTER_TASK, "vehicles"),
+    "features": (FEATURES_TASK, "vehicles"),
+    "hotspots": (FEATURES_TASK, "images"),
+}
 COMPOSITE_TASK = "clippingmagic.make_composites"
+BATCH_TASKS = (*IMAGE_TASKS, FEATURES_TASK, COMPOSITE_TASK)
 DELETE_TASK = "carcutter.delete_gone_vehicles"
 
 
@@ -184,20 +187,13 @@ def _write_batch_inputs(
     key, and the image tasks' entries carry that profile's request options."""
     arguments = {profile.batch_key: profile for profile in profiles}
     batch_inputs: list[dict[str, Any]] = []
-    applied_by_task: dict[str, list[list[dict[str, str]]]] = {task: [] for task in VEHICLE_TASKS}
+    vehicle_tasks = {task for task, _ in VEHICLE_ASPECTS.values()}
+    applied_by_task: dict[str, list[list[dict[str, str]]]] = {task: [] for task in vehicle_tasks}
     base = f"s3://{settings.bucket}/{settings.run_prefix}"
     for number, group in enumerate(profile_batches(works, settings)):
         profile = arguments[group[0].profile_key]
         options = {CARCUTTER_TASK: profile.carcutter_arguments(), AUTOCLIP_TASK: profile.clippingmagic_arguments()}
-        inputs: dict[str, Any] = {}
-        for task, aspect in VEHICLE_TASKS.items():
-            chosen = [work for work in group if getattr(work, aspect) is not None]
-            if aspect == "hotspots":
-                items = _flatten(work.hotspots for work in chosen)
-            else:
-                items = [getattr(work, aspect) for work in chosen]
-            inputs[task] = put_json(s3_hook, f"{base}b{number:04d}/{task}.json", items) if items else None
-            applied_by_task[task].append([e for work in chosen for e in work.applied if e["aspect"] == aspect])
+        inputs: dict[str, Any] = {FEATURES_TASK: {}}
         for task, provider in IMAGE_TASKS.items():
             items = [item for work in group for item in work.images[provider]]
             inputs[task] = {
@@ -205,6 +201,18 @@ def _write_batch_inputs(
                 "results_uri": f"{base}b{number:04d}/{task}.results.jsonl",
                 **options[task],
             }
+        applied = {task: [] for task in vehicle_tasks}
+        for aspect, (task, argument) in VEHICLE_ASPECTS.items():
+            chosen = [work for work in group if getattr(work, aspect) is not None]
+            if aspect == "hotspots":
+                items = _flatten(work.hotspots for work in chosen)
+            else:
+                items = [getattr(work, aspect) for work in chosen]
+            uri = f"{base}b{number:04d}/carcutter.{aspect}.json"
+            inputs[task][argument] = put_json(s3_hook, uri, items) if items else None
+            applied[task] += [e for work in chosen for e in work.applied if e["aspect"] == aspect]
+        for task, entries in applied.items():
+            applied_by_task[task].append(entries)
         inputs[COMPOSITE_TASK] = _composite_input(s3_hook, settings, f"{base}b{number:04d}/", group, profile, inputs)
         batch_inputs.append(inputs)
     return batch_inputs, applied_by_task

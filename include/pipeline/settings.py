@@ -7,14 +7,18 @@ of None or "" means "not given".
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field, fields
+from datetime import date
 from typing import Any
 
 from vehicle_photos.image_common.claims import DEFAULT_CLAIM_LEASE_SECONDS
 from vehicle_photos.image_common.identity import DEFAULT_VOLATILE_QUERY_PARAMS
 from vehicle_photos.image_common.policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CLIPPINGMAGIC_ANGLES = ("interior", "detail")
 CLIPPINGMAGIC_OUTPUTS = ("result", "clipping_path_svg", "alpha_mask_png")
@@ -60,6 +64,7 @@ class PipelineSettings:
     report_thumbnail_vehicles: int = 50
     carcutter_poll_interval: float = 30.0
     carcutter_first_poll_delay: float = 30.0
+    carcutter_wait_in_task_seconds: float = 0.0  # polls in the batch task this long before deferring
     listings_quiet_seconds: float = 300.0  # the date's listing prefix must be unchanged this long
     listings_wait_hours: float = 20.0  # how long a run waits for its listing files
     listings_poll_seconds: float = 60.0
@@ -74,7 +79,7 @@ class PipelineSettings:
     volatile_query_params: tuple[str, ...] = DEFAULT_VOLATILE_QUERY_PARAMS
     # how long a call that may have reached a service is settled by asking it (README: never billing twice)
     registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS
-    listing_date: str = ""  # YYYY-MM-DD: the run's logical date, else the day it was triggered
+    listing_date: str = ""  # YYYY-MM-DD: the Param listing_date, else the run's logical date, else its trigger day
     run_key: str = ""  # the run, as a key-safe name for its working files
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -104,8 +109,8 @@ class PipelineSettings:
         if self.claim_lease_seconds < 3:
             resolution = "S3 dates have 1 s resolution"
             raise ValueError(f"claim_lease_seconds must be at least 3 ({resolution}), got {self.claim_lease_seconds}")
-        if self.listing_date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.listing_date):
-            raise ValueError(f"listing_date must be YYYY-MM-DD, got {self.listing_date!r}")
+        if self.listing_date and not _is_date(self.listing_date):
+            raise ValueError(f"listing_date must be a date YYYY-MM-DD, got {self.listing_date!r}")
 
     def dated(self, prefix: str, ds: str | None = None) -> str:
         return f"{prefix}/dt={ds or self.listing_date}/"
@@ -139,6 +144,31 @@ class PipelineSettings:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
 
 
+def run_settings(
+    params: dict[str, Any], dag_run: Any, logical_date: Any = None, run_id: str | None = None
+) -> dict[str, Any]:
+    """The run's settings (Params, else Variables, else defaults) and its listing date: the Param `listing_date`
+    (on-arrival runs), else the logical date, else (a manual run without either) the day it was triggered; with
+    what the listings wait and the tasks take."""
+    params = dict(params or {})
+    listing_date = params.get("listing_date") or None
+    if listing_date is None:
+        listing_date = (logical_date or dag_run.run_after).date().isoformat()
+        if logical_date is None:
+            log.info("no listing_date nor logical date: using the day the run was triggered, %s", listing_date)
+    settings = settings_for_run(params, str(listing_date), run_id or dag_run.run_id)
+    log.info(
+        "listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket, settings.run_prefix
+    )
+    return {
+        **settings.to_dict(),
+        "incoming_prefix": settings.incoming_prefix,
+        "archived_prefix": settings.archived_prefix,
+        "listings_wait_seconds": settings.listings_wait_hours * 3600,
+        "gone_vehicles_uri": settings.gone_vehicles_uri,
+    }
+
+
 def settings_for_run(params: dict[str, Any], listing_date: str, run_id: str) -> PipelineSettings:
     """Params of the run, else Airflow Variables `vehicle_photos_<name>`, else the defaults."""
     from airflow.sdk import Variable
@@ -151,6 +181,16 @@ def settings_for_run(params: dict[str, Any], listing_date: str, run_id: str) -> 
     merged["listing_date"] = listing_date
     merged["run_key"] = re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-")
     return PipelineSettings.from_params(merged)
+
+
+def _is_date(text: str) -> bool:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _coerce(value: Any, default: Any) -> Any:

@@ -9,32 +9,11 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.pipeline.settings import PipelineSettings, settings_for_run
+from include.pipeline.settings import PipelineSettings
 from vehicle_photos.image_common.statuses import ResultStatus
 from vehicle_photos.run_report import REPORT_URI_XCOM_KEY
 
 log = logging.getLogger(__name__)
-
-
-def prepare_run(
-    params: dict[str, Any], dag_run: Any, logical_date: Any = None, run_id: str | None = None
-) -> dict[str, Any]:
-    """The run's settings (Params, else Variables, else defaults) and its listing date: the logical date, or for
-    a manual run without one, the day it was triggered."""
-    when = logical_date or dag_run.run_after
-    if logical_date is None:
-        log.info("no logical date: using the day the run was triggered, %s", when.date().isoformat())
-    settings = settings_for_run(dict(params or {}), when.date().isoformat(), run_id or dag_run.run_id)
-    log.info(
-        "listing date %s, bucket %s, run files under %s", settings.listing_date, settings.bucket, settings.run_prefix
-    )
-    return {
-        **settings.to_dict(),
-        "incoming_prefix": settings.incoming_prefix,
-        "archived_prefix": settings.archived_prefix,
-        "listings_wait_seconds": settings.listings_wait_hours * 3600,
-        "gone_vehicles_uri": settings.gone_vehicles_uri,
-    }
 
 
 def plan_run(settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -46,16 +25,8 @@ def plan_run(settings: dict[str, Any]) -> list[dict[str, Any]]:
 
 # What each mapped task takes from a batch entry of plan_run (`XComArg.map`; Airflow keeps these functions by
 # their source, so each stands alone).
-def register_vehicles_input(batch: dict) -> object:
-    return batch["carcutter.register_vehicles"]
-
-
-def set_features_input(batch: dict) -> object:
-    return batch["carcutter.set_features"]
-
-
-def set_hotspots_input(batch: dict) -> object:
-    return batch["carcutter.set_hotspots"]
+def set_features_and_hotspots_input(batch: dict) -> object:
+    return batch["carcutter.set_features_and_hotspots"]
 
 
 def process_carcutter_images_input(batch: dict) -> object:
@@ -121,7 +92,7 @@ def fail_run_if_a_task_failed(ti: Any = None) -> None:
     summary, outputs = published.get("summary") or {}, published.get("outputs") or {}
     by_status = summary.get("by_status") or {}
     failure = {
-        "date": ti.xcom_pull(task_ids="prepare_run", key="listing_date", default=None),
+        "date": ti.xcom_pull(task_ids="wait_for_listings", key="listing_date", default=None),
         "failed_tasks": failed,
         "images": summary.get("images"),
         "images_by_status": by_status,

@@ -11,6 +11,7 @@ from tests.carcutter.conftest import CONN_ID, counts, presign
 from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
 from vehicle_photos.carcutter.operators.annotations import CarCutterSetAnnotationsOperator
 from vehicle_photos.carcutter.operators.features import CarCutterSetFeaturesOperator
+from vehicle_photos.carcutter.operators.features_and_annotations import CarCutterSetFeaturesAndAnnotationsOperator
 from vehicle_photos.carcutter.operators.process_images import CarCutterProcessImagesOperator
 from vehicle_photos.carcutter.operators.single_segment import CarCutterSingleSegmentOperator
 from vehicle_photos.carcutter.operators.vehicles import (
@@ -89,6 +90,34 @@ def test_annotations_sync_creates_deletes_and_is_idempotent(carcutter):
     before = writes(carcutter)
     again = CarCutterSetAnnotationsOperator(task_id="a", images=desired, carcutter_conn_id=CONN_ID).execute({})
     assert again == {"created": 0, "deleted": 0, "unchanged": 3}
+    assert writes(carcutter) == before
+
+
+def test_features_and_annotations_in_one_task(carcutter):
+    hook = CarCutterHook(CONN_ID)
+    stale = hook.submit_feature("VIN1", title="Sunroof", icon="sun", type="text")
+    hook.submit_annotation("img-1", 1, 1, location="old")
+    vehicles = [{"vehicle_id": "VIN1", "features": FEATURES}, {"vehicle_id": "VIN2", "features": []}]
+    images = [{"image_id": "img-1", "annotations": [{"x": 120, "y": 80, "location": "wheel"}]}]
+
+    task = CarCutterSetFeaturesAndAnnotationsOperator(task_id="fa", vehicles=vehicles, images=images,
+                                                      carcutter_conn_id=CONN_ID)  # fmt: skip
+    assert task.execute({}) == {
+        "features": {"created": 2, "deleted": 1, "unchanged": 0},
+        "annotations": {"created": 1, "deleted": 1, "unchanged": 0},
+    }
+    assert sorted(f["title"] for f in hook.get_features("VIN1")) == ["Navigation", "Towbar"]
+    assert stale not in {f["feature_id"] for f in hook.get_features("VIN1")}
+    assert [(a["position_x"], a["location"]) for a in hook.get_annotations("img-1")] == [(120, "wheel")]
+
+    before = writes(carcutter)
+    assert task.execute({}) == {
+        "features": {"created": 0, "deleted": 0, "unchanged": 2},
+        "annotations": {"created": 0, "deleted": 0, "unchanged": 1},
+    }
+    assert writes(carcutter) == before
+    nothing = CarCutterSetFeaturesAndAnnotationsOperator(task_id="none", carcutter_conn_id=CONN_ID).execute({})
+    assert nothing == {name: {"created": 0, "deleted": 0, "unchanged": 0} for name in ("features", "annotations")}
     assert writes(carcutter) == before
 
 

@@ -107,6 +107,40 @@ def test_processes_a_batch_and_a_rerun_bills_nothing(carcutter, bucket, s3_clien
     assert sorted(carcutter.ledger()["charges"].values()) == [1] * 6
 
 
+def test_registers_its_vehicles_before_it_submits_their_images(carcutter, bucket, s3_client, put_photos):
+    """A submission naming a vehicle takes it off the shot list (`active`); registering it afterwards would put
+    it back (`new`). A vehicle without images to process is registered too, and a retry changes nothing."""
+    from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
+
+    images = put_photos(vehicles=2, per_vehicle=2)
+    with_images = sorted({image["vehicle_id"] for image in images})
+    vehicles = [{"vehicle_id": vid, "vehicle_manufacturer": "VW", "vehicle_model": "Golf"} for vid in with_images]
+    vehicles.append({"vehicle_id": "WVWZZZ1JZ3W999999", "vehicle_manufacturer": "Audi"})
+    s3_client.put_object(Bucket=bucket, Key="in/vehicles.json", Body=json.dumps(vehicles).encode())
+
+    results = operator(images, bucket, vehicles=f"s3://{bucket}/in/vehicles.json").execute(task_context())
+    assert [row["status"] for row in results] == ["final"] * 4
+    hook = CarCutterHook(CONN_ID)
+    for vehicle in vehicles:
+        found = hook.get_vehicle(vehicle["vehicle_id"])
+        assert found["vehicle_manufacturer"] == vehicle["vehicle_manufacturer"]
+        assert found["app_status"] == ("active" if vehicle["vehicle_id"] in with_images else "new")
+
+    before = counts(carcutter)
+    operator(images, bucket, vehicles=vehicles).execute(task_context(try_number=2))
+    assert counts(carcutter).get("vehicleSubmit") == before["vehicleSubmit"] == 3
+    assert async_calls(carcutter) == {name: before.get(name, 0) for name in ASYNC_CALLS}
+
+
+def test_a_batch_without_images_registers_its_vehicles(carcutter, bucket):
+    from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
+
+    vehicles = [{"vehicle_id": "WVWZZZ1JZ3W000123", "vehicle_color": "red"}]
+    assert operator(None, bucket, vehicles=vehicles).execute(task_context()) == []
+    assert CarCutterHook(CONN_ID).get_vehicle("WVWZZZ1JZ3W000123")["vehicle_color"] == "red"
+    assert async_calls(carcutter) == dict.fromkeys(ASYNC_CALLS, 0)
+
+
 def test_a_record_found_final_in_place_is_indexed(carcutter, bucket, s3_client, put_photos):
     """A try that finished the images and died before indexing them: the retry, which reuses them, indexes
     them, so the next daily plan knows them without a record read each."""
@@ -162,6 +196,28 @@ def test_deferral_round_trip_through_json(carcutter, bucket, put_photos):
     event = json.loads(json.dumps(run_deferred(deferred.value)))
     results = operator(images, bucket, deferrable=True).execute_complete(task_context(), event=event)
     assert [row["status"] for row in results] == ["final"] * 4
+
+
+def test_a_batch_finished_within_the_wait_in_task_never_defers(carcutter, bucket, put_photos):
+    images = put_photos(vehicles=2, per_vehicle=2)
+    results = operator(images, bucket, deferrable=True, wait_in_task_seconds=10).execute(task_context())
+    assert [row["status"] for row in results] == ["final"] * 4
+    assert async_calls(carcutter)["asyncSubmit"] == 2
+
+
+def test_a_batch_still_processing_after_the_wait_in_task_defers(carcutter, bucket, put_photos):
+    carcutter.configure(processing_seconds=3.0)
+    images = put_photos(vehicles=1, per_vehicle=2)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator(images, bucket, deferrable=True, wait_in_task_seconds=1.0).execute(task_context())
+    assert async_calls(carcutter)["asyncStatus"] >= 1  # it polled in the task first
+    assert deferred.value.trigger.first_poll_at - time.time() > 3  # a deferred batch's first poll settles
+    results = operator(images, bucket, deferrable=True).execute_complete(
+        task_context(), event=run_deferred(deferred.value)
+    )
+    assert [row["status"] for row in results] == ["final"] * 2
+    assert async_calls(carcutter)["asyncSubmit"] == 1
+    assert sorted(carcutter.ledger()["charges"].values()) == [1, 1]
 
 
 def test_a_claim_left_before_its_post_is_taken_over_by_the_retry_at_once(carcutter, bucket, s3_client, put_photos):

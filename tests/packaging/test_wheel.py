@@ -23,7 +23,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_LOCK = REPO_ROOT / "requirements" / "constraints-runtime.txt"
 PIP_CACHE = REPO_ROOT / ".cache" / "pip"
-DAG_IDS = {"vehicle_listings", "clippingmagic_review", "api_housekeeping", "vehicle_manifest_consumer_example"}
+DAG_IDS = {"vehicle_listings", "vehicle_listings_on_arrival", "clippingmagic_review", "api_housekeeping",
+           "vehicle_manifest_consumer_example"}  # fmt: skip
 
 pytestmark = [pytest.mark.wheel, pytest.mark.timeout(1200)]
 

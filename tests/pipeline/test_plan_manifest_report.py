@@ -87,6 +87,8 @@ def test_settings_from_params_validate_and_split_lists():
         PipelineSettings.from_params({"cut_type": "sepia"})
     with pytest.raises(ValueError, match="listing_date"):
         PipelineSettings.from_params({"listing_date": "None"})
+    with pytest.raises(ValueError, match="listing_date"):
+        PipelineSettings.from_params({"listing_date": "2026-13-45"})
 
 
 def test_manifest_matches_results_by_provider_vehicle_and_name_and_the_report_reads_well():

@@ -88,6 +88,11 @@ def test_pipeline_end_to_end_and_rerun_charges_nothing(
     for row in active:
         features = hook.get_features(row["vehicle_id"])
         assert sorted(f["title"] for f in features) == sorted(f["title"] for f in row["features"])
+    with_carcutter_images = {row["vehicle_id"] for row in by_provider["carcutter"]}
+    for row in active:  # registered before their images went: a submission takes a vehicle off the shot list
+        vehicle = hook.get_vehicle(row["vehicle_id"])
+        assert vehicle["vehicle_manufacturer"] == row["make"]
+        assert vehicle["app_status"] == ("active" if row["vehicle_id"] in with_carcutter_images else "new")
     annotated = [(row["vehicle_id"], h) for row in active for h in row["hotspots"]]
     assert annotated, "the sample should carry hotspots"
     vehicle_id, hotspot = annotated[0]

@@ -157,6 +157,7 @@ class ImageBatchOperator(BaseOperator):
             except InvalidSourceError as error:
                 vehicle_id = str(entry.get("vehicle_id") or "") if isinstance(entry, dict) else ""
                 name = str(entry.get("name") or position) if isinstance(entry, dict) else str(position)
+                self.log.warning("image %s of %s refused: %s", name, vehicle_id, error)
                 refused.append(ImageResult(self.provider, vehicle_id, name, "", ResultStatus.REFUSED, error=str(error)))
         return items, refused
 

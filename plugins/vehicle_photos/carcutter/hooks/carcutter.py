@@ -271,7 +271,7 @@ class CarCutterHook(BaseHook):
             left = until - time.monotonic()
             if len(known) == len(set(image_urls)) or left <= 0:
                 return known
-            self.log.info("Car-Cutter does not know %d submitted URLs yet; asking again", len(asked) - len(known))
+            self.log.debug("Car-Cutter does not know %d submitted URLs yet; asking again", len(asked) - len(known))
             time.sleep(min(wait, left))
             wait = min(wait * 2, self.settings.retry_wait_max)
 

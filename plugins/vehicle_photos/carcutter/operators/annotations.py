@@ -30,12 +30,17 @@ class CarCutterSetAnnotationsOperator(CarCutterItemsOperator):
         super().__init__(items=images, **kwargs)
 
     def change_one(self, hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
-        image_id = str(item["image_id"])
-        desired = [{**annotation, "image_id": image_id} for annotation in item.get("annotations") or []]
-        plan = reconcile(desired, hook.get_annotations(image_id), annotation_key, "annotation_id")
-        for annotation_id in plan.delete:
-            hook.delete_annotation(annotation_id)
-        for annotation in plan.create:
-            _, x, y, location = annotation_key(annotation)
-            hook.submit_annotation(image_id, x, y, location or None)
-        return plan
+        return set_image_annotations(hook, item)
+
+
+def set_image_annotations(hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
+    """One `{"image_id", "annotations"}` item: its annotations on Car-Cutter made exactly the given ones."""
+    image_id = str(item["image_id"])
+    desired = [{**annotation, "image_id": image_id} for annotation in item.get("annotations") or []]
+    plan = reconcile(desired, hook.get_annotations(image_id), annotation_key, "annotation_id")
+    for annotation_id in plan.delete:
+        hook.delete_annotation(annotation_id)
+    for annotation in plan.create:
+        _, x, y, location = annotation_key(annotation)
+        hook.submit_annotation(image_id, x, y, location or None)
+    return plan

@@ -30,10 +30,15 @@ class CarCutterSetFeaturesOperator(CarCutterItemsOperator):
         super().__init__(items=vehicles, **kwargs)
 
     def change_one(self, hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
-        vehicle_id = str(item["vehicle_id"])
-        plan = reconcile(item.get("features") or [], hook.get_features(vehicle_id), feature_key, "feature_id")
-        for feature_id in plan.delete:
-            hook.delete_feature(feature_id)
-        for feature in plan.create:
-            hook.submit_feature(vehicle_id, **{name: feature.get(name) for name in FEATURE_KEY_FIELDS})
-        return plan
+        return set_vehicle_features(hook, item)
+
+
+def set_vehicle_features(hook: CarCutterHook, item: dict[str, Any]) -> Reconciliation:
+    """One `{"vehicle_id", "features"}` item: its features on Car-Cutter made exactly the given ones."""
+    vehicle_id = str(item["vehicle_id"])
+    plan = reconcile(item.get("features") or [], hook.get_features(vehicle_id), feature_key, "feature_id")
+    for feature_id in plan.delete:
+        hook.delete_feature(feature_id)
+    for feature in plan.create:
+        hook.submit_feature(vehicle_id, **{name: feature.get(name) for name in FEATURE_KEY_FIELDS})
+    return plan

@@ -24,12 +24,13 @@ from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.batch import Batch, BatchImage
 from vehicle_photos.carcutter.utils.statuses import RETAKE, ImageStatus
 from vehicle_photos.carcutter.utils.submission_claims import SubmissionClaims
+from vehicle_photos.carcutter.utils.vehicle_registration import register_vehicles
 from vehicle_photos.image_common.batch_operator import ImageBatchOperator
 from vehicle_photos.image_common.claims import ClaimHolder
 from vehicle_photos.image_common.fetch import SourceFetchError, fetch_url
 from vehicle_photos.image_common.identity import content_identity, s3_identity_etag
 from vehicle_photos.image_common.inspection import UnusableImageError, inspect_file, inspect_s3_image
-from vehicle_photos.image_common.items import put_json
+from vehicle_photos.image_common.items import load_list, put_json
 from vehicle_photos.image_common.policy import SourceNotAllowedError
 from vehicle_photos.image_common.records import options_digest
 from vehicle_photos.image_common.registration import DEFAULT_REGISTRATION_GRACE_SECONDS
@@ -66,6 +67,9 @@ class SourceChangedError(Exception):
 class CarCutterProcessImagesOperator(ImageBatchOperator):
     """Cut a batch of vehicle photos with Car-Cutter's asynchronous API and store the results in S3.
 
+    The batch's `vehicles` are registered first (free; `CarCutterRegisterVehiclesOperator`'s rules), so every
+    image is submitted under a vehicle Car-Cutter knows, without a task of its own before this one.
+
     Every image is inspected first (an HTML page, an empty or truncated file, too many pixels: refused, never
     billed). An S3 source is sent as a presigned copy of the version its identity names (made server side on
     condition of its ETag; a source uploaded again since it was identified is not sent). Before it is
@@ -81,6 +85,9 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     Returns `ImageBatchOperator.publish`'s value: counts and `results_uri`, or the `ImageResult` rows.
 
+    :param vehicles: vehicles to register (create or update) before any image is submitted, with Car-Cutter's
+        field names (`CarCutterRegisterVehiclesOperator`'s `vehicles`; inline, JSON text or an `s3://` URI;
+        templated); registered again on a retry, which changes nothing when nothing changed.
     :param cut_type / guideline_id / location_id / processing_speed / retouching_accuracy / scene_id /
         custom_json / webhook_url: the submission's fields (docs/car-cutter-api.md).
     :param overlay / license_plate: the overlay and plate inlay (PNG with alpha) as an `s3://` URI, or as
@@ -91,6 +98,10 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
     :param presign_expires: lifetime (s) of presigned source URLs; keep it above the expected processing time.
     :param poll_interval / max_poll_interval / first_poll_delay: status polling, in seconds (a deferred batch's
         first status call waits at least `DEFERRAL_SETTLE_SECONDS`).
+    :param wait_in_task_seconds: when deferrable, poll in the task this long after the first submissions before
+        deferring (default 0: defer at once). For a service that finishes a batch within seconds: the batch
+        ends without a deferral's round trip (triggerer, settling wait, a second task start), holding its worker
+        and pool slot at most this long.
     :param timeout: how long to wait for Car-Cutter in all, never longer than the task's `execution_timeout`
         allows (less a share kept for storing results); what is not finished by then stays claimed and a rerun
         resumes it.
@@ -103,13 +114,15 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
 
     provider = "carcutter"
     template_fields: Sequence[str] = (
-        *ImageBatchOperator.template_fields, "cut_type", "guideline_id", "location_id", "scene_id", "custom_json",
-        "webhook_url", "poll_interval", "first_poll_delay", "registration_grace_seconds",
+        *ImageBatchOperator.template_fields, "vehicles", "cut_type", "guideline_id", "location_id", "scene_id",
+        "custom_json", "webhook_url", "poll_interval", "first_poll_delay", "wait_in_task_seconds",
+        "registration_grace_seconds",
     )  # fmt: skip
 
     def __init__(
         self,
         *,
+        vehicles: Any = None,
         cut_type: str | None = None,
         guideline_id: str | None = None,
         location_id: str | None = None,
@@ -125,6 +138,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         poll_interval: float = 30.0,
         max_poll_interval: float = 300.0,
         first_poll_delay: float | None = None,
+        wait_in_task_seconds: float = 0.0,
         timeout: float = 3 * 3600,
         registration_grace_seconds: float = DEFAULT_REGISTRATION_GRACE_SECONDS,
         max_processing_seconds: float = DEFAULT_MAX_PROCESSING_SECONDS,
@@ -134,6 +148,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.vehicles = vehicles
         self.cut_type = cut_type
         self.guideline_id = guideline_id
         self.location_id = location_id
@@ -149,6 +164,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.first_poll_delay = first_poll_delay
+        self.wait_in_task_seconds = wait_in_task_seconds
         self.timeout = timeout
         self.registration_grace_seconds = registration_grace_seconds
         self.max_processing_seconds = max_processing_seconds
@@ -213,6 +229,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         wait_seconds = self._wait_seconds()
         if float(self.presign_expires) < wait_seconds:
             self.log.warning("presign_expires (%ss) is shorter than the wait (%ss)", self.presign_expires, wait_seconds)
+        self._register_vehicles()
         items, refused = self.read_batch()
         items, unreadable = self.identify(items)
         batch = Batch(images={}, inputs=[], refused=refused + unreadable, deadline=time.time() + wait_seconds)
@@ -222,7 +239,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             "%d images: %d to claim, %d refused", len(batch.inputs) + len(batch.refused), counts[BatchState.NEW],
             counts[BatchState.NOT_SENT] + len(batch.refused),
         )  # fmt: skip
-        return self._advance(self._claims(context), batch)
+        return self._advance(self._claims(context), batch, wait_in_task=True)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         if event["status"] == ERROR:
@@ -233,8 +250,10 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         self._apply_statuses(batch, statuses, claims)
         return self._advance(claims, batch)
 
-    def _advance(self, claims: SubmissionClaims, batch: Batch) -> Any:
-        """Store, claim, submit and wait until nothing is left to do; defers while images are processing."""
+    def _advance(self, claims: SubmissionClaims, batch: Batch, wait_in_task: bool = False) -> Any:
+        """Store, claim, submit and wait until nothing is left to do; defers while images are processing (with
+        `wait_in_task`, after polling `wait_in_task_seconds` in the task from the first wait on)."""
+        in_task_until: float | None = None
         while True:
             self._store_results(batch, claims)
             with claims.keeper:  # renews the claims not posted yet
@@ -245,9 +264,13 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             waiting = batch.in_state(BatchState.WAITING)
             if not waiting or time.time() >= batch.deadline:
                 return self._finish(batch, claims)
-            self.log.info("Waiting while Car-Cutter processes %d images", len(waiting))
-            trigger = self._trigger(batch, self._save_batch(batch))
-            if self.deferrable:
+            if in_task_until is None:
+                in_task_until = time.time() + (float(self.wait_in_task_seconds or 0) if wait_in_task else 0.0)
+            in_task_wait = self.deferrable and time.time() < in_task_until
+            shown = f" (in the task until {time.ctime(in_task_until)})" if in_task_wait else ""
+            self.log.info("Waiting while Car-Cutter processes %d images%s", len(waiting), shown)
+            trigger = self._trigger(batch, self._save_batch(batch), until=in_task_until if in_task_wait else None)
+            if self.deferrable and not in_task_wait:
                 self.defer(
                     trigger=trigger,
                     method_name="execute_complete",
@@ -260,6 +283,14 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             self._apply_statuses(batch, statuses, claims)
 
     # Steps
+
+    def _register_vehicles(self) -> None:
+        """Before any image of theirs is submitted: submitting a vehicle after its images would put it back
+        onto the shot list."""
+        vehicles = load_list(self.vehicles, self.s3_hook, "vehicles")
+        if vehicles:
+            outcome = register_vehicles(self.hook, vehicles, int(self.concurrency))
+            self.log.info("Registered vehicles: %s", {name: len(ids) for name, ids in outcome.items()})
 
     def _inspect(self, batch: Batch, items: list[ImageItem]) -> None:
         """Identity (by content for http sources without validators) and a usable image, before any claim."""
@@ -298,12 +329,20 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         """Write a claim for every image to submit: a new record, or a conditional overwrite of the claim
         being taken over. Losing the race means following the winner's record instead."""
         todo = batch.in_state(BatchState.NEW)
+        if not todo:
+            return
         if batch.credits_exhausted:
             for image in todo:
                 image.not_sent("not submitted: Car-Cutter credits are exhausted", ResultStatus.SKIPPED)
             return
         with ThreadPoolExecutor(self.concurrency) as pool:
             list(pool.map(lambda image: self._claim_one(image, claims), todo))
+        claimed = sum(image.state == BatchState.CLAIMED for image in todo)
+        not_sent = sum(image.state == BatchState.NOT_SENT for image in todo)
+        self.log.info(
+            "claimed %d of %d images, %d follow a record found in place, %d not sent", claimed, len(todo),
+            len(todo) - claimed - not_sent, not_sent,
+        )  # fmt: skip
 
     def _claim_one(self, image: BatchImage, claims: SubmissionClaims) -> None:
         try:
@@ -324,15 +363,16 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         chunks = [group[start : start + paths.MAX_IMAGES_PER_SUBMISSION] for group in groups
                   for start in range(0, len(group), paths.MAX_IMAGES_PER_SUBMISSION)]  # fmt: skip
 
-        def submit(chunk: list[BatchImage]) -> None:
+        def submit(chunk: list[BatchImage]) -> int:
+            """The number of images Car-Cutter acknowledged."""
             if batch.credits_exhausted:
                 claims.give_back(chunk, "not submitted: Car-Cutter credits are exhausted", ResultStatus.SKIPPED)
-                return
+                return 0
             chunk = claims.still_held(chunk)
             if not chunk:
-                return
+                return 0
             try:
-                self._submit_chunk(chunk, claims)
+                return self._submit_chunk(chunk, claims)
             except CreditsError as error:  # the credits may have covered part of the chunk: ask before giving back
                 batch.credits_exhausted = True
                 self.log.error("Stopping submissions: %s", error)
@@ -344,11 +384,17 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 claims.maybe_sent(chunk)
             finally:  # posted (or given back): settled by status from now on, no renewal needed
                 claims.release(chunk)
+            return 0
 
+        if not chunks:
+            return
         with ThreadPoolExecutor(SUBMIT_CONCURRENCY) as pool:
-            list(pool.map(submit, chunks))
+            acknowledged = sum(pool.map(submit, chunks))
+        self.log.info(
+            "submission requests: %d for %d claimed images, %d acknowledged", len(chunks), len(claimed), acknowledged
+        )
 
-    def _submit_chunk(self, chunk: list[BatchImage], claims: SubmissionClaims) -> None:
+    def _submit_chunk(self, chunk: list[BatchImage], claims: SubmissionClaims) -> int:
         urls = [unseal(image.sealed_url or "") for image in chunk]
         vehicle_ids = {image.vehicle_id for image in chunk}
         statuses = self.hook.submit_images(
@@ -369,6 +415,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             # Car-Cutter took it: a status saying "unknown" soon after is lag, not a lost call; only a claim that
             # stays unknown for a whole lease is submitted again
             image.takeover_at = time.time() + float(self.claim_lease_seconds)
+        return sum(status.status is not None for status in statuses)
 
     def _ask_about_resumed_claims(self, batch: Batch, claims: SubmissionClaims) -> bool:
         """Claims found in place (ours from an earlier try, or another run's) are asked about at once, so one
@@ -464,7 +511,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             facts = inspect_file(spool, size, response.headers.get("Content-Type"), self.policy.max_pixels, shown)
             key = self.output_key(_item_of(image), image.digest, _EXTENSIONS.get(facts.media_type, ".jpg"))
             if create_object(self.s3_hook.conn, self.dest_bucket, key, spool, facts.media_type) is None:
-                self.log.info("%s is stored already; keeping it", key)
+                self.log.debug("%s is stored already; keeping it", key)
         return key
 
     def _finish(self, batch: Batch, claims: SubmissionClaims) -> Any:
@@ -473,6 +520,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 claims.settle(image, image.record(RecordStatus.FAILED, self.options))
                 self._drop_source_copy(image)
         results = batch.results()
+        self._warn_about_failures(results[len(batch.refused) :])  # batch.refused were logged when refused
         _warn_about_retakes(self.log, results)
         # reused ones too: a record found final in place may be missing from the index (a try that died first)
         finished = [image.final_record(self.options) for image in batch.in_state(BatchState.DONE)]
@@ -487,6 +535,13 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         return returned
 
     # Helpers
+
+    def _warn_about_failures(self, results: list[ImageResult]) -> None:
+        """One line per image that failed, is left pending or was refused on the way; skipped images (credits
+        exhausted, logged once when the submissions stopped) are only counted in the summary."""
+        for result in results:
+            if result.status in (ResultStatus.FAILED, ResultStatus.PENDING, ResultStatus.REFUSED):
+                self.log.warning("image %s of %s %s: %s", result.name, result.vehicle_id, result.status, result.error)
 
     def _claims(self, context: Context) -> SubmissionClaims:
         return SubmissionClaims(
@@ -536,14 +591,16 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         name = image.source.rsplit("/", 1)[-1]
         return self.records.bucket, f"{self.records.prefix}/_sources/{self.provider}/{image.digest}/{name}"
 
-    def _trigger(self, batch: Batch, batch_uri: str) -> CarCutterBatchStatusTrigger:
+    def _trigger(self, batch: Batch, batch_uri: str, until: float | None = None) -> CarCutterBatchStatusTrigger:
+        """`until`: the end of a deferrable task's wait in the task (None: the trigger is deferred to, or the task
+        is not deferrable and waits in the task throughout)."""
         now = time.time()
         first_poll_delay = float(self.poll_interval if self.first_poll_delay in (None, "") else self.first_poll_delay)
-        if self.deferrable:
+        if self.deferrable and until is None:
             first_poll_delay = max(first_poll_delay, DEFERRAL_SETTLE_SECONDS)
         return CarCutterBatchStatusTrigger(
             batch_uri=batch_uri,
-            deadline=min(_next_takeover(batch), self._next_give_up(batch), batch.deadline),
+            deadline=min(_next_takeover(batch), self._next_give_up(batch), batch.deadline, until or float("inf")),
             carcutter_conn_id=self.carcutter_conn_id,
             aws_conn_id=self.aws_conn_id,
             poll_interval=float(self.poll_interval),

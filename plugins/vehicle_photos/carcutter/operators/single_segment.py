@@ -145,7 +145,7 @@ class CarCutterSingleSegmentOperator(BaseOperator):
         extension = ".png" if facts.format == "PNG" else ".jpg"
         key = output_key(self.dest_prefix, self.vehicle_id, PROVIDER, source.stem, digest, extension)
         if create_object(s3_hook.conn, self.dest_bucket, key, result, facts.media_type) is None:
-            self.log.info("%s is stored already; keeping it", key)
+            self.log.debug("%s is stored already; keeping it", key)
         return key
 
     def _call(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from vehicle_photos.carcutter.exceptions import NotFoundError
-from vehicle_photos.carcutter.hooks.carcutter import VEHICLE_FIELDS, CarCutterHook
+from vehicle_photos.carcutter.hooks.carcutter import CarCutterHook
 from vehicle_photos.carcutter.operators.bases import CarCutterItemsOperator
+from vehicle_photos.carcutter.utils.vehicle_registration import REGISTRATION_OUTCOMES, register_vehicle
 
 
 class _VehiclesOperator(CarCutterItemsOperator):
@@ -27,7 +28,8 @@ class _VehiclesOperator(CarCutterItemsOperator):
 
 
 class CarCutterRegisterVehiclesOperator(_VehiclesOperator):
-    """Make Car-Cutter know each vehicle with the given fields.
+    """Make Car-Cutter know each vehicle with the given fields (`CarCutterProcessImagesOperator` can do this for
+    its batch's vehicles itself, before it submits their images: its `vehicles`).
 
     Submitting a vehicle again sets its status back to `new` (onto the shot list), so a vehicle that already
     exists with the same fields is left alone: daily reruns change nothing.
@@ -38,10 +40,10 @@ class CarCutterRegisterVehiclesOperator(_VehiclesOperator):
     :return: `{"created": [ids], "updated": [ids], "unchanged": [ids]}`
     """
 
-    outcomes = ("created", "updated", "unchanged")
+    outcomes = REGISTRATION_OUTCOMES
 
     def change_one(self, hook: CarCutterHook, item: dict[str, Any]) -> tuple[str, str]:
-        return _register(hook, item)
+        return register_vehicle(hook, item)
 
 
 class CarCutterDeleteVehiclesOperator(_VehiclesOperator):
@@ -57,22 +59,6 @@ class CarCutterDeleteVehiclesOperator(_VehiclesOperator):
 
     def change_one(self, hook: CarCutterHook, item: dict[str, Any] | str) -> tuple[str, str]:
         return _delete(hook, item)
-
-
-def _register(hook: CarCutterHook, vehicle: dict[str, Any]) -> tuple[str, str]:
-    vehicle_id = str(vehicle["vehicle_id"])
-    fields = {name: str(vehicle[name]) for name in VEHICLE_FIELDS if vehicle.get(name) not in (None, "")}
-    try:
-        existing = hook.get_vehicle(vehicle_id)
-    except NotFoundError:
-        existing = None
-    if existing and existing.get("app_status") != "deleted":
-        if all(existing.get(name) == value for name, value in fields.items()):
-            return "unchanged", vehicle_id
-        hook.submit_vehicle(vehicle_id, **fields)
-        return "updated", vehicle_id
-    hook.submit_vehicle(vehicle_id, **fields)
-    return "created", vehicle_id
 
 
 def _delete(hook: CarCutterHook, vehicle: dict[str, Any] | str) -> tuple[str, str]:

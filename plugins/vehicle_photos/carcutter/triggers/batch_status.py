@@ -140,7 +140,7 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
                 rounds_cut_short = rounds_cut_short + 1 if cut_short else 0
                 progressed = len(pending) < before
                 interval = self.poll_interval if progressed else min(interval * _BACKOFF, self.max_poll_interval)
-                self.log.info(
+                (self.log.info if progressed else self.log.debug)(
                     "%d of %d images finished after %d status calls", len(urls) - len(pending), len(urls), calls
                 )
                 long_unknown = self._long_unknown(pending, latest, unknown_since)

@@ -256,7 +256,7 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
     ) -> DownloadedResult:
         """The file of the first output: downloaded when the claim's upload happened already, else uploaded."""
         if claim.image_id is not None:
-            self.log.info("%s was uploaded before as image %s; downloading it", item.source, claim.image_id)
+            self.log.debug("%s was uploaded before as image %s; downloading it", item.source, claim.image_id)
             if claim.found_by_name:
                 claim.learn_image_id(claim.image_id, charge, this_run=False)
             return self._send(run, partial(self.hook.download, claim.image_id, out, result_format=run.outputs[0]))
@@ -300,7 +300,10 @@ class ClippingMagicAutoClipOperator(ClippingMagicBatchOperator):
         """Record what went wrong. A claim whose upload surely never happened is given back (nothing billed);
         one whose upload may have happened stays, so a rerun resumes it instead of paying again."""
         reason = str(error) if isinstance(error, _NotStarted) else f"{type(error).__name__}: {error}"
-        self.log.warning("image %s of %s: %s", item.name, item.vehicle_id, reason)
+        # an image not started because the batch stopped is skipped, not failed: the stop's cause is logged
+        (self.log.debug if isinstance(error, _NotStarted) else self.log.warning)(
+            "image %s of %s: %s", item.name, item.vehicle_id, reason
+        )
         if isinstance(error, _STOPPING_ERRORS):
             run.stop(reason)
         never_uploaded = claim.image_id is None and isinstance(error, (*_NOT_UPLOADED_ERRORS, _NotStarted))

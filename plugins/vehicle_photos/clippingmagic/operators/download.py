@@ -99,6 +99,11 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
         RecordIndex(self.records, PROVIDER).append(record for _, record in outcomes if record is not None)
         results = [result for result, _ in outcomes]
         failed = [result for result in results if result["status"] != RecordStatus.FINAL]
+        reused = sum(1 for result in results if result["status"] == RecordStatus.FINAL and result["reused"])
+        self.log.info(
+            "stored the results of %d images (%d were stored already), %d failed", len(results) - len(failed) - reused,
+            reused, len(failed),
+        )  # fmt: skip
         if failed:
             lines = [f"image {result['id']}: {result['error']}" for result in failed]
             raise AirflowException(f"{len(failed)} of {len(results)} results were not stored:\n" + "\n".join(lines))
@@ -124,7 +129,7 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
         stored = self.records.get(PROVIDER, options_digest(identity, options))
         image = self.hook.get_image(image_id)  # free: tells the revision there is to download
         if stored is not None and stored.record.is_final and stored.record.revision == image.result_revision:
-            self.log.info("image %s revision %s is stored already", image_id, image.result_revision)
+            self.log.debug("image %s revision %s is stored already", image_id, image.result_revision)
             return _result(stored.record, image, credits=0, reused=True), None
         if image.result_revision == 0:
             raise BadRequestError(API, f"image {image_id} has no result yet (resultRevision 0)")
@@ -169,7 +174,7 @@ class ClippingMagicDownloadOperator(ClippingMagicImagesOperator):
             try:
                 self.records.replace(stored, record)
             except RecordChangedError:
-                self.log.info("the record of %s was written meanwhile; keeping it", record.identity)
+                self.log.debug("the record of %s was written meanwhile; keeping it", record.identity)
 
 
 def _result(record: ImageRecord, image: ClippingMagicImage, credits: int, reused: bool) -> dict[str, Any]:

@@ -63,6 +63,10 @@ class ClippingMagicUploadForReviewOperator(ClippingMagicBatchOperator):
             outcomes = list(pool.map(lambda item: self._upload(item, claims, test), items))
         refused += unreadable + [o for o in outcomes if isinstance(o, ImageResult) and o.status != ResultStatus.FAILED]
         failed = [o for o in outcomes if isinstance(o, ImageResult) and o.status == ResultStatus.FAILED]
+        self.log.info(
+            "%d images on Clipping Magic for review, %d refused, %d failed",
+            sum(isinstance(o, dict) for o in outcomes), len(refused), len(failed),
+        )  # fmt: skip
         if refused and context and context.get("ti"):
             context["ti"].xcom_push(key="refused", value=[result.to_dict() for result in refused])
         if failed:

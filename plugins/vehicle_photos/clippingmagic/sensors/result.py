@@ -74,7 +74,8 @@ class ClippingMagicResultSensor(BaseSensorOperator):
         images = [hook.get_image(image_id) for image_id in revisions]
         pending = [image.id for image in images if image.result_revision <= revisions[image.id]]
         if pending:
-            self.log.info("waiting for a new result of images %s", pending)
+            self.log.info("waiting for a new result of %d of %d images", len(pending), len(images))
+            self.log.debug("images still without a new result: %s", pending)
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=[image.to_dict() for image in images])
 

@@ -1,0 +1,1 @@
+"""On-arrival starts: from the listings queue's messages to the runs they start."""
