@@ -19,6 +19,7 @@ from typing import Any
 from tests.clippingmagic.conftest import items, put_images
 
 LEASE = 2.0  # seconds: renewed every 2/3 s
+DEAD_LEASE = 10.0  # seconds: the killed worker's claims
 ONE_OUTPUT = {"outputs": ["result"]}
 
 
@@ -134,7 +135,9 @@ def test_a_rerun_after_a_killed_worker_is_not_stalled_by_its_claims(cm, s3_clien
     keys = [f"photos/V9/{n:02d}-side.jpg" for n in range(4)]
     put_images(s3_client, bucket, keys)
     cm.configure(latency_ms=700)
-    worker = start_worker(bucket, items(bucket, keys), fast_conn(), concurrency=1, claim_lease_seconds=LEASE,
+    # long enough that the rerun still finds the dead holder's leases on a loaded machine (a 2 s one may be
+    # over before the rerun reads its first claim, and then it has nothing to wait for)
+    worker = start_worker(bucket, items(bucket, keys), fast_conn(), concurrency=1, claim_lease_seconds=DEAD_LEASE,
                           **ONE_OUTPUT)  # fmt: skip
     try:
         wait_until(lambda: any(record["status"] == "final" for record in records(s3_client, bucket)))
