@@ -16,6 +16,9 @@ REFERENCE_N = 6000  # the size the issue sets the per-image targets at
 XCOM_LIMIT_BYTES = 64 * 1024
 TASK_LOG_LINES_PER_IMAGE = 0.2  # at INFO: one line per batch per stage and one per failure, not one per image
 AIRFLOW_ROLES = ("api-server", "scheduler", "dag-processor", "triggerer")
+TASK_PROCESS = "task process"  # bench.monitor's name for the processes LocalExecutor workers run tasks in
+S3_REQUESTS_PER_NEW_IMAGE = 4.5
+TASK_CPU_MS_PER_NEW_IMAGE = 5.0
 
 Target = dict[str, Any]
 
@@ -33,6 +36,13 @@ def _find(rows: list[dict[str, Any]], workload: str, n: int | None = None) -> di
 
 def airflow_peak_rss_mb(row: dict[str, Any]) -> float:
     return max((p["rss_bytes"] for p in row["processes"] if p["role"] in AIRFLOW_ROLES), default=0) / MB
+
+
+def task_process_cpu_ms_per_image(row: dict[str, Any]) -> float | None:
+    """CPU of the task processes alone (not the scheduler, its LocalExecutor workers, moto or the stand-ins)
+    per image; None when the row has no task process (the naive client)."""
+    seconds = [p["cpu_seconds"] for p in row["processes"] if p["role"] == "scheduler" and p["name"] == TASK_PROCESS]
+    return 1000 * sum(seconds) / row["n"] if seconds else None
 
 
 def _xcom_bytes(row: dict[str, Any]) -> int | None:
@@ -78,6 +88,10 @@ def workload_targets(rows: list[dict[str, Any]], processing_seconds: float) -> l
         checks += [
             target(f"N={n}: (processing span - P) / N [ms] <=",
                    round(1000 * (large["processing_seconds"] - processing_seconds) / n, 2), 5, le),
+            target(f"N={n}: S3 requests per new image <=", round(large["s3_requests_per_image"], 3),
+                   S3_REQUESTS_PER_NEW_IMAGE, le),
+            target(f"N={n}: CPU of the Airflow task processes per new image [ms] <=",
+                   _rounded(task_process_cpu_ms_per_image(large), 2), TASK_CPU_MS_PER_NEW_IMAGE, le),
             target(f"N={n}: result downloads per image ==", round(large["calls_per_image"]["result"], 4), 1, eq),
             target(f"N={n}: repeated result downloads (same URL again) ==",
                    downloads["repeated"] if downloads else None, 0, eq),
