@@ -1,8 +1,8 @@
 """`make bench`: throughput, API calls, S3 requests, XCom sizes, memory, CPU and credits of the pipelines against
 the local stack (the README's "Benchmark" section has the methodology).
 
-Workloads (generated ~2 MP photos in the local S3, stand-ins in fast mode, a real Airflow: api-server,
-scheduler with LocalExecutor, dag-processor and triggerer):
+Workloads (generated ~2 MP photos in the local S3, in a versioned bucket unless `--unversioned`, stand-ins in
+fast mode, a real Airflow: api-server, scheduler with LocalExecutor, dag-processor and triggerer):
 1. Car-Cutter's asynchronous path through the `vehicle_listings` DAG at N = 120, 1,200 and 6,000 images
    (24 per vehicle), P = 2 s of processing per image, no concurrency cap;
 2. the naive client of public example scripts (one image at a time, status every second) on the same

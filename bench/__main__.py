@@ -92,6 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--batch-size", type=int, default=BATCH_SIZE, help=f"workload 1: vehicles per mapped task ({BATCH_SIZE})")
     add("--only", type=_workloads, help=f"only these workloads, comma-separated, of {', '.join(WORKLOADS)}")
     add("--profile", nargs="*", choices=DAG_WORKLOADS, help="py-spy samples of these workloads' DAG runs (default all)")
+    add("--unversioned", action="store_true", help="no S3 versioning on the bucket: Car-Cutter is sent source copies")
     add("--no-latest", action="store_true", help="leave latest.json and docs/bench.png alone (--quick always does)")
     return parser.parse_args(argv)
 
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = start_stack(
         StackSettings(
             s3_port=0, carcutter_port=0, clippingmagic_port=0, log_dir=WORK_DIR / "logs",
+            versioned_bucket=not args.unversioned,
             carcutter_args=["--fast", "--processing-seconds", str(PROCESSING_SECONDS)],
             clippingmagic_args=["--fast", "--concurrency-cap", str(CLIP_CAP), "--latency-ms", str(CLIP_LATENCY_MS)],
         )
@@ -219,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "machine": info,
         "processing_seconds": PROCESSING_SECONDS,
+        "versioned_bucket": not args.unversioned,
         "total_seconds": round(time.monotonic() - started, 1),
         "rows": [row.to_dict() for row in rows],
         "steady_state": steady_states,

@@ -53,6 +53,7 @@ class StackSettings:
     carcutter_args: list[str] = field(default_factory=list)
     clippingmagic_args: list[str] = field(default_factory=list)
     log_dir: Path | None = None
+    versioned_bucket: bool = False  # S3 versioning on the bucket: Car-Cutter is sent pinned versions, not copies
 
     @classmethod
     def from_env(cls) -> StackSettings:
@@ -73,6 +74,7 @@ class StackSettings:
             carcutter_args=list(self.carcutter_args),
             clippingmagic_args=list(self.clippingmagic_args),
             log_dir=self.log_dir,
+            versioned_bucket=self.versioned_bucket,
         )
 
 
@@ -234,6 +236,9 @@ def start_stack(settings: StackSettings | None = None, detached: bool = False) -
         client = stack.s3_client()
         if settings.bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
             client.create_bucket(Bucket=settings.bucket)
+        if settings.versioned_bucket:
+            versioning = {"Status": "Enabled"}
+            client.put_bucket_versioning(Bucket=settings.bucket, VersioningConfiguration=versioning)
     except BaseException:
         stack.stop()
         raise

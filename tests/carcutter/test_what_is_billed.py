@@ -10,6 +10,7 @@ import os
 import time
 
 import pytest
+import requests
 from airflow.sdk.crypto import get_fernet
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from cryptography.fernet import Fernet
@@ -120,6 +121,30 @@ def test_a_source_uploaded_again_after_it_was_identified_is_not_sent_as_the_old_
     etag = s3_client.head_object(Bucket=bucket, Key=key)["ETag"]
     assert record.identity == s3_identity(bucket, key, etag)
     assert not s3_client.list_objects_v2(Bucket=bucket, Prefix="records/_sources/").get("Contents")  # cleaned up
+    assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
+def test_a_versioned_bucket_sends_the_version_inspected_and_copies_nothing(carcutter, bucket, s3_client, put_photos):
+    s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    images = put_photos(per_vehicle=2)
+    keys = [image["source"].removeprefix(f"s3://{bucket}/") for image in images]
+    versions = {key: s3_client.head_object(Bucket=bucket, Key=key)["VersionId"] for key in keys}
+    originals = {key: s3_client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
+
+    results = operator(images, bucket).execute(task_context())
+
+    assert [result["status"] for result in results] == ["final", "final"]
+    copies = s3_client.list_object_versions(Bucket=bucket, Prefix="records/_sources/")
+    assert not copies.get("Versions") and not copies.get("DeleteMarkers")  # never written, not written and deleted
+    for record in stored_records(s3_client, bucket):
+        key = record.source.removeprefix(f"s3://{bucket}/")
+        sent = unseal(record.sealed_submitted_url)
+        assert f"/{bucket}/{key}?" in sent and f"versionId={versions[key]}" in sent
+        s3_client.put_object(Bucket=bucket, Key=key, Body=car_photo(99), ContentType="image/jpeg")  # a re-upload
+        assert requests.get(sent, timeout=10).content == originals[key]  # what Car-Cutter fetches stays pinned
+    for result in results:
+        key = result["source"].removeprefix(f"s3://{bucket}/")
+        assert output_bytes(s3_client, result["outputs"]["result"]) == originals[key]  # fast mode: the bytes fetched
     assert_records_match_the_ledger(carcutter, s3_client, bucket)
 
 

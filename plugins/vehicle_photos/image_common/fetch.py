@@ -132,20 +132,26 @@ def fetch_s3(
     return replace(fetched, etag=str(body.get("ETag") or "").strip('"') or None)
 
 
-def read_s3_range(
-    s3_client: Any, source: ImageSource, first: int, last: int, if_match: str | None = None
-) -> tuple[bytes, int]:
-    """Bytes `first..last` (inclusive) of an S3 object (of the version `if_match` names, when given), and the
-    object's total size."""
+@dataclass(frozen=True)
+class S3Range:
+    content: bytes  # bytes `first..last` (inclusive), fewer at the object's end
+    size: int  # the object's total size
+    version_id: str | None  # the version read, in a versioned bucket (None otherwise)
+
+
+def read_s3_range(s3_client: Any, source: ImageSource, first: int, last: int, if_match: str | None = None) -> S3Range:
+    """Bytes `first..last` of an S3 object (of the version `if_match` names, when given)."""
     try:
         answer = get_object(s3_client, source.bucket, source.key, if_match, Range=f"bytes={first}-{last}")
     except Exception as error:
         if is_invalid_range(error):  # an empty object has no byte 0
-            return b"", 0
+            return S3Range(b"", 0, None)
         raise SourceFetchError(f"{source}: {error_text(error)}") from None
     content_range = answer.get("ContentRange") or ""
     total = content_range.rpartition("/")[2]
-    return answer["Body"].read(), int(total) if total.isdigit() else answer["ContentLength"]
+    version = answer.get("VersionId")
+    size = int(total) if total.isdigit() else answer["ContentLength"]
+    return S3Range(answer["Body"].read(), size, version if version and version != "null" else None)
 
 
 def _copy_bounded(

@@ -10,6 +10,7 @@ bytes only for larger objects: a request saved per image is worth more than the 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import warnings
@@ -37,6 +38,7 @@ class ImageFacts:
     width: int
     height: int
     size: int
+    version_id: str | None = None  # of an S3 object in a versioned bucket: the version inspected
 
     @property
     def pixels(self) -> int:
@@ -100,13 +102,14 @@ def check_complete(image_format: str, tail: bytes, size: int, shown: str) -> Non
 def inspect_s3_image(s3_client: Any, source: ImageSource, max_pixels: int, if_match: str | None = None) -> ImageFacts:
     """One ranged read of the head (which also tells the size; the whole object up to `HEAD_BYTES`), and one
     of the last bytes for a larger object; of the version with ETag `if_match` when given (SourceFetchError
-    if the key holds another)."""
-    head, size = read_s3_range(s3_client, source, 0, HEAD_BYTES - 1, if_match)
-    if size == 0:
+    if the key holds another). In a versioned bucket the facts name the version inspected."""
+    head = read_s3_range(s3_client, source, 0, HEAD_BYTES - 1, if_match)
+    if head.size == 0:
         raise UnusableImageError(f"{source} is empty (0 bytes)")
-    last = (size - TAIL_BYTES, size - 1)
-    tail = head if size <= len(head) else read_s3_range(s3_client, source, *last, if_match)[0]
-    return inspect_image(head, tail, size, None, max_pixels, str(source))
+    last = (head.size - TAIL_BYTES, head.size - 1)
+    tail = head if head.size <= len(head.content) else read_s3_range(s3_client, source, *last, if_match)
+    facts = inspect_image(head.content, tail.content, head.size, None, max_pixels, str(source))
+    return dataclasses.replace(facts, version_id=head.version_id)
 
 
 def inspect_file(file: IO[bytes], size: int, content_type: str | None, max_pixels: int, shown: str) -> ImageFacts:

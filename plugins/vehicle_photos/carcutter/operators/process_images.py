@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import cached_property
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow.sdk import Context, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -61,6 +61,12 @@ RESULT_SPOOL_BYTES = 8 * 1024 * 1024  # results up to this size stay in memory w
 
 class SourceChangedError(Exception):
     """An S3 source is no longer the version its identity names."""
+
+
+class CheckedSource(NamedTuple):
+    identity: str
+    version_id: str | None = None  # the S3 version inspected (versioned buckets): what Car-Cutter is sent
+    refusal: str | None = None  # why the image is refused, when it is
 
 
 class CarCutterProcessImagesOperator(ImageBatchOperator):
@@ -298,31 +304,31 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
             checked = dict(zip((item.source.uri for item in distinct), pool.map(self._check_source, distinct),
                                strict=True))  # fmt: skip
         for item in items:
-            identity, reason = checked[item.source.uri]
-            if reason is not None:
-                batch.refused.append(self.refusal(item, reason))
+            source = checked[item.source.uri]
+            if source.refusal is not None:
+                batch.refused.append(self.refusal(item, source.refusal))
                 continue
-            digest = options_digest(identity, self.options)
+            digest = options_digest(source.identity, self.options)
             batch.inputs.append((item.vehicle_id, item.name, str(item.source), digest))
             if digest not in batch.images:
                 batch.images[digest] = BatchImage(
                     source=item.source.uri, shown_source=str(item.source), vehicle_id=item.vehicle_id,
-                    name=item.name, identity=identity, digest=digest,
+                    name=item.name, identity=source.identity, digest=digest, source_version=source.version_id,
                 )  # fmt: skip
 
-    def _check_source(self, item: ImageItem) -> tuple[str, str | None]:
-        """(identity, None) for a usable image, or ("", the reason it is refused)."""
+    def _check_source(self, item: ImageItem) -> CheckedSource:
+        """The identity of a usable image (and the S3 version inspected), or the reason it is refused."""
         try:
             if item.source.is_s3:
                 etag = s3_identity_etag(item.identity or "")  # inspect the version the identity names
-                inspect_s3_image(self.s3_hook.conn, item.source, self.policy.max_pixels, etag)
-                return item.identity or "", None
+                facts = inspect_s3_image(self.s3_hook.conn, item.source, self.policy.max_pixels, etag)
+                return CheckedSource(item.identity or "", facts.version_id if etag else None)
             with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
                 fetched = fetch_url(self.web, item.source.uri, self.policy, spool)
                 inspect_file(spool, fetched.size, fetched.content_type, self.policy.max_pixels, str(item.source))
-            return item.identity or content_identity(fetched.sha256), None
+            return CheckedSource(item.identity or content_identity(fetched.sha256))
         except (UnusableImageError, SourceFetchError, SourceNotAllowedError) as error:
-            return "", str(error)
+            return CheckedSource("", refusal=str(error))
 
     def _claim(self, batch: Batch, claims: SubmissionClaims) -> None:
         """Write a claim for every image to submit: a new record, or a conditional overwrite of the claim
@@ -560,13 +566,17 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         return min(float(self.timeout), fitting)
 
     def _submission_url(self, image: BatchImage) -> str:
-        """The URL Car-Cutter fetches. http(s) URLs pass through. An S3 object is first copied, server side,
-        to a key of its own for this record (`_source_copy`), on condition that its ETag is still the one in
-        the image's identity, and the copy is presigned: a dealer re-uploading the key after it was
-        identified changes neither what Car-Cutter fetches nor what the record says it processed."""
+        """The URL Car-Cutter fetches: exactly the bytes the image's identity names. http(s) URLs pass through.
+        An S3 object in a versioned bucket is presigned at the version inspected (`source_version`). Any other
+        S3 object is first copied, server side, to a key of its own for this record (`_source_copy`), on
+        condition that its ETag is still the one in the identity, and the copy is presigned. Either way a dealer
+        re-uploading the key after it was identified changes neither what Car-Cutter fetches nor what the
+        record says it processed."""
         if not image.source.startswith("s3://"):
             return image.source
         bucket, key = self.s3_hook.parse_s3_url(image.source)
+        if image.source_version:
+            return self._presigned(bucket, key, VersionId=image.source_version)
         etag = s3_identity_etag(image.identity)
         copy_bucket, copy_key = self._source_copy(image)
         if etag is None or not copy_if_unchanged(self.s3_hook.conn, bucket, key, etag, copy_bucket, copy_key):
@@ -574,16 +584,19 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                 f"{image.shown_source} changed after it was identified (a new upload of the key); not sent, "
                 "the next run processes the new version"
             )
+        return self._presigned(copy_bucket, copy_key)
+
+    def _presigned(self, bucket: str, key: str, **params: str) -> str:
         return self.s3_hook.generate_presigned_url(
-            client_method="get_object", params={"Bucket": copy_bucket, "Key": copy_key},
+            client_method="get_object", params={"Bucket": bucket, "Key": key, **params},
             expires_in=int(self.presign_expires),
         )  # fmt: skip
 
     def _drop_source_copies(self, settled: list[BatchImage]) -> None:
         """Once their records are settled nobody sends the copies again: removed 1000 per request."""
-        copies = [self._source_copy(image) for image in settled if image.source.startswith("s3://")]
-        if copies:
-            delete_keys(self.s3_hook.conn, self.records.bucket, [key for _, key in copies])
+        copied = [image for image in settled if image.source.startswith("s3://") and not image.source_version]
+        if copied:
+            delete_keys(self.s3_hook.conn, self.records.bucket, [self._source_copy(image)[1] for image in copied])
 
     def _source_copy(self, image: BatchImage) -> tuple[str, str]:
         """Where the copy Car-Cutter fetches lives: beside the records, per record digest, under the source's

@@ -29,6 +29,7 @@ class BatchImage:
     name: str
     identity: str
     digest: str
+    source_version: str | None = None  # the S3 version to send, in a versioned bucket (else a copy is sent)
     state: BatchState = BatchState.NEW
     mine: bool = False  # we hold the claim (this task instance, this try or an earlier one)
     record_etag: str | None = None  # the record version last written or read by us
