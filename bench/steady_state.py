@@ -4,11 +4,13 @@ before.
 It follows a workload-1 run of N images (the priming run, which really processed every image) on the same
 stand-ins, without resetting them, and runs the DAG twice more:
 
-- control: a later date listing only the 1 % new images (k = N / 100, fresh keys, the same shape), so the
-  DAG does for them what it would do for any new image. Its processing span is "the new images' own
+- control: a later date listing only the about 1 % new images (k = N / 100, made larger so the unchanged
+  images are whole vehicles: `new_image_count`; fresh keys, the same shape), so the DAG does for them what it
+  would do for any new image. Its processing span is "the new images' own
   processing", and its S3 requests and API calls are what k new images cost by themselves;
-- steady state: a later date listing N images, the priming run's first N - k (same keys and ETags: unchanged)
-  and k new ones.
+- steady state: a later date listing N images, the priming run's first N - k (same keys and ETags: unchanged,
+  whole vehicles, so no vehicle is half listed: a vehicle that lost photos changed, and is reconciled) and k new
+  ones.
 
 What the steady state costs beyond the control is what the unchanged images cost: S3 requests and API calls
 per unchanged image are (steady - control) / (N - k); the goal is at most 0.05 S3 requests and no API call
@@ -75,6 +77,13 @@ def _calls(run: DagRun) -> dict[str, dict[str, int]]:
     return {provider: dict(counts.operations) for provider, counts in run.services.items()}
 
 
+def new_image_count(n: int, per_vehicle: int) -> int:
+    """About `NEW_SHARE` of `n`, at least 1, and enough more that the other images are whole vehicles of
+    `per_vehicle` (the priming listing's first ones)."""
+    unchanged_vehicles = (n - max(1, round(n * NEW_SHARE))) // per_vehicle
+    return n - unchanged_vehicles * per_vehicle
+
+
 def measure_steady_state(
     bench: Bench,
     priming: Measurement,
@@ -86,7 +95,7 @@ def measure_steady_state(
 ) -> SteadyState:
     """Control and steady-state runs after `priming` (whose listing is `priming_listing`); see the module doc."""
     n = priming_listing.image_count
-    new = max(1, round(n * NEW_SHARE))
+    new = new_image_count(n, per_vehicle)
     control = bench.listing(f"steady-control-{n}", new, "carcutter", per_vehicle, pool)
     print(f"  control: {new} new images alone ({control.date}) ...", flush=True)
     control_run = bench.run_dag("steady", control, batch_size)

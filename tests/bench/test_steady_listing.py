@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.photos import make_listing, with_new_images
+from bench.steady_state import new_image_count
 
 ANGLES = ["front-left", "side-left", "rear"]
 
@@ -29,3 +30,17 @@ def test_keeps_the_earlier_keys_and_adds_the_new_ones(images: int, new: int) -> 
             before = earlier_rows[row["vehicle_id"]]
             assert {k: v for k, v in row.items() if k != "images"} == {k: v for k, v in before.items() if k != "images"}
             assert row["images"] == before["images"][: len(row["images"])]
+
+
+@pytest.mark.parametrize(("images", "new"), [(120, 24), (6000, 72), (50_000, 512), (2400, 24)])
+def test_the_unchanged_images_are_whole_vehicles(images: int, new: int) -> None:
+    assert new_image_count(images, 24) == new
+    earlier = make_listing("priming", "2026-11-01", images, "carcutter", ANGLES, per_vehicle=24)
+    fresh = make_listing("new", "2026-11-03", new, "carcutter", ANGLES, per_vehicle=24)
+
+    steady = with_new_images(earlier, fresh, "2026-11-03")
+
+    earlier_rows = {row["vehicle_id"]: row for row in earlier.rows}
+    kept = [row for row in steady.rows if row["vehicle_id"] in earlier_rows]
+    assert kept and all(row["images"] == earlier_rows[row["vehicle_id"]]["images"] for row in kept)
+    assert sum(len(row["images"]) for row in kept) == images - new
