@@ -92,6 +92,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--batch-size", type=int, default=BATCH_SIZE, help=f"workload 1: vehicles per mapped task ({BATCH_SIZE})")
     add("--only", type=_workloads, help=f"only these workloads, comma-separated, of {', '.join(WORKLOADS)}")
     add("--profile", nargs="*", choices=DAG_WORKLOADS, help="py-spy samples of these workloads' DAG runs (default all)")
+    add(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="Airflow's metadata DB: SQLite in the run's home, or a Postgres database of its own on this machine",
+    )
     add("--unversioned", action="store_true", help="no S3 versioning on the bucket: Car-Cutter is sent source copies")
     add("--no-latest", action="store_true", help="leave latest.json and docs/bench.png alone (--quick always does)")
     return parser.parse_args(argv)
@@ -177,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )  # fmt: skip
     home = Path(tempfile.mkdtemp(prefix="airflow-", dir=WORK_DIR))
-    cluster = AirflowCluster(home, stack)
+    cluster = AirflowCluster(home, stack, postgres=args.database == "postgres")
     rows: list[Measurement] = []
     profile_dir = WORK_DIR / "profiles" if args.profile is not None else None
     try:
@@ -222,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "processing_seconds": PROCESSING_SECONDS,
         "versioned_bucket": not args.unversioned,
+        "metadata_database": args.database,
         "total_seconds": round(time.monotonic() - started, 1),
         "rows": [row.to_dict() for row in rows],
         "steady_state": steady_states,

@@ -1,8 +1,9 @@
 """Airflow as it runs in production, on this machine: api-server, scheduler (LocalExecutor), dag-processor and
-triggerer as separate processes on a fresh SQLite metadata DB, pointed at the local stack.
+triggerer as separate processes on a fresh metadata DB, pointed at the local stack: a Postgres database of its
+own (what a deployment runs; `--database postgres`) or SQLite (what `airflow standalone` runs in Airflow 3).
 
-SQLite with LocalExecutor is what `airflow standalone` runs in Airflow 3; separate processes instead of
-`standalone` let the benchmark tell the components apart when it measures memory and CPU.
+Separate processes instead of `standalone` let the benchmark tell the components apart when it measures memory
+and CPU.
 Cron scheduling is switched off (`use_job_schedule`) so the only runs are the ones the benchmark triggers.
 """
 
@@ -14,11 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import requests
 
 from dev.local_airflow import airflow_environment, prepare
@@ -33,6 +36,7 @@ PROCESSING_TASKS: dict[str, tuple[str, ...]] = {
     "clippingmagic": ("clippingmagic.autoclip_images",),
 }
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 FINISHED = ("success", "failed")
 
 
@@ -96,9 +100,10 @@ class RunOutcome:
 
 
 class AirflowCluster:
-    def __init__(self, home: Path, stack: LocalStack) -> None:
+    def __init__(self, home: Path, stack: LocalStack, postgres: bool = False) -> None:
         self.home = home
         self.port = free_port()
+        self.postgres_database = f"vp_bench_{uuid.uuid4().hex[:10]}" if postgres else None
         self.env = {
             **airflow_environment(home, stack.environment()),
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
@@ -112,11 +117,16 @@ class AirflowCluster:
             # store the result only, not the SVG and mask, which are extra requests per image
             "AIRFLOW_VAR_VEHICLE_PHOTOS_CLIPPINGMAGIC_OUTPUTS": "result",
         }
+        if self.postgres_database:
+            url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self.postgres_database}"
+            self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
         self.processes: dict[str, subprocess.Popen] = {}
         self.db_path = home / "airflow.db"
 
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.postgres_database:
+            _postgres_admin(f'CREATE DATABASE "{self.postgres_database}"')
         prepare(self.env)
         for component in COMPONENTS:
             args = ["api-server", "--host", "127.0.0.1", "--port", str(self.port)]
@@ -135,6 +145,8 @@ class AirflowCluster:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if self.postgres_database:
+            _postgres_admin(f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)')
 
     def _wait_until_ready(self, timeout: float = 300.0) -> None:
         """Until the api-server answers and the dag-processor has serialized the DAG."""
@@ -153,6 +165,15 @@ class AirflowCluster:
         raise TimeoutError(f"Airflow not ready after {timeout:.0f}s; logs in {self.home}")
 
     def _query(self, sql: str, *args: Any) -> list[tuple]:
+        """`sql` with `?` placeholders, on either database."""
+        if self.postgres_database:
+            try:
+                url = f"postgresql://postgres@127.0.0.1:5432/{self.postgres_database}"
+                with psycopg2.connect(url) as db, db.cursor() as cursor:
+                    cursor.execute(sql.replace("?", "%s"), args)
+                    return cursor.fetchall()
+            except psycopg2.errors.UndefinedTable:  # not migrated yet
+                return []
         try:
             with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30) as db:
                 return db.execute(sql, args).fetchall()
@@ -184,8 +205,9 @@ class AirflowCluster:
 
     def largest_xcom(self, run_id: str) -> XComSize | None:
         """The largest XCom value the run wrote, as stored in the metadata DB (`xcom.value`, JSON text)."""
+        size = "octet_length(value::text)" if self.postgres_database else "length(CAST(value AS BLOB))"  # JSONB, text
         rows = self._query(
-            "SELECT task_id, map_index, key, length(CAST(value AS BLOB)) AS size FROM xcom WHERE run_id = ? "
+            f"SELECT task_id, map_index, key, {size} AS size FROM xcom WHERE run_id = ? "  # noqa: S608 (no input)
             "ORDER BY size DESC LIMIT 1",
             run_id,
         )
@@ -202,5 +224,18 @@ class AirflowCluster:
         ]
 
 
-def _parse(value: str | None) -> datetime | None:
+def _parse(value: str | datetime | None) -> datetime | None:
+    """SQLite gives timestamps as text, Postgres as datetimes."""
+    if isinstance(value, datetime) or value is None:
+        return value
     return datetime.fromisoformat(value) if value else None
+
+
+def _postgres_admin(statement: str) -> None:
+    admin = psycopg2.connect(POSTGRES_ADMIN_URL)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        admin.close()

@@ -70,6 +70,8 @@ def vehicle_listings() -> None:
         carcutter = CarCutterProcessImagesOperator.partial(
             task_id="process_images",
             pool=CARCUTTER_POOL,
+            # the images first: features and hotspots take the slots the image batches leave (while deferred)
+            priority_weight=10,
             **image_arguments,
             poll_interval=settings["carcutter_poll_interval"],
             first_poll_delay=settings["carcutter_first_poll_delay"],

@@ -49,6 +49,17 @@ from dev.stack.services import (  # noqa: E402
     LOCAL_CLIPPINGMAGIC_ID,
     LOCAL_CLIPPINGMAGIC_KEY,
 )
+from tests.postgres_databases import drop_session_template, name_session_template  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the session's own process, before pytest-xdist starts its workers
+        name_session_template()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # every worker has finished
+        drop_session_template()
 
 
 @dataclass

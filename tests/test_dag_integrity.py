@@ -119,6 +119,16 @@ def arrivals_asset(dag) -> object:
     return asset
 
 
+def test_the_image_batches_take_the_carcutter_pool_before_features_and_hotspots(dagbag: DagBag) -> None:
+    """Both share the carcutter_api pool, whose slots are sized for the image batches (one per slot): features
+    and hotspots must queue behind them, not start first and leave a batch waiting for a slot."""
+    dag = dagbag.dags["vehicle_listings"]
+    images, features = dag.get_task("carcutter.process_images"), dag.get_task("carcutter.set_features_and_hotspots")
+    assert images.pool == features.pool
+    assert images.weight_rule == features.weight_rule and images.downstream_task_ids == features.downstream_task_ids
+    assert images.priority_weight > features.priority_weight  # so the total over the same downstream tasks is too
+
+
 def test_without_a_listings_queue_nothing_watches_and_the_daily_schedule_stays(dagbag: DagBag) -> None:
     """The default: no queue configured, the on-arrival DAG parses, on an asset that nothing watches."""
     asset = arrivals_asset(dagbag.dags["vehicle_listings_on_arrival"])

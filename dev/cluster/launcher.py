@@ -79,6 +79,8 @@ class ClusterSettings:
     api_port: int = 0  # 0: a free one
     admin_password: str = "admin"  # noqa: S105 (a local cluster's UI login)
     variables: dict[str, str] = field(default_factory=dict)
+    # the database `name` exists, migrated (a copy of a migrated one): airflow-init finds it at the head
+    database_exists: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,8 @@ class AirflowCluster:
         """Create the database, run `airflow-init`, start every component and wait until all are healthy."""
         (self.home / "config").mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
-        self._create_database()
+        if not self.settings.database_exists:
+            self._create_database()
         try:
             init = self.components[INIT_SERVICE]
             with self._log(INIT_SERVICE) as log:

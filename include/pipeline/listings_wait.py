@@ -28,9 +28,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from include.pipeline.settings import run_settings
 from vehicle_photos.image_common.s3_objects import list_objects, list_objects_async
-
-READY = "ready"
-TIMEOUT = "timeout"
+from vehicle_photos.image_common.statuses import WaitOutcome
 
 
 def describe(incoming: list[datetime], archived: int, quiet_seconds: float, now: float) -> tuple[bool, str]:
@@ -81,10 +79,10 @@ class ListingFilesTrigger(BaseTrigger):
                 archived = len(await self._last_modified(client, wait.archive_prefix))
                 ready, state = describe(incoming, archived, wait.quiet_seconds, time.time())
                 if ready:
-                    yield TriggerEvent({"status": READY, "message": state})
+                    yield TriggerEvent({"status": WaitOutcome.READY.value, "message": state})
                     return
                 if time.time() >= wait.deadline:
-                    yield TriggerEvent({"status": TIMEOUT, "message": state})
+                    yield TriggerEvent({"status": WaitOutcome.TIMEOUT.value, "message": state})
                     return
                 self.log.info("%s: %s", wait.where, state)
                 await asyncio.sleep(max(0.0, min(wait.poll_interval, wait.deadline - time.time())))
@@ -161,7 +159,7 @@ class ListingFilesSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
-        if event["status"] != READY:
+        if event["status"] != WaitOutcome.READY:
             raise AirflowSensorTimeout(
                 f"No usable listing files under s3://{self.settings['bucket']}/{self.settings['incoming_prefix']} "
                 f"within {float(self.settings['listings_wait_seconds']) / 3600:.1f} h ({event['message']})"

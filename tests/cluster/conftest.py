@@ -1,11 +1,14 @@
 """One Airflow cluster in the docker-compose topology (CeleryExecutor, Postgres, Redis, two workers) for a module.
 
 Postgres and Redis are this machine's (CLUSTER_POSTGRES_URL / CLUSTER_REDIS_URL, default ports); the cluster
-gets its own database and Redis key prefix, dropped afterwards, so parallel runs never meet.
+gets its own database and Redis key prefix, dropped afterwards, so parallel runs never meet. On this machine's
+Postgres the database is a copy of the session's migrated template (tests/postgres_databases.py), which airflow-init
+finds at the head, as on every `docker compose up` after the first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 
@@ -14,6 +17,8 @@ import pytest
 import redis
 
 from dev.cluster import AirflowCluster, ClusterSettings
+from dev.cluster.launcher import DEFAULT_POSTGRES_URL
+from tests.postgres_databases import database_copy
 
 DAG_ID = "vehicle_listings"
 
@@ -34,11 +39,11 @@ TEST_VARIABLES = {
 
 @pytest.fixture(scope="module")
 def cluster(local_stack, tmp_path_factory) -> Iterator[AirflowCluster]:
-    settings = ClusterSettings(
-        home=tmp_path_factory.mktemp("cluster"),
-        name=f"vehicle_photos_test_{uuid.uuid4().hex[:10]}",
-        variables=TEST_VARIABLES,
-    )
+    name = f"vehicle_photos_test_{uuid.uuid4().hex[:10]}"
+    settings = ClusterSettings(home=tmp_path_factory.mktemp("cluster"), name=name, variables=TEST_VARIABLES)
+    if settings.postgres_url == DEFAULT_POSTGRES_URL:  # the tests' own Postgres, where the template is
+        database_copy(name)
+        settings = dataclasses.replace(settings, database_exists=True)
     # the Car-Cutter batches must defer (the triggerer is restarted while they are), however fast the stand-in
     no_wait_in_task = {"AIRFLOW_VAR_VEHICLE_PHOTOS_CARCUTTER_WAIT_IN_TASK_SECONDS": "0"}
     cluster = AirflowCluster(settings, {**local_stack.environment(), **no_wait_in_task})

@@ -1,6 +1,9 @@
 """Airflow's own scheduler, dag-processor and api-server (LocalExecutor) on a Postgres database of their own, with
 the schedule on (asset-triggered runs are the scheduler's job), every DAG paused at creation: a test unpauses the
-DAGs it wants scheduled and runs the others with `airflow dags test` against the same database."""
+DAGs it wants scheduled and runs the others with `airflow dags test` against the same database.
+
+Each database is a copy of the session's migrated template (tests/postgres_databases.py), with the API pools.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +21,10 @@ from typing import Any
 import psycopg2
 import requests
 
-from dev.local_airflow import airflow_environment, prepare
+from dev.local_airflow import airflow_environment
 from dev.stack.services import free_port
+from tests.postgres_databases import database_copy, drop_database, postgres_url
 
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 
 
@@ -35,7 +38,7 @@ class ScheduledAirflow:
         self.port = free_port()
         self.env = {
             **airflow_environment(home, stack_env),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self.database}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres_url(self.database),
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
@@ -52,8 +55,7 @@ class ScheduledAirflow:
 
     def start(self, wait_for_dags: tuple[str, ...]) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        self._admin(f'CREATE DATABASE "{self.database}"')
-        prepare(self.env)
+        database_copy(self.database)
         for component in self.components:
             args = (
                 ["api-server", "--host", "127.0.0.1", "--port", str(self.port)]
@@ -75,7 +77,7 @@ class ScheduledAirflow:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        drop_database(self.database)
 
     def airflow(self, *command: str) -> None:
         subprocess.run([sys.executable, "-m", "airflow", *command], env=self.env, check=True,
@@ -133,14 +135,6 @@ class ScheduledAirflow:
             if process.poll() is not None:
                 log = (self.home / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"airflow {name} exited early:\n{log}")
-
-    @staticmethod
-    def _admin(statement: str) -> None:
-        admin = psycopg2.connect(POSTGRES_ADMIN_URL)
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(statement)
-        admin.close()
 
 
 @contextmanager

@@ -48,8 +48,10 @@ def run(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
 def installed(tmp_path_factory) -> dict[str, str]:
     """The clean venv with the wheel installed; returns the environment Airflow commands run with."""
     work = tmp_path_factory.mktemp("wheel")
-    pip_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(work)), "PIP_CACHE_DIR": str(PIP_CACHE),
-               "PIP_DISABLE_PIP_VERSION_CHECK": "1"}  # fmt: skip
+    # the machine's own pip settings (an index mirror, local wheels) as a user's pip would see them
+    machine_pip = {name: value for name, value in os.environ.items() if name.startswith("PIP_")}
+    pip_env = {**machine_pip, "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(work)),
+               "PIP_CACHE_DIR": str(PIP_CACHE), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}  # fmt: skip
     source = work / "source"  # what the Dockerfile's wheel stage copies; a build in the checkout would leave an
     # egg-info in plugins/, a second copy of the distribution on the dev venv's path (Makefile, venv)
     shutil.copytree(REPO_ROOT / "plugins" / "vehicle_photos", source / "plugins" / "vehicle_photos",
@@ -61,7 +63,8 @@ def installed(tmp_path_factory) -> dict[str, str]:
     (wheel,) = (work / "dist").glob("*.whl")
     venv = work / "venv"
     run(image_python(), "-m", "venv", str(venv))
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(RUNTIME_LOCK)]
+    # no .pyc compiled at install (most of a clean install's CPU): Python compiles what is imported, on import
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile", "-c", str(RUNTIME_LOCK)]
     run(*pip, "apache-airflow==3.3.2", env=pip_env)
     run(*pip, str(wheel), env=pip_env)
     run(str(venv / "bin" / "python"), "-m", "pip", "check", env=pip_env)

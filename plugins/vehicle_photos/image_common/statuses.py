@@ -6,6 +6,8 @@ equal to its member.
 - `ResultStatus`: one image's outcome in a run, as operators report it and the manifest, report and metrics
   show it (`image_common.results`, `include.pipeline.manifest`).
 - `BatchState`: where an image stands inside one Car-Cutter process-images task (`carcutter.utils.batch`).
+- `WaitOutcome`: how a trigger's wait ended, the `status` of its one event (Car-Cutter's batch status trigger,
+  Clipping Magic's result trigger, the listing files' quiet-period trigger, and the tasks they resume).
 
 Car-Cutter's own status vocabulary is `carcutter.utils.statuses.ApiStatus`.
 """
@@ -56,3 +58,12 @@ class BatchState(StrEnum):
     NOT_SENT = "not_sent"  # refused before any call, or not submitted (credits ran out); nothing billed
     TIMED_OUT = "timed_out"  # still processing when the wait ended; the claim stays for a rerun to resume
     UNOPENABLE = "unopenable"  # its claim's sealed URL opens with no configured key: failed, the claim stays
+
+
+class WaitOutcome(StrEnum):
+    COMPLETE = "complete"  # Car-Cutter: every watched image finished
+    SUCCESS = "success"  # Clipping Magic: every watched image has a new result
+    READY = "ready"  # listing files: the date's files are there and quiet
+    TIMEOUT = "timeout"  # the deadline passed first
+    UNKNOWN_URLS = "unknown"  # Car-Cutter: a URL stayed unknown to it too long (its claim is due a re-check)
+    ERROR = "error"  # waiting longer cannot help (polling stopped, an unknown image, refused credentials)

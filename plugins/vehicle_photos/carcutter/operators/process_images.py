@@ -19,7 +19,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from vehicle_photos.carcutter.exceptions import ApiError, BadRequestError, CreditsError, ExpiredError, NotFoundError
 from vehicle_photos.carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH, CarCutterHook
-from vehicle_photos.carcutter.triggers.batch_status import ERROR, CarCutterBatchStatusTrigger, read_statuses
+from vehicle_photos.carcutter.triggers.batch_status import CarCutterBatchStatusTrigger, read_statuses
 from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.batch import Batch, BatchImage
 from vehicle_photos.carcutter.utils.statuses import RETAKE, ImageStatus
@@ -44,7 +44,7 @@ from vehicle_photos.image_common.s3_objects import (
 )
 from vehicle_photos.image_common.sealed import unseal
 from vehicle_photos.image_common.sources import ImageItem, ImageSource
-from vehicle_photos.image_common.statuses import BatchState, RecordStatus, ResultStatus
+from vehicle_photos.image_common.statuses import BatchState, RecordStatus, ResultStatus, WaitOutcome
 
 SUBMIT_CONCURRENCY = 4  # submission requests in flight; few, so images are submitted roughly in order
 # A trigger that fires within a few seconds of the deferral can have the resumed task failed by the scheduler
@@ -247,7 +247,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
         return self._advance(self._claims(context), batch, wait_in_task=True)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        if event["status"] == ERROR:
+        if event["status"] == WaitOutcome.ERROR:
             # The claims stay: a retry of this task resumes them by asking Car-Cutter, never by submitting again.
             raise AirflowException(f"Car-Cutter status polling failed: {event['message']}")
         batch, statuses = self._load_batch(event)
@@ -282,7 +282,7 @@ class CarCutterProcessImagesOperator(ImageBatchOperator):
                     timeout=timedelta(seconds=max(60.0, batch.deadline - time.time() + 600)),
                 )
             event = asyncio.run(_first_event(trigger))
-            if event["status"] == ERROR:
+            if event["status"] == WaitOutcome.ERROR:
                 raise AirflowException(f"Car-Cutter status polling failed: {event['message']}")
             batch, statuses = self._load_batch(event)
             self._apply_statuses(batch, statuses, claims)

@@ -10,7 +10,8 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
 from vehicle_photos.carcutter.hooks.carcutter import DEFAULT_MAX_URL_LENGTH, CarCutterHook
-from vehicle_photos.carcutter.triggers.batch_status import COMPLETE, TIMEOUT, CarCutterBatchStatusTrigger
+from vehicle_photos.carcutter.triggers.batch_status import CarCutterBatchStatusTrigger
+from vehicle_photos.image_common.statuses import WaitOutcome
 from vehicle_photos.image_common.urls import redact_url
 
 _STATUS_FIELDS = ("status", "phase", "angle", "quality")
@@ -73,9 +74,9 @@ class CarCutterImageStatusSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=done, xcom_value=rows)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
-        if event["status"] == TIMEOUT:
+        if event["status"] == WaitOutcome.TIMEOUT:
             raise AirflowSensorTimeout(f"Car-Cutter images not finished: {event['message']}")
-        if event["status"] != COMPLETE:
+        if event["status"] != WaitOutcome.COMPLETE:
             raise AirflowException(event["message"])
         return [
             {"image": redact_url(url), **{name: entry.get(name) for name in _STATUS_FIELDS}}

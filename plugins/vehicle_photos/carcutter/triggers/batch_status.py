@@ -37,12 +37,8 @@ from vehicle_photos.carcutter.utils import paths
 from vehicle_photos.carcutter.utils.statuses import ImageStatus, chunk_for_status
 from vehicle_photos.image_common.s3_objects import read_object, read_object_async, write_object_async
 from vehicle_photos.image_common.sealed import UNOPENABLE_REASON, UnopenableSealError, unseal
-from vehicle_photos.image_common.statuses import BatchState
+from vehicle_photos.image_common.statuses import BatchState, WaitOutcome
 
-COMPLETE = "complete"
-TIMEOUT = "timeout"
-UNKNOWN_URLS = "unknown"
-ERROR = "error"
 _BACKOFF = 1.5
 
 
@@ -132,7 +128,8 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
                         hook, chunks, latest, stop_early=rounds_cut_short < self.full_sweep_every
                     )
                 except ApiError as error:
-                    yield TriggerEvent(await self._event(ERROR, f"status polling stopped: {error}", urls, latest))
+                    stopped = f"status polling stopped: {error}"
+                    yield TriggerEvent(await self._event(WaitOutcome.ERROR, stopped, urls, latest))
                     return
                 calls += round_calls
                 before = len(pending)
@@ -146,15 +143,16 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
                 long_unknown = self._long_unknown(pending, latest, unknown_since)
                 if long_unknown:
                     message = f"{long_unknown} images unknown to Car-Cutter; rechecking their claims"
-                    yield TriggerEvent(await self._event(UNKNOWN_URLS, message, urls, latest))
+                    yield TriggerEvent(await self._event(WaitOutcome.UNKNOWN_URLS, message, urls, latest))
                     return
                 if pending:
                     await asyncio.sleep(max(0.0, min(interval, self.deadline - time.time())))
         if pending:
             message = f"{len(pending)} of {len(urls)} images not finished by {time.ctime(self.deadline)}"
-            yield TriggerEvent(await self._event(TIMEOUT, message, urls, latest))
+            yield TriggerEvent(await self._event(WaitOutcome.TIMEOUT, message, urls, latest))
         else:
-            yield TriggerEvent(await self._event(COMPLETE, f"all {len(urls)} images finished", urls, latest))
+            finished = f"all {len(urls)} images finished"
+            yield TriggerEvent(await self._event(WaitOutcome.COMPLETE, finished, urls, latest))
 
     def _long_unknown(self, pending: list[str], latest: dict[str, ImageStatus], since: dict[str, float]) -> int:
         """How many pending URLs Car-Cutter has said it does not know for `recheck_unknown_after` seconds."""
@@ -213,14 +211,14 @@ class CarCutterBatchStatusTrigger(BaseTrigger):
         return urls
 
     async def _event(
-        self, status: str, message: str, urls: dict[str, str], latest: dict[str, ImageStatus]
+        self, status: WaitOutcome, message: str, urls: dict[str, str], latest: dict[str, ImageStatus]
     ) -> dict[str, Any]:
         entries = {key: _entry(latest.get(url)) for key, url in urls.items()}
         if self.image_urls is not None:
-            return {"status": status, "message": message, "images": list(entries.values())}
+            return {"status": status.value, "message": message, "images": list(entries.values())}
         statuses_uri = f"{self.batch_uri}.statuses.json"
         await self._s3_write(statuses_uri, json.dumps(entries).encode())
-        return {"status": status, "message": message, "batch_uri": self.batch_uri, "statuses_uri": statuses_uri}
+        return {"status": status.value, "message": message, "batch_uri": self.batch_uri, "statuses_uri": statuses_uri}
 
     async def _s3_read(self, uri: str) -> bytes:
         bucket, key = S3Hook.parse_s3_url(uri)

@@ -11,7 +11,8 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
 from vehicle_photos.clippingmagic.hooks.clippingmagic import ClippingMagicHook
-from vehicle_photos.clippingmagic.triggers.result import SUCCESS, TIMEOUT, ClippingMagicResultTrigger
+from vehicle_photos.clippingmagic.triggers.result import ClippingMagicResultTrigger
+from vehicle_photos.image_common.statuses import WaitOutcome
 
 
 class ClippingMagicResultSensor(BaseSensorOperator):
@@ -80,9 +81,9 @@ class ClippingMagicResultSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=[image.to_dict() for image in images])
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
-        if event["status"] == SUCCESS:
+        if event["status"] == WaitOutcome.SUCCESS:
             return event["images"]
-        if event["status"] == TIMEOUT:
+        if event["status"] == WaitOutcome.TIMEOUT:
             raise AirflowSensorTimeout(f"images {event['pending']} got no new result within {self.timeout:.0f} s")
         raise AirflowException(f"waiting for Clipping Magic results failed: {event['message']}")
 

@@ -13,10 +13,8 @@ from vehicle_photos.clippingmagic.exceptions import ApiError, RateLimitedError
 from vehicle_photos.clippingmagic.hooks.clippingmagic_async import ClippingMagicAsyncHook
 from vehicle_photos.clippingmagic.utils.connection import DEFAULT_CONN_ID
 from vehicle_photos.clippingmagic.utils.models import ClippingMagicImage
+from vehicle_photos.image_common.statuses import WaitOutcome
 
-SUCCESS = "success"
-TIMEOUT = "timeout"
-ERROR = "error"
 POLL_CONCURRENCY = 5  # the documented starting point for parallel requests
 
 
@@ -63,16 +61,17 @@ class ClippingMagicResultTrigger(BaseTrigger):
                 try:
                     rate_limited = await self._poll_round(hook, done)
                 except _WaitEnded as error:
-                    yield TriggerEvent(self._event(ERROR, str(error), done))
+                    yield TriggerEvent(self._event(WaitOutcome.ERROR, str(error), done))
                     return
                 if len(done) == len(self.image_ids):
-                    yield TriggerEvent(self._event(SUCCESS, f"all {len(done)} images have a new result", done))
+                    all_done = f"all {len(done)} images have a new result"
+                    yield TriggerEvent(self._event(WaitOutcome.SUCCESS, all_done, done))
                     return
                 rate_limited_rounds = rate_limited_rounds + 1 if rate_limited else 0
                 wait = max(self.poll_interval, rate_limited_rounds * hook.settings.retry.rate_limit_wait)
                 if time.time() + wait > self.deadline:
                     message = f"{len(self.image_ids) - len(done)} images got no new result by the deadline"
-                    yield TriggerEvent(self._event(TIMEOUT, message, done))
+                    yield TriggerEvent(self._event(WaitOutcome.TIMEOUT, message, done))
                     return
                 await asyncio.sleep(wait)
 
@@ -92,9 +91,9 @@ class ClippingMagicResultTrigger(BaseTrigger):
                 raise answer
         return any(isinstance(answer, RateLimitedError) for answer in answers)
 
-    def _event(self, status: str, message: str, done: dict[int, ClippingMagicImage]) -> dict[str, Any]:
+    def _event(self, status: WaitOutcome, message: str, done: dict[int, ClippingMagicImage]) -> dict[str, Any]:
         return {
-            "status": status,
+            "status": status.value,
             "message": message,
             "images": [done[image_id].to_dict() for image_id in self.image_ids if image_id in done],
             "pending": [image_id for image_id in self.image_ids if image_id not in done],
