@@ -148,6 +148,22 @@ def test_a_versioned_bucket_sends_the_version_inspected_and_copies_nothing(carcu
     assert_records_match_the_ledger(carcutter, s3_client, bucket)
 
 
+def test_a_photo_uploaded_while_versioning_was_suspended_is_sent_as_a_copy(carcutter, bucket, s3_client, put_photos):
+    for status in ("Enabled", "Suspended"):
+        s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
+    images = put_photos(per_vehicle=1)  # version "null": a later upload of the key replaces it in place
+    key = images[0]["source"].removeprefix(f"s3://{bucket}/")
+    assert s3_client.head_object(Bucket=bucket, Key=key).get("VersionId") in (None, "null")  # S3 says null, moto none
+
+    [result] = operator(images, bucket).execute(task_context())
+
+    assert result["status"] == "final"
+    [record] = stored_records(s3_client, bucket)
+    sent = unseal(record.sealed_submitted_url)
+    assert "/records/_sources/carcutter/" in sent and "versionId" not in sent  # the copy, never "versionId=null"
+    assert_records_match_the_ledger(carcutter, s3_client, bucket)
+
+
 def claim_sealed_with(fernet_key: bytes, s3_client, bucket: str, image: dict) -> None:
     """Another run's live claim of `image`, its submitted URL sealed with `fernet_key`."""
     key = image["source"].removeprefix(f"s3://{bucket}/")
